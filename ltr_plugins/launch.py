@@ -1,0 +1,140 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share: config setup, CPU distributed setup,
+embedded-data preparation, runner construction and the results summary.
+
+Works for mmdet and mmpretrain configs alike; the config's ``default_scope`` picks the registry.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import os.path as osp
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional
+
+import torch
+from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
+from mmengine.logging import print_log
+
+
+def load_config(config: str, cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
+    """Read a config, apply ``--cfg-options``, and set ``work_dir`` and ``launcher``.
+
+    ``work_dir`` priority: argument > config > ``./work_dirs/<config name>`` (as in mmdet).
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if 'default_scope' not in cfg:
+        raise ValueError(f'{config}: no default_scope; set it to "mmdet" or "mmpretrain"')
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to mmengine's ``AmpOptimWrapper``.
+
+    On CPU, autocast supports bfloat16 only, so the dtype is set to bf16 there (no loss
+    scaling is needed for bf16).
+    """
+    wrapper = cfg.optim_wrapper
+    if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+        print_log('AMP is already enabled in the config', logger='current')
+        return
+    if wrapper.get('type', 'OptimWrapper') != 'OptimWrapper':
+        raise ValueError(f"--amp needs optim_wrapper.type='OptimWrapper', got {wrapper.type!r}")
+    wrapper.type = 'AmpOptimWrapper'
+    if torch.cuda.is_available():
+        wrapper.loss_scale = 'dynamic'
+    else:
+        wrapper.dtype = 'bfloat16'
+
+
+def setup_distributed(cfg: Config) -> None:
+    """Prepare ``cfg`` for a ``torchrun`` launch (``cfg.launcher == 'pytorch'``).
+
+    On GPUs mmengine's own ``init_dist`` is used. On CPU it would call
+    ``torch.cuda.set_device``, so we initialise a gloo process group here (mmengine then skips
+    its own) and build DDP without ``device_ids``. Buffers are not broadcast: stateful heads
+    synchronise their own state.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.env_cfg = cfg.get('env_cfg', {})
+    cfg.env_cfg['dist_cfg'] = dict(backend='gloo')
+    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                 broadcast_buffers=False)
+
+
+@contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def prepare_embedded_data(cfg: Config) -> None:
+    """Generate the embedded data a config asks for with ``embedded_data=dict(preset, root,
+    seed=0, tasks=(...))``. Idempotent; a file lock keeps parallel ranks from racing."""
+    spec = cfg.get('embedded_data')
+    if not spec:
+        return
+    from .datasets.generator import generate
+    root = spec['root']
+    with _file_lock(osp.join(osp.dirname(osp.abspath(root)), f'.{osp.basename(root)}.lock')):
+        generate(root, preset=spec.get('preset', 'demo'), seed=spec.get('seed', 0),
+                 tasks=tuple(spec.get('tasks', ('det', 'cls'))))
+
+
+def build_runner(cfg: Config):
+    """Build the mmengine runner (``runner_type`` in the config is honoured, as in mmdet)."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    setup_distributed(cfg)
+    prepare_embedded_data(cfg)
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
+
+
+_DET_ORDER = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
+
+
+def format_results(metrics: Dict[str, float]) -> str:
+    """A readable table of the metrics ``runner.test()`` returns.
+
+    LVIS metrics (``lvis/segm_AP`` ...) become one row per IoU type with AP, AP50, AP75, APs,
+    APm, APl, APr, APc, APf columns; everything else is listed as ``name: value``.
+    """
+    rows: Dict[str, Dict[str, float]] = {}
+    other = []
+    for key, value in metrics.items():
+        name = key.split('/', 1)[-1]
+        iou_type, _, item = name.partition('_')
+        if key.startswith('lvis/') and item in _DET_ORDER:
+            rows.setdefault(iou_type, {})[item] = value
+        else:
+            other.append(f'{key}: {value:.4f}' if isinstance(value, float) else f'{key}: {value}')
+    lines = []
+    if rows:
+        cols = [c for c in _DET_ORDER if any(c in r for r in rows.values())]
+        lines.append('| ' + ' | '.join(['type'] + cols) + ' |')
+        lines.append('|' + '---|' * (len(cols) + 1))
+        for iou_type, r in rows.items():
+            cells = [f'{r[c]:.3f}' if c in r else '-' for c in cols]
+            lines.append('| ' + ' | '.join([iou_type] + cells) + ' |')
+    lines.extend(other)
+    return '\n'.join(lines)

@@ -1,0 +1,4 @@
+"""Adapters registered into mmdet's registries."""
+from .datasets import LVISV1JsonDataset
+
+__all__ = ['LVISV1JsonDataset']

@@ -1,0 +1,27 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_ROOT = REPO / 'data' / 'tiny'
+
+
+@pytest.fixture(scope='session')
+def tiny_data() -> Path:
+    """The `tiny` embedded preset under data/tiny (idempotent; seconds)."""
+    from ltr_plugins.datasets.generator import generate
+    generate(TINY_ROOT, preset='tiny', seed=0)
+    return TINY_ROOT
+
+
+def run_tool(args, timeout=600, **env) -> subprocess.CompletedProcess:
+    """Run a python tool from the repo root; fail the test with its output on error."""
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **env})
+    if proc.returncode != 0:
+        pytest.fail(f'{args} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}'
+                    f'\n--- stderr\n{proc.stderr[-6000:]}')
+    return proc

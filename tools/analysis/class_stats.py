@@ -1,0 +1,142 @@
+"""Per-class statistics and IIF weights of a training set, written to a csv.
+
+    python tools/analysis/class_stats.py ANN_FILE --out stats.csv [--variants raw smooth ...]
+        [--format {auto,lvis,mmpretrain,csv}] [--classes classes.txt] [--num-images N]
+        [--p-norm P] [--clamp-negative] [--on-mismatch {error,warn}]
+
+ANN_FILE is an LVIS / COCO json, an mmpretrain annotation list (``path label`` lines), a stats
+csv, or one of the packaged tables ``lvis_v1``, ``lvis_v05``, ``imagenet_lt``, ``places_lt``.
+The csv (``ClassStats.to_csv`` layout, ``# num_images=N`` first line) holds
+``id,name,frequency,image_count,instance_count``, the shot group (many / medium / few) and one
+column ``iif_<variant>`` per weight variant, image-level and instance-level (``*_obj``).
+"""
+from __future__ import annotations
+
+import argparse
+import os.path as osp
+import sys
+import warnings
+from collections import Counter
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # checkout
+
+from ltr_plugins.core.iif import IIF_VARIANTS, iif_weights_from_stats  # noqa: E402
+from ltr_plugins.datasets.class_stats import ClassStats  # noqa: E402
+
+PACKAGED = {
+    'lvis_v1': ClassStats.from_lvis_v1_table,
+    'lvis_v05': ClassStats.from_lvis_v05_table,
+    'imagenet_lt': ClassStats.from_imagenet_lt_table,
+    'places_lt': ClassStats.from_places_lt_table,
+}
+#: every distinct formula (``prob`` is an alias of ``rel``), image- then instance-level
+DEFAULT_VARIANTS = tuple(v for v in IIF_VARIANTS if not v.startswith('prob'))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Write per-class counts, LVIS frequency / shot groups and IIF weights of a '
+                    'training set to a csv, and print a summary.')
+    parser.add_argument('ann_file', metavar='ANN_FILE',
+                        help='training annotations: LVIS/COCO .json, mmpretrain .txt list, '
+                             f'stats .csv, or a packaged table: {", ".join(PACKAGED)}')
+    parser.add_argument('--out', help='output csv (written atomically); omit to only print '
+                                      'the summary')
+    parser.add_argument('--variants', nargs='+', choices=IIF_VARIANTS, metavar='VARIANT',
+                        help='IIF weight variants to write, one column iif_<variant> each; '
+                             '*_obj = instance-level counts. Default: all distinct variants '
+                             '(variants undefined for the data, e.g. raw with a zero count, are '
+                             f'skipped with a note). Choices: {", ".join(IIF_VARIANTS)}')
+    parser.add_argument('--format', default='auto',
+                        choices=('auto', 'lvis', 'mmpretrain', 'csv'),
+                        help='how to read ANN_FILE; auto: by name (.json -> lvis, .txt -> '
+                             'mmpretrain, .csv -> csv, or a packaged table name). Default auto')
+    parser.add_argument('--classes', help='mmpretrain: file with one class name per line, in '
+                                          'label order (default: numeric names)')
+    parser.add_argument('--num-images', type=int,
+                        help='csv: number of training images N, when the csv has no '
+                             '"# num_images=N" line')
+    parser.add_argument('--p-norm', type=float,
+                        help='L_p-normalise each weight column (e.g. 1 or 2)')
+    parser.add_argument('--clamp-negative', action='store_true',
+                        help='clamp negative weights (rel/normit/gombit of very frequent '
+                             'classes) to 0; by default they are written as computed, with a '
+                             'warning')
+    parser.add_argument('--on-mismatch', default='error', choices=('error', 'warn'),
+                        help='lvis: what to do when a category\'s image_count/instance_count '
+                             'disagrees with its annotations. Default error')
+    return parser.parse_args(argv)
+
+
+def load_stats(args: argparse.Namespace) -> ClassStats:
+    fmt, ann = args.format, args.ann_file
+    if fmt == 'auto':
+        if ann in PACKAGED:
+            return PACKAGED[ann]()
+        ext = osp.splitext(ann)[1].lower()
+        fmt = {'.json': 'lvis', '.txt': 'mmpretrain', '.csv': 'csv'}.get(ext)
+        if fmt is None:
+            raise SystemExit(f'cannot tell the format of {ann!r}; pass --format (or one of '
+                             f'{", ".join(PACKAGED)})')
+    if not osp.isfile(ann):
+        raise SystemExit(f'{ann}: no such file')
+    if fmt == 'lvis':
+        return ClassStats.from_lvis_json(ann, on_mismatch=args.on_mismatch)
+    if fmt == 'mmpretrain':
+        return ClassStats.from_mmpretrain_ann(ann, args.classes)
+    return ClassStats.from_csv(ann, num_images=args.num_images)
+
+
+def weight_columns(stats: ClassStats, variants: Sequence[str], strict: bool,
+                   p_norm: Optional[float], clamp: bool) -> Dict[str, List[float]]:
+    """``{'iif_<variant>': weights}``; undefined variants raise when ``strict``, else are
+    skipped with a note on stderr."""
+    out = {}
+    for variant in variants:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always')
+                w = iif_weights_from_stats(stats, variant, p_norm=p_norm,
+                                           clamp_negative=clamp)
+        except ValueError as e:
+            if strict:
+                raise SystemExit(f'variant {variant}: {e}')
+            print(f'note: skipping variant {variant}: {e}', file=sys.stderr)
+            continue
+        for warning in caught:
+            print(f'warning: {warning.message}', file=sys.stderr)
+        out[f'iif_{variant}'] = w.tolist()
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        stats = load_stats(args)
+    except ValueError as e:
+        raise SystemExit(str(e))
+    variants = args.variants or DEFAULT_VARIANTS
+    columns = weight_columns(stats, variants, strict=bool(args.variants),
+                             p_norm=args.p_norm, clamp=args.clamp_negative)
+    shots = stats.groups()
+    if args.out:
+        stats.to_csv(args.out, {'shot': list(shots), **columns})
+
+    freq = Counter(stats.lvis_frequency())
+    shot = Counter(shots)
+    print(f'source: {stats.source}')
+    print(f'classes K={stats.num_classes}  images N={stats.num_images}  '
+          f'instances={stats.num_instances}  '
+          f'image counts {int(stats.image_counts.min())}..{int(stats.image_counts.max())} '
+          f'(zero: {int((stats.image_counts == 0).sum())})')
+    print(f'LVIS frequency r/c/f = {freq["r"]}/{freq["c"]}/{freq["f"]}  '
+          f'many/medium/few = {shot["many"]}/{shot["medium"]}/{shot["few"]}')
+    for name, w in columns.items():
+        print(f'{name:<18} min {min(w):.4f}  max {max(w):.4f}')
+    if args.out:
+        print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
