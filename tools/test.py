@@ -12,7 +12,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
-from ltr_plugins.launch import DictAction, build_runner, format_results, load_config  # noqa: E402
+from ltr_plugins.launch import (DictAction, build_runner, format_results, load_config,  # noqa: E402
+                                write_json_atomic)
 
 
 def parse_args(argv=None):
@@ -23,6 +24,7 @@ def parse_args(argv=None):
                         '(default: ./work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. test_dataloader.batch_size=4')
+    parser.add_argument('--metrics-out', help='also write the metrics as json to this file')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='job launcher; "pytorch" for torchrun (tools/dist_test.sh)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
@@ -42,6 +44,8 @@ def main(argv=None):
     metrics = runner.test()
     if runner.rank == 0:
         print(format_results(metrics), flush=True)
+        if args.metrics_out:
+            write_json_atomic(args.metrics_out, metrics)
     return metrics
 
 

@@ -1,8 +1,9 @@
 """Framework-free torch building blocks (one file per method). Never imports mm* packages."""
 from .cosine import CosineClassifier, CosineConv2d, cosine_logits, l2_normalize
-from .iif import IIF_VARIANTS, IIFLogitAdjustment, iif_weights, iif_weights_from_stats
+from .iif import (IIF_VARIANTS, IIFLogitAdjustment, build_iif, iif_weights,
+                  iif_weights_from_stats)
 
 __all__ = [
     'CosineClassifier', 'CosineConv2d', 'cosine_logits', 'l2_normalize',
-    'IIF_VARIANTS', 'IIFLogitAdjustment', 'iif_weights', 'iif_weights_from_stats',
+    'IIF_VARIANTS', 'IIFLogitAdjustment', 'build_iif', 'iif_weights', 'iif_weights_from_stats',
 ]

@@ -216,3 +216,25 @@ class IIFLogitAdjustment(nn.Module):
     def extra_repr(self) -> str:
         return f'variant={self.variant}, num_classes={self.num_classes}, ' \
                f'background={self.background}'
+
+
+def build_iif(num_classes: int, stats: Union['ClassStats', str], variant: str = 'raw',
+              background: bool = False, **kwargs) -> IIFLogitAdjustment:
+    """IIF adjustment for a head with ``num_classes`` classes, as configs describe it.
+
+    Args:
+        num_classes: K of the head (without background).
+        stats: a :class:`~ltr_plugins.datasets.ClassStats` or any source
+            :meth:`ClassStats.load` accepts: a packaged table (``'lvis_v1'``,
+            ``'imagenet_lt'`` ...), an LVIS/COCO json, an mmpretrain list or a stats csv.
+        variant: see :data:`IIF_VARIANTS`.
+        background: the head has a trailing background logit (kept at weight 1.0).
+        kwargs: ``p_norm``, ``clamp_negative`` (see :func:`iif_weights`).
+    """
+    from ltr_plugins.datasets.class_stats import ClassStats
+    if not isinstance(stats, ClassStats):
+        stats = ClassStats.load(stats)
+    if stats.num_classes != num_classes:
+        raise ValueError(f'IIF: class statistics {stats.source} have {stats.num_classes} '
+                         f'classes but the head has num_classes={num_classes}')
+    return IIFLogitAdjustment.from_stats(stats, variant, background, **kwargs)

@@ -371,6 +371,39 @@ class ClassStats:
         return cls(tuple(names), np.asarray(imgs, np.int64), np.asarray(insts, np.int64), n,
                    str(path))
 
+    # ------------------------------------------------------------------------ dispatch
+    #: names accepted by :meth:`load` for the packaged tables.
+    PACKAGED_TABLES = ('lvis_v1', 'lvis_v05', 'imagenet_lt', 'places_lt')
+
+    @classmethod
+    def load(cls, source: PathLike, fmt: str = 'auto',
+             classes: Optional[Union[Sequence[str], PathLike]] = None,
+             num_images: Optional[int] = None, on_mismatch: str = 'error') -> 'ClassStats':
+        """Statistics from any supported source: a packaged table name (``lvis_v1``,
+        ``lvis_v05``, ``imagenet_lt``, ``places_lt``) or a file, whose format is ``fmt`` or,
+        with ``'auto'``, told by its extension: ``.json`` LVIS/COCO, ``.txt`` mmpretrain
+        list (``classes`` names its labels), ``.csv`` stats csv (``num_images`` if the file
+        has no ``# num_images=`` line)."""
+        source = str(source)
+        if fmt == 'auto':
+            if source in cls.PACKAGED_TABLES:
+                return getattr(cls, f'from_{source}_table')()
+            fmt = {'.json': 'lvis', '.txt': 'mmpretrain',
+                   '.csv': 'csv'}.get(Path(source).suffix.lower(), '')
+            if not fmt:
+                raise ValueError(f'cannot tell the format of class statistics {source!r}: '
+                                 f'expected .json / .txt / .csv or one of {cls.PACKAGED_TABLES}')
+        if fmt not in ('lvis', 'mmpretrain', 'csv'):
+            raise ValueError(f"unknown class statistics format {fmt!r}; "
+                             f"valid: 'auto', 'lvis', 'mmpretrain', 'csv'")
+        if not Path(source).is_file():
+            raise FileNotFoundError(f'class statistics file {source!r} does not exist')
+        if fmt == 'lvis':
+            return cls.from_lvis_json(source, on_mismatch=on_mismatch)
+        if fmt == 'mmpretrain':
+            return cls.from_mmpretrain_ann(source, classes)
+        return cls.from_csv(source, num_images=num_images)
+
     # ----------------------------------------------------------------- packaged tables
     @classmethod
     def from_packaged_table(cls, name: str, num_images: Optional[int] = None) -> 'ClassStats':

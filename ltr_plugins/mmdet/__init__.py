@@ -1,4 +1,5 @@
 """Adapters registered into mmdet's registries."""
 from .datasets import LVISV1JsonDataset
+from .heads import IIFShared2FCBBoxHead
 
-__all__ = ['LVISV1JsonDataset']
+__all__ = ['LVISV1JsonDataset', 'IIFShared2FCBBoxHead']

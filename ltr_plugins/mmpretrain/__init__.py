@@ -1,4 +1,5 @@
 """Adapters registered into mmpretrain's registries."""
+from .heads import CosineClsHead, IIFLinearClsHead
 from .metrics import LongTailAccuracy
 
-__all__ = ['LongTailAccuracy']
+__all__ = ['CosineClsHead', 'IIFLinearClsHead', 'LongTailAccuracy']

@@ -24,12 +24,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from ltr_plugins.core.iif import IIF_VARIANTS, iif_weights_from_stats  # noqa: E402
 from ltr_plugins.datasets.class_stats import ClassStats  # noqa: E402
 
-PACKAGED = {
-    'lvis_v1': ClassStats.from_lvis_v1_table,
-    'lvis_v05': ClassStats.from_lvis_v05_table,
-    'imagenet_lt': ClassStats.from_imagenet_lt_table,
-    'places_lt': ClassStats.from_places_lt_table,
-}
+PACKAGED = ClassStats.PACKAGED_TABLES
 #: every distinct formula (``prob`` is an alias of ``rel``), image- then instance-level
 DEFAULT_VARIANTS = tuple(v for v in IIF_VARIANTS if not v.startswith('prob'))
 
@@ -70,22 +65,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def load_stats(args: argparse.Namespace) -> ClassStats:
-    fmt, ann = args.format, args.ann_file
-    if fmt == 'auto':
-        if ann in PACKAGED:
-            return PACKAGED[ann]()
-        ext = osp.splitext(ann)[1].lower()
-        fmt = {'.json': 'lvis', '.txt': 'mmpretrain', '.csv': 'csv'}.get(ext)
-        if fmt is None:
-            raise SystemExit(f'cannot tell the format of {ann!r}; pass --format (or one of '
-                             f'{", ".join(PACKAGED)})')
-    if not osp.isfile(ann):
-        raise SystemExit(f'{ann}: no such file')
-    if fmt == 'lvis':
-        return ClassStats.from_lvis_json(ann, on_mismatch=args.on_mismatch)
-    if fmt == 'mmpretrain':
-        return ClassStats.from_mmpretrain_ann(ann, args.classes)
-    return ClassStats.from_csv(ann, num_images=args.num_images)
+    if args.format == 'auto' and args.ann_file not in PACKAGED \
+            and osp.splitext(args.ann_file)[1].lower() not in ('.json', '.txt', '.csv'):
+        raise SystemExit(f'cannot tell the format of {args.ann_file!r}; pass --format (or one '
+                         f'of {", ".join(PACKAGED)})')
+    try:
+        return ClassStats.load(args.ann_file, args.format, classes=args.classes,
+                               num_images=args.num_images, on_mismatch=args.on_mismatch)
+    except FileNotFoundError:
+        raise SystemExit(f'{args.ann_file}: no such file') from None
 
 
 def weight_columns(stats: ClassStats, variants: Sequence[str], strict: bool,

@@ -1,0 +1,145 @@
+"""IIF / cosine heads in mmpretrain and mmdet: values against independent computations."""
+import math
+
+import pytest
+import torch
+
+import ltr_plugins  # noqa: F401
+
+
+COUNTS = [120, 40, 9, 1]           # per-class training images, N = 170
+N = sum(COUNTS)
+
+
+def _smooth(n):
+    return math.log((N + 1) / (n + 1)) + 1
+
+
+def _counts_file(tmp_path):
+    ann = tmp_path / 'train.txt'
+    ann.write_text(''.join(f'x/{c}_{i}.png {c}\n' for c, n in enumerate(COUNTS)
+                           for i in range(n)))
+    return str(ann)
+
+
+# ----------------------------------------------------------------------------- mmpretrain
+def _cls_head(cfg):
+    from mmpretrain.registry import MODELS
+    head = MODELS.build(cfg)
+    head.init_weights()
+    return head
+
+
+def test_iif_linear_head_multiplies_logits_in_loss_and_predict(tmp_path):
+    from mmpretrain.structures import DataSample
+    torch.manual_seed(0)
+    plain = _cls_head(dict(type='LinearClsHead', num_classes=4, in_channels=8))
+    iif = _cls_head(dict(type='IIFLinearClsHead', num_classes=4, in_channels=8,
+                         iif=dict(variant='smooth', stats=_counts_file(tmp_path))))
+    # post-hoc: a plain checkpoint loads; only the IIF buffer is new
+    missing, unexpected = iif.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ['iif.weights'] and not unexpected
+    w = torch.tensor([_smooth(n) for n in COUNTS])
+    torch.testing.assert_close(iif.iif.weights, w)
+    x = (torch.randn(5, 8), )
+    torch.testing.assert_close(iif(x), plain(x) * w)
+    preds = iif.predict(x)
+    torch.testing.assert_close(torch.stack([p.pred_score for p in preds]),
+                               torch.softmax(plain(x) * w, dim=1))
+    samples = [DataSample().set_gt_label(i % 4) for i in range(5)]
+    expected = torch.nn.functional.cross_entropy(plain(x) * w, torch.arange(5) % 4)
+    torch.testing.assert_close(iif.loss(x, samples)['loss'], expected)
+
+
+def test_iif_buffer_round_trips_through_checkpoint(tmp_path):
+    cfg = dict(type='IIFLinearClsHead', num_classes=4, in_channels=8,
+               iif=dict(variant='raw', stats=_counts_file(tmp_path)))
+    head = _cls_head(cfg)
+    path = tmp_path / 'head.pth'
+    torch.save(head.state_dict(), path)
+    head.iif.weights.fill_(0)
+    head.load_state_dict(torch.load(path))
+    torch.testing.assert_close(head.iif.weights,
+                               torch.tensor([math.log(N / n) for n in COUNTS]))
+
+
+def test_head_rejects_stats_with_other_class_count(tmp_path):
+    with pytest.raises(ValueError, match=r'train.txt have 4 classes but the head has '
+                                         r'num_classes=5'):
+        _cls_head(dict(type='IIFLinearClsHead', num_classes=5, in_channels=8,
+                       iif=dict(stats=_counts_file(tmp_path))))
+
+
+@pytest.mark.parametrize('with_iif', [False, True])
+def test_cosine_head_bounded_by_scale(tmp_path, with_iif):
+    iif = dict(variant='smooth', stats=_counts_file(tmp_path)) if with_iif else None
+    head = _cls_head(dict(type='CosineClsHead', num_classes=4, in_channels=8, scale=16.0,
+                          iif=iif))
+    x = torch.randn(64, 8) * 100
+    logits = head((x, ))
+    cos = torch.nn.functional.normalize(x, dim=1) @ \
+        torch.nn.functional.normalize(head.fc.weight, dim=1).t()
+    w = torch.tensor([_smooth(n) for n in COUNTS]) if with_iif else torch.ones(4)
+    torch.testing.assert_close(logits, 16.0 * cos * w)
+    assert (logits.abs() <= 16.0 * w + 1e-4).all()
+
+
+# ----------------------------------------------------------------------------- mmdet
+def _bbox_head(**kw):
+    from mmdet.registry import MODELS
+    cfg = dict(type='Shared2FCBBoxHead', in_channels=4, fc_out_channels=16, roi_feat_size=2,
+               num_classes=4)
+    cfg.update(kw)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    return head
+
+
+def test_iif_bbox_head_keeps_background_and_softmaxes_adjusted_logits(tmp_path):
+    from mmdet.structures.bbox import bbox2roi  # noqa: F401  (mmdet import check)
+    torch.manual_seed(0)
+    stats = _counts_file(tmp_path)
+    plain = _bbox_head()
+    iif = _bbox_head(type='IIFShared2FCBBoxHead', iif=dict(variant='raw', stats=stats))
+    missing, _ = iif.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ['iif.weights']
+    w = torch.tensor([math.log(N / n) for n in COUNTS] + [1.0])
+    x = torch.randn(6, 4, 2, 2)
+    cls_plain, box_plain = plain(x)
+    cls_iif, box_iif = iif(x)
+    torch.testing.assert_close(cls_iif, cls_plain * w)
+    torch.testing.assert_close(cls_iif[:, -1], cls_plain[:, -1])   # background untouched
+    torch.testing.assert_close(box_iif, box_plain)
+    # predict_by_feat softmaxes the adjusted logits (background last)
+    torch.testing.assert_close(torch.softmax(cls_iif, -1), iif.loss_cls.get_activation(cls_iif)
+                               if iif.custom_activation else torch.softmax(cls_iif, -1))
+
+
+def test_iif_bbox_head_reference_init_and_cosine_predictor(tmp_path):
+    head = _bbox_head(type='IIFShared2FCBBoxHead',
+                      iif=dict(variant='raw', stats=_counts_file(tmp_path)),
+                      cls_predictor_cfg=dict(type='CosineClassifier', scale=8.0),
+                      init_cfg=dict(type='Constant', val=0.001, bias=0.0,
+                                    override=dict(name='fc_cls')))
+    assert torch.all(head.fc_cls.weight == 0.001)
+    x = torch.randn(3, 4, 2, 2)
+    cls_score, _ = head(x)
+    w = torch.tensor([math.log(N / n) for n in COUNTS] + [1.0])
+    assert (cls_score.abs() <= 8.0 * w + 1e-4).all()  # cosine logits bounded by tau * w
+
+
+def test_iif_bbox_head_rejects_sigmoid(tmp_path):
+    with pytest.raises(ValueError, match='softmax classifier with a background column'):
+        _bbox_head(type='IIFShared2FCBBoxHead', iif=dict(stats=_counts_file(tmp_path)),
+                   loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True))
+
+
+def test_cosine_conv2d_as_mask_predictor():
+    from mmdet.registry import MODELS
+    head = MODELS.build(dict(type='FCNMaskHead', num_convs=1, in_channels=4,
+                             conv_out_channels=4, num_classes=3,
+                             predictor_cfg=dict(type='CosineConv2d', scale=20.0)))
+    head.init_weights()
+    out = head(torch.randn(2, 4, 7, 7))
+    assert out.shape == (2, 3, 14, 14)
+    assert (out.abs() <= 20.0 + head.conv_logits.bias.abs().max() + 1e-4).all()

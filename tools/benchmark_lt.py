@@ -1,0 +1,107 @@
+"""Train and test a set of configs on the embedded data and write one results table.
+
+    python tools/benchmark_lt.py --suite iif [--tasks cls det] [--out work_dirs/benchmark_lt]
+
+Each config is trained with tools/train.py (fixed seed from the config) and its last checkpoint
+evaluated with tools/test.py; the table (markdown + csv) has top-1 / many / medium / few for
+classification and segm AP / APr / APc / APf (+ bbox AP) for detection, and the wall time of
+each run. Existing results are reused unless --force (delete the run's work dir to redo it).
+"""
+import argparse
+import csv
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+SUITES = {
+    'iif': {
+        'cls': [('CE (linear)', 'configs/demo/resnet18_cifar_ce_demo.py'),
+                ('IIF (linear)', 'configs/demo/resnet18_cifar_iif_demo.py'),
+                ('cosine', 'configs/demo/resnet18_cifar_cosine_demo.py'),
+                ('cosine + IIF', 'configs/demo/resnet18_cifar_cosine_iif_demo.py')],
+        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+                ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
+                ('cosine', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
+                ('cosine + IIF', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py')],
+    },
+}
+COLUMNS = {
+    'cls': [('top-1', 'accuracy/top1'), ('many', 'accuracy/many'),
+            ('medium', 'accuracy/medium'), ('few', 'accuracy/few')],
+    'det': [('AP', 'lvis/segm_AP'), ('APr', 'lvis/segm_APr'), ('APc', 'lvis/segm_APc'),
+            ('APf', 'lvis/segm_APf'), ('box AP', 'lvis/bbox_AP')],
+}
+
+
+def run(name: str, config: str, out: str, force: bool) -> dict:
+    work_dir = osp.join(out, osp.splitext(osp.basename(config))[0])
+    metrics_file = osp.join(work_dir, 'test_metrics.json')
+    if osp.isfile(metrics_file) and not force:
+        with open(metrics_file) as f:
+            return json.load(f)
+    start = time.time()
+    py = sys.executable
+    subprocess.run([py, 'tools/train.py', config, '--work-dir', work_dir], cwd=ROOT, check=True)
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        ckpt = f.read().strip()
+    subprocess.run([py, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
+                    '--metrics-out', metrics_file], cwd=ROOT, check=True)
+    with open(metrics_file) as f:
+        metrics = json.load(f)
+    metrics['minutes'] = (time.time() - start) / 60
+    with open(metrics_file, 'w') as f:
+        json.dump(metrics, f, indent=2)
+    print(f'[benchmark] {name} ({config}) done in {metrics["minutes"]:.1f} min', flush=True)
+    return metrics
+
+
+def table(task: str, rows) -> str:
+    cols = COLUMNS[task]
+    lines = ['| method | config | ' + ' | '.join(c for c, _ in cols) + ' | minutes |',
+             '|---|---|' + '---|' * (len(cols) + 1)]
+    for name, config, m in rows:
+        scale = 100 if task == 'det' else 1  # LVIS AP in [0, 1] -> percent
+        cells = [f'{m[k] * scale:.1f}' if k in m else '-' for _, k in cols]
+        lines.append(f'| {name} | `{osp.basename(config)}` | ' + ' | '.join(cells) +
+                     f' | {m.get("minutes", float("nan")):.1f} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--suite', default='iif', choices=sorted(SUITES),
+                        help='which set of methods to compare (default: iif)')
+    parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
+                        help='classification and/or detection (default: both)')
+    parser.add_argument('--out', default='work_dirs/benchmark_lt',
+                        help='work dirs and results go here')
+    parser.add_argument('--force', action='store_true', help='rerun finished runs')
+    args = parser.parse_args(argv)
+    out = osp.join(ROOT, args.out) if not osp.isabs(args.out) else args.out
+    os.makedirs(out, exist_ok=True)
+    md = [f'Results of `python tools/benchmark_lt.py --suite {args.suite} --tasks '
+          f'{" ".join(args.tasks)}` ({time.strftime("%Y-%m-%d")}, embedded demo data, '
+          'one seed; detection: segm AP unless noted, in %).', '']
+    for task in args.tasks:
+        rows = [(n, c, run(n, c, out, args.force)) for n, c in SUITES[args.suite][task]]
+        md += [f'**{"classification" if task == "cls" else "instance segmentation (LVIS-format)"}**',
+               '', table(task, rows), '']
+        with open(osp.join(out, f'{args.suite}_{task}.csv'), 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['method', 'config'] + [k for _, k in COLUMNS[task]] + ['minutes'])
+            for n, c, m in rows:
+                writer.writerow([n, c] + [m.get(k, '') for _, k in COLUMNS[task]] +
+                                [m.get('minutes', '')])
+    text = '\n'.join(md)
+    with open(osp.join(out, f'{args.suite}.md'), 'w') as f:
+        f.write(text + '\n')
+    print(text)
+
+
+if __name__ == '__main__':
+    main()
