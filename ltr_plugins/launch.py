@@ -151,7 +151,8 @@ def format_results(metrics: Dict[str, float]) -> str:
         lines.append('| ' + ' | '.join(['type'] + cols) + ' |')
         lines.append('|' + '---|' * (len(cols) + 1))
         for iou_type, r in rows.items():
-            cells = [f'{r[c]:.3f}' if c in r else '-' for c in cols]
+            # the lvis evaluator reports -1 for an area range without ground truth
+            cells = [f'{r[c]:.3f}' if r.get(c, -1) >= 0 else '-' for c in cols]
             lines.append('| ' + ' | '.join([iou_type] + cells) + ' |')
     lines.extend(other)
     return '\n'.join(lines)

@@ -43,6 +43,8 @@ def test_config_builds(path, demo_data, monkeypatch):
         assert cfg.model.test_cfg.rcnn.score_thr == 1e-4 and cfg.model.test_cfg.rcnn.max_per_img == 300
     elif '/imagenet_lt/' in path:
         assert num_classes == 1000
+    elif '/places_lt/' in path:
+        assert num_classes == 365
     if 'iif' in path:
         assert head.iif.weights.numel() == num_classes + (cfg.default_scope == 'mmdet')
 

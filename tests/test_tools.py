@@ -9,7 +9,7 @@ import torch
 from conftest import REPO, run_tool
 
 DET_CFG = 'tests/configs/mask_rcnn_tiny.py'
-CLS_CFG = 'tests/configs/resnet_tiny.py'
+CLS_CFG = 'tests/configs/convnet_tiny.py'
 
 
 def _losses(work_dir: Path):
@@ -108,8 +108,8 @@ def test_iif_post_hoc_and_decoupled(tiny_data, tmp_path):
 
     dec = tmp_path / 'decoupled'
     run_tool(['tools/train.py', CLS_CFG, '--work-dir', dec, '--cfg-options', *iif,
-              f'load_from={base / "epoch_1.pth"}', 'model.backbone.frozen_stages=4',
-              'model.backbone.norm_eval=True', 'train_cfg.max_epochs=1'])
+              f'load_from={base / "epoch_1.pth"}', 'model.backbone.frozen=True',
+              'train_cfg.max_epochs=1'])
     before = torch.load(base / 'epoch_1.pth', weights_only=False)['state_dict']
     after = torch.load(dec / 'epoch_1.pth', weights_only=False)['state_dict']
     for k, v in before.items():

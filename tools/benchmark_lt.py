@@ -20,10 +20,10 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 SUITES = {
     'iif': {
-        'cls': [('CE (linear)', 'configs/demo/resnet18_cifar_ce_demo.py'),
-                ('IIF (linear)', 'configs/demo/resnet18_cifar_iif_demo.py'),
-                ('cosine', 'configs/demo/resnet18_cifar_cosine_demo.py'),
-                ('cosine + IIF', 'configs/demo/resnet18_cifar_cosine_iif_demo.py')],
+        'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+                ('IIF (linear)', 'configs/demo/convnet_iif_demo.py'),
+                ('cosine', 'configs/demo/convnet_cosine_demo.py'),
+                ('cosine + IIF', 'configs/demo/convnet_cosine_iif_demo.py')],
         'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
                 ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
                 ('cosine', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),

@@ -12,5 +12,5 @@ run() {  # run CONFIG WORK_DIR: train, then test the last checkpoint
     "$PY" tools/train.py "$1" --work-dir "$2"
     "$PY" tools/test.py "$1" "$(cat "$2/last_checkpoint")" --work-dir "$2"
 }
-run configs/demo/resnet18_cifar_ce_demo.py work_dirs/demo_cls
+run configs/demo/convnet_ce_demo.py work_dirs/demo_cls
 run configs/demo/mask_rcnn_r18_fpn_demo.py work_dirs/demo_det

@@ -41,7 +41,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 TASKS = ('det', 'cls')
 _PLACE_TRIES = 40
 #: classification lists, named as ImageNet-LT's so the real-data configs read the embedded data
@@ -97,7 +97,8 @@ class GeneratorConfig:
     cls_imbalance: float = 100.0                  # head / tail train images
     cls_val_per_class: int = 20                   # val and test are balanced
     cls_test_per_class: int = 20
-    cls_object_size: tuple[float, float] = (0.55, 0.9)  # longest side / image size
+    cls_object_size: tuple[float, float] = (0.7, 0.95)  # longest side / image size
+    cls_max_distractors: int = 1                  # fewer than det: 32 px crops, 1.6k images
     # --- appearance ---
     max_rotation: float = 25.0                    # degrees, +-
     max_distractors: int = 3                      # background strokes / blobs per image
@@ -225,7 +226,7 @@ def _texture(rng: np.random.Generator, h: int, w: int, base: np.ndarray, kind: s
     return np.broadcast_to(base, (h, w, 3)) + rng.normal(0, 4, (h, w, 3))
 
 
-def _background(rng: np.random.Generator, h: int, w: int, cfg: GeneratorConfig) -> np.ndarray:
+def _background(rng: np.random.Generator, h: int, w: int, max_distractors: int) -> np.ndarray:
     """Random background (solid / gradient / blotchy noise / stripes) with distractors."""
     kind = rng.choice(['solid', 'gradient', 'blotchy', 'stripes'])
     base = _random_colour(rng)
@@ -237,7 +238,7 @@ def _background(rng: np.random.Generator, h: int, w: int, cfg: GeneratorConfig) 
         bg = _texture(rng, h, w, base, str(kind))
     im = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(im)
-    for _ in range(int(rng.integers(0, cfg.max_distractors + 1))):
+    for _ in range(int(rng.integers(0, max_distractors + 1))):
         colour = tuple(int(v) for v in rng.integers(0, 256, 3))
         x0, x1 = sorted(rng.uniform(0, w, 2))
         y0, y1 = sorted(rng.uniform(0, h, 2))
@@ -305,7 +306,7 @@ def render_det_image(cfg: GeneratorConfig, seed: int, split: str, index: int,
     [(class index, visible HxW bool mask)] in paint order). Also the test/debug hook."""
     rng = _rng(seed, 0, _SPLITS[split], index)
     size = cfg.det_image_size
-    canvas = _background(rng, size, size, cfg)
+    canvas = _background(rng, size, size, cfg.max_distractors)
     owner = np.full((size, size), -1, np.int32)  # index into `placed` of the top object per pixel
     placed: list[tuple[int, int]] = []          # (class index, full unoccluded area)
     glyphs = cfg.det_classes
@@ -411,7 +412,7 @@ def _generate_cls(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
             (root / split / name).mkdir(parents=True, exist_ok=True)
             for idx in range(n):
                 rng = _rng(seed, 1, s, label, idx)
-                canvas = _background(rng, size, size, cfg)
+                canvas = _background(rng, size, size, cfg.cls_max_distractors)
                 mask = _glyph_mask(ch, rng.uniform(*cfg.cls_object_size) * size,
                                    rng.uniform(0.8, 1.25), rng.uniform(-1, 1) * cfg.max_rotation)
                 mask = mask[:size, :size]

@@ -1,5 +1,6 @@
 """Adapters registered into mmpretrain's registries."""
+from .backbones import SmallConvNet
 from .heads import CosineClsHead, IIFLinearClsHead
 from .metrics import LongTailAccuracy
 
-__all__ = ['CosineClsHead', 'IIFLinearClsHead', 'LongTailAccuracy']
+__all__ = ['SmallConvNet', 'CosineClsHead', 'IIFLinearClsHead', 'LongTailAccuracy']

@@ -43,7 +43,7 @@ val_evaluator = dict(ann_file=data_root + 'annotations/lvis_v1_val.json')
 test_evaluator = val_evaluator
 
 max_epochs = 1
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+train_cfg = dict(max_epochs=max_epochs, val_begin=1, val_interval=max_epochs)
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10)]
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=1),

@@ -1,6 +1,6 @@
 # Demo twin of imagenet_lt/resnet50_ce_90e_imagenet_lt.py on the embedded long-tailed
 # classification data (glyph images, 32 px, many / medium / few classes, balanced test). It
-# differs only in data root, image size, backbone (a narrow CIFAR-style ResNet-18), schedule and
+# differs only in data root, image size, backbone (a small plain conv net), schedule and
 # augmentation (no flip: glyphs are not mirror-symmetric). A few minutes on 2 CPU cores.
 _base_ = '../imagenet_lt/resnet50_ce_90e_imagenet_lt.py'
 
@@ -10,8 +10,10 @@ num_classes = 20
 
 data_preprocessor = dict(num_classes=num_classes)
 model = dict(
-    backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=16, base_channels=16),
-    head=dict(num_classes=num_classes, in_channels=128, topk=(1, )))
+    # a plain 8-layer conv net: from scratch on 1.6k images it learns far faster than a
+    # narrow CIFAR ResNet-18 of the same cost (see SmallConvNet)
+    backbone=dict(_delete_=True, type='SmallConvNet', widths=(32, 64, 128, 256)),
+    head=dict(num_classes=num_classes, in_channels=256, topk=(1, )))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -36,7 +38,8 @@ val_evaluator = dict(train_ann_file=data_root + 'ImageNet_LT_train.txt')
 test_evaluator = val_evaluator
 
 max_epochs = 30
-optim_wrapper = dict(optimizer=dict(lr=0.1, weight_decay=5e-4))
+# AdamW: from scratch on 1.6k small images SGD (lr 0.1) stayed near chance for 30 epochs.
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=2e-3, weight_decay=0.05))
 param_scheduler = dict(T_max=max_epochs, end=max_epochs)
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 auto_scale_lr = dict(base_batch_size=64)

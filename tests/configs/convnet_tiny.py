@@ -1,12 +1,12 @@
 # Test-only: the demo classifier on the `tiny` embedded preset (6 classes), 2 short epochs.
-_base_ = '../../configs/demo/resnet18_cifar_ce_demo.py'
+_base_ = '../../configs/demo/convnet_ce_demo.py'
 
 embedded_data = dict(preset='tiny', root='data/tiny', seed=0)
 data_root = 'data/tiny/classification/'
 num_classes = 6
 
 data_preprocessor = dict(num_classes=num_classes)
-model = dict(backbone=dict(depth=18, stem_channels=8, base_channels=8),
+model = dict(backbone=dict(widths=(8, 16, 32, 64)),
              head=dict(num_classes=num_classes, in_channels=64))
 classes = data_root + 'classes.txt'
 train_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,

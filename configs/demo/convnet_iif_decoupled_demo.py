@@ -1,10 +1,10 @@
 # IIF, decoupled mode: load the plain CE demo model, freeze the backbone (weights and BN
 # statistics) and retrain only the classifier with IIF ('smooth'). Run the CE demo first:
-#   python tools/train.py configs/demo/resnet18_cifar_ce_demo.py --work-dir work_dirs/demo_cls
-_base_ = './resnet18_cifar_iif_demo.py'
+#   python tools/train.py configs/demo/convnet_ce_demo.py --work-dir work_dirs/demo_cls
+_base_ = './convnet_iif_demo.py'
 
 load_from = 'work_dirs/demo_cls/epoch_30.pth'
-model = dict(backbone=dict(frozen_stages=4, norm_eval=True))
+model = dict(backbone=dict(frozen=True))
 max_epochs = 10
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 param_scheduler = dict(T_max=max_epochs, end=max_epochs)

@@ -1,4 +1,4 @@
 # Demo twin of imagenet_lt/resnet50_cosine_90e_imagenet_lt.py: cosine classifier, s = 16.
-_base_ = './resnet18_cifar_ce_demo.py'
+_base_ = './convnet_ce_demo.py'
 
 model = dict(head=dict(type='CosineClsHead', scale=16.0))

@@ -1,5 +1,5 @@
 # Demo twin of imagenet_lt/resnet50_cosine_iif_90e_imagenet_lt.py: cosine (s = 16) + IIF.
-_base_ = './resnet18_cifar_ce_demo.py'
+_base_ = './convnet_ce_demo.py'
 
 data_root = 'data/demo/classification/'
 model = dict(

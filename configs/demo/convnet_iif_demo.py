@@ -1,6 +1,6 @@
 # Demo twin of imagenet_lt/resnet50_iif_90e_imagenet_lt.py: linear + IIF ('smooth'), counts
 # computed on the fly from the training list.
-_base_ = './resnet18_cifar_ce_demo.py'
+_base_ = './convnet_ce_demo.py'
 
 data_root = 'data/demo/classification/'
 model = dict(
