@@ -5,6 +5,7 @@ Works for mmdet and mmpretrain configs alike; the config's ``default_scope`` pic
 """
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import os.path as osp
@@ -14,6 +15,24 @@ from typing import Dict, Iterator, Optional
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 from mmengine.logging import print_log
+
+
+def add_common_args(parser: argparse.ArgumentParser, work_dir_help: str) -> None:
+    """The options tools/train.py and tools/test.py share (as mmdet's tools)."""
+    parser.add_argument('--work-dir', help=f'{work_dir_help} (default: ./work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_cfg.max_epochs=2 '
+                        'model.backbone.depth=18')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='job launcher; "pytorch" for torchrun (tools/dist_*.sh)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None,

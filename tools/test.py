@@ -5,33 +5,23 @@ configs, top-1 overall and many / medium / few for mmpretrain configs.
                                            [--launcher {none,pytorch}]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
-from ltr_plugins.launch import (DictAction, build_runner, format_results, load_config,  # noqa: E402
-                                write_json_atomic)
+from ltr_plugins.launch import (add_common_args, build_runner, format_results,  # noqa: E402
+                                load_config, parse_tool_args, write_json_atomic)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a checkpoint')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save the evaluation logs '
-                        '(default: ./work_dirs/<config name>)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. test_dataloader.batch_size=4')
+    add_common_args(parser, 'the dir to save the evaluation logs')
     parser.add_argument('--metrics-out', help='also write the metrics as json to this file')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
-                        help='job launcher; "pytorch" for torchrun (tools/dist_test.sh)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):

@@ -7,21 +7,20 @@ The config's ``default_scope`` (mmdet / mmpretrain) selects the framework. Confi
 ``embedded_data`` field generate their data set on first use.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
-from ltr_plugins.launch import DictAction, build_runner, enable_amp, load_config  # noqa: E402
+from ltr_plugins.launch import (add_common_args, build_runner, enable_amp,  # noqa: E402
+                                load_config, parse_tool_args)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a detector or classifier')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models '
-                        '(default: ./work_dirs/<config name>)')
+    add_common_args(parser, 'the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision training (bf16 on CPU, fp16 + dynamic loss '
                         'scale on GPU)')
@@ -31,16 +30,7 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or, without a value, from the '
                         'latest checkpoint in the work dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. model.backbone.depth=18 '
-                        'train_cfg.max_epochs=2')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
-                        help='job launcher; "pytorch" for torchrun (tools/dist_train.sh)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):
