@@ -57,21 +57,25 @@ def load_config(config: str, cfg_options: Optional[dict] = None,
 
 
 def enable_amp(cfg: Config) -> None:
-    """Switch the optimizer wrapper to mmengine's ``AmpOptimWrapper``.
-
-    On CPU, autocast supports bfloat16 only, so the dtype is set to bf16 there (no loss
-    scaling is needed for bf16).
-    """
+    """Mixed precision: mmengine's ``AmpOptimWrapper`` (fp16 + dynamic loss scale) on GPU;
+    on CPU, where that wrapper refuses to run and autocast supports bf16 only,
+    :class:`ltr_plugins.optim.AutocastOptimWrapper` with bf16 (no loss scaling needed)."""
     wrapper = cfg.optim_wrapper
-    if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-        print_log('AMP is already enabled in the config', logger='current')
+    kind = wrapper.get('type', 'OptimWrapper')
+    if kind in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
+        print_log(f'mixed precision is already enabled in the config ({kind})', logger='current')
         return
-    if wrapper.get('type', 'OptimWrapper') != 'OptimWrapper':
-        raise ValueError(f"--amp needs optim_wrapper.type='OptimWrapper', got {wrapper.type!r}")
-    wrapper.type = 'AmpOptimWrapper'
+    if kind != 'OptimWrapper':
+        raise ValueError(f"--amp needs optim_wrapper.type='OptimWrapper', got {kind!r}")
     if torch.cuda.is_available():
+        wrapper.type = 'AmpOptimWrapper'
         wrapper.loss_scale = 'dynamic'
+    elif cfg.default_scope == 'mmdet':
+        # mmcv's CPU nms / RoIAlign kernels accept float32 only and fail on bf16 tensors
+        raise NotImplementedError('--amp on CPU is not supported for mmdet models yet: '
+                                  "mmcv's CPU nms / RoIAlign kernels take float32 only")
     else:
+        wrapper.type = 'AutocastOptimWrapper'
         wrapper.dtype = 'bfloat16'
 
 

@@ -117,3 +117,19 @@ def test_iif_post_hoc_and_decoupled(tiny_data, tmp_path):
             torch.testing.assert_close(after[k], v, msg=k)  # weights and BN statistics
     assert not torch.equal(after['head.fc.weight'], before['head.fc.weight'])
     assert 'head.iif.weights' in after
+
+
+def test_dist_train_two_cpu_processes(tiny_data, tmp_path):
+    """tools/dist_train.sh: 2 gloo ranks on CPU, each iterating over half of the data."""
+    import subprocess
+    import sys
+    proc = subprocess.run(['bash', 'tools/dist_train.sh', CLS_CFG, '2', '--work-dir', tmp_path,
+                           '--cfg-options', 'train_cfg.max_epochs=1'],
+                          cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**__import__('os').environ, 'PYTHON': sys.executable,
+                               'PORT': '29533'})
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert 'Distributed training: True' in log
+    assert 'Epoch(train) [1][6/6]' in log  # 384 images / (2 ranks x batch 32)
+    assert (tmp_path / 'epoch_1.pth').is_file()
