@@ -133,23 +133,6 @@ def build_runner(cfg: Config):
     return RUNNERS.build(cfg)
 
 
-def write_json_atomic(path: str, obj) -> None:
-    """Write ``obj`` as json via a temporary file + rename (no half-written file)."""
-    import json
-    import tempfile
-    path = osp.abspath(path)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), prefix='.tmp_', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 _DET_ORDER = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
 
 

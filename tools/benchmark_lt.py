@@ -9,6 +9,7 @@ each run. Existing results are reused unless --force (delete the run's work dir 
 """
 import argparse
 import csv
+import io
 import json
 import os
 import os.path as osp
@@ -17,6 +18,9 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run from a checkout
+
+from ltr_plugins.fileio import atomic_write_json, atomic_write_text  # noqa: E402
 
 SUITES = {
     'iif': {
@@ -54,8 +58,7 @@ def run(name: str, config: str, out: str, force: bool) -> dict:
     with open(metrics_file) as f:
         metrics = json.load(f)
     metrics['minutes'] = (time.time() - start) / 60
-    with open(metrics_file, 'w') as f:
-        json.dump(metrics, f, indent=2)
+    atomic_write_json(metrics_file, metrics)
     print(f'[benchmark] {name} ({config}) done in {metrics["minutes"]:.1f} min', flush=True)
     return metrics
 
@@ -91,15 +94,15 @@ def main(argv=None):
         rows = [(n, c, run(n, c, out, args.force)) for n, c in SUITES[args.suite][task]]
         md += [f'**{"classification" if task == "cls" else "instance segmentation (LVIS-format)"}**',
                '', table(task, rows), '']
-        with open(osp.join(out, f'{args.suite}_{task}.csv'), 'w', newline='') as f:
-            writer = csv.writer(f)
-            writer.writerow(['method', 'config'] + [k for _, k in COLUMNS[task]] + ['minutes'])
-            for n, c, m in rows:
-                writer.writerow([n, c] + [m.get(k, '') for _, k in COLUMNS[task]] +
-                                [m.get('minutes', '')])
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator='\n')
+        writer.writerow(['method', 'config'] + [k for _, k in COLUMNS[task]] + ['minutes'])
+        for n, c, m in rows:
+            writer.writerow([n, c] + [m.get(k, '') for _, k in COLUMNS[task]] +
+                            [m.get('minutes', '')])
+        atomic_write_text(osp.join(out, f'{args.suite}_{task}.csv'), buf.getvalue())
     text = '\n'.join(md)
-    with open(osp.join(out, f'{args.suite}.md'), 'w') as f:
-        f.write(text + '\n')
+    atomic_write_text(osp.join(out, f'{args.suite}.md'), text + '\n')
     print(text)
 
 

@@ -11,8 +11,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
+from ltr_plugins.fileio import atomic_write_json  # noqa: E402
 from ltr_plugins.launch import (add_common_args, build_runner, format_results,  # noqa: E402
-                                load_config, parse_tool_args, write_json_atomic)
+                                load_config, parse_tool_args)
 
 
 def parse_args(argv=None):
@@ -35,7 +36,7 @@ def main(argv=None):
     if runner.rank == 0:
         print(format_results(metrics), flush=True)
         if args.metrics_out:
-            write_json_atomic(args.metrics_out, metrics)
+            atomic_write_json(args.metrics_out, metrics)
     return metrics
 
 

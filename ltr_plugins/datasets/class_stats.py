@@ -10,15 +10,15 @@ import csv
 import importlib.resources
 import io
 import json
-import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from ..fileio import atomic_write_text
 
 PathLike = Union[str, Path]
 
@@ -232,7 +232,7 @@ class ClassStats:
             writer.writerow([i + 1, self.classes[i], freq[i], int(self.image_counts[i]),
                              int(self.instance_counts[i])] + [col[i] for col in
                                                               extra_text.values()])
-        _atomic_write_text(path, buf.getvalue())
+        atomic_write_text(path, buf.getvalue())
 
     @classmethod
     def from_csv(cls, path: PathLike, num_images: Optional[int] = None) -> 'ClassStats':
@@ -446,19 +446,3 @@ def _format_column(values: Sequence) -> List[str]:
     if arr.dtype.kind == 'f':
         return [format(float(v), '.10g') for v in arr]
     return [str(v) for v in arr.tolist()]
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file next to ``path``, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', newline='') as f:
-            f.write(text)
-        # mkstemp creates 0600; keep an existing file's mode, else a normal 0644
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -1,0 +1,29 @@
+"""Atomic file writes: an interrupted tool leaves the old file or none, never half a file."""
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Union
+
+
+def atomic_write_text(path: Union[str, Path], text: str) -> None:
+    """Write ``text`` to a temporary file next to ``path``, then ``os.replace`` it there."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w', newline='') as f:
+            f.write(text)
+        # mkstemp creates 0600; keep an existing file's mode, else a normal 0644
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Union[str, Path], obj: Any, **kwargs) -> None:
+    """:func:`atomic_write_text` of ``json.dumps(obj, **kwargs)`` (default ``indent=2``)."""
+    kwargs.setdefault('indent', 2)
+    atomic_write_text(path, json.dumps(obj, **kwargs))
