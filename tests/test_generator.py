@@ -187,8 +187,8 @@ def test_occlusion_rule(tiny):
 
 
 def test_lvis_eval_gt_as_detections_gives_ap_one(tiny):
-    if not hasattr(np, 'float'):  # lvis 0.5.3 uses np.float; the package's compat module owns this
-        np.float = float
+    from ltr_plugins.compat import patch_lvis_numpy
+    patch_lvis_numpy()  # lvis 0.5.3 uses np.float
     from lvis import LVIS, LVISEval
     _, paths = tiny
     gt = LVIS(paths['det_val_ann'])
