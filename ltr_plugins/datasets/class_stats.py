@@ -92,9 +92,7 @@ class ClassStats:
 
     def lvis_frequency(self) -> np.ndarray:
         """LVIS r / c / f of each class: r ``<= 10`` images, c ``11..100``, f ``> 100``."""
-        lo, hi = LVIS_THRESHOLDS
-        counts = self.image_counts
-        return np.where(counts > hi, 'f', np.where(counts > lo, 'c', 'r')).astype(object)
+        return lvis_frequency_of(self.image_counts)
 
     def group_indices(self, thresholds: Sequence[int] = SHOT_THRESHOLDS) -> Dict[str, np.ndarray]:
         """``{'many': idx, 'medium': idx, 'few': idx}`` class indices (possibly empty)."""
@@ -341,9 +339,10 @@ class ClassStats:
                                  f'(first on line {seen_names[name]})')
             seen_names[name] = lineno
             freq = row.get('frequency', '').strip()
-            if freq and freq != _lvis_group(img):
+            expected = lvis_frequency_of([img])[0]
+            if freq and freq != expected:
                 raise ValueError(f'{path}:{lineno}: field frequency={freq!r} does not match '
-                                 f'image_count={img} (expected {_lvis_group(img)!r})')
+                                 f'image_count={img} (expected {expected!r})')
             names.append(name)
             imgs.append(img)
             insts.append(inst)
@@ -436,9 +435,11 @@ class ClassStats:
         return cls.from_packaged_table('places_lt_counts.csv')
 
 
-def _lvis_group(image_count: int) -> str:
+def lvis_frequency_of(image_counts: Sequence[int]) -> np.ndarray:
+    """(K,) LVIS group ('r' / 'c' / 'f') of per-class training image counts."""
     lo, hi = LVIS_THRESHOLDS
-    return 'f' if image_count > hi else ('c' if image_count > lo else 'r')
+    counts = np.asarray(image_counts)
+    return np.where(counts > hi, 'f', np.where(counts > lo, 'c', 'r')).astype(object)
 
 
 def _format_column(values: Sequence) -> List[str]:
