@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any, Union
 
 
-def atomic_write_text(path: Union[str, Path], text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, then ``os.replace`` it there."""
+def _atomic_write(path: Union[str, Path], data: Union[str, bytes]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
-        with os.fdopen(fd, 'w', newline='') as f:
-            f.write(text)
+        with (os.fdopen(fd, 'wb') if isinstance(data, bytes)
+              else os.fdopen(fd, 'w', newline='')) as f:
+            f.write(data)
         # mkstemp creates 0600; keep an existing file's mode, else a normal 0644
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         os.replace(tmp, path)
@@ -23,7 +23,18 @@ def atomic_write_text(path: Union[str, Path], text: str) -> None:
         raise
 
 
+def atomic_write_text(path: Union[str, Path], text: str) -> None:
+    """Write ``text`` to a temporary file next to ``path``, then ``os.replace`` it there."""
+    _atomic_write(path, text)
+
+
+def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
+    """Binary twin of :func:`atomic_write_text`."""
+    _atomic_write(path, bytes(data))
+
+
 def atomic_write_json(path: Union[str, Path], obj: Any, **kwargs) -> None:
     """:func:`atomic_write_text` of ``json.dumps(obj, **kwargs)`` (default ``indent=2``)."""
     kwargs.setdefault('indent', 2)
     atomic_write_text(path, json.dumps(obj, **kwargs))
+
