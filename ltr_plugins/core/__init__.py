@@ -3,9 +3,14 @@ from .cosine import CosineClassifier, CosineConv2d, cosine_logits, l2_normalize
 from .distributed import all_gather_with_grad, all_reduce_class_sums, is_distributed
 from .iif import (IIF_VARIANTS, IIFLogitAdjustment, build_iif, iif_weights,
                   iif_weights_from_stats)
+from .text_encoders import build_text_encoder, encode_sentences
+from .vlltr import (AnchorEmbeddings, LanguageGuidedClassifier, fuse_branch_scores,
+                    load_anchor_embeddings, save_anchor_embeddings)
 
 __all__ = [
     'all_gather_with_grad', 'all_reduce_class_sums', 'is_distributed',
     'CosineClassifier', 'CosineConv2d', 'cosine_logits', 'l2_normalize',
     'IIF_VARIANTS', 'IIFLogitAdjustment', 'build_iif', 'iif_weights', 'iif_weights_from_stats',
+    'build_text_encoder', 'encode_sentences', 'AnchorEmbeddings', 'LanguageGuidedClassifier',
+    'fuse_branch_scores', 'load_anchor_embeddings', 'save_anchor_embeddings',
 ]

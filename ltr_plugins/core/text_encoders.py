@@ -64,6 +64,9 @@ class SentenceTransformerTextEncoder(nn.Module):
             raise FileNotFoundError(f'sentence-transformers model directory {model_path!r} '
                                     'does not exist')
         self.model_path = model_path
+        # the encoder runs before dataloader workers fork; HF tokenizers would warn and disable
+        # their thread pool in every worker
+        os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
         # a local directory: sentence-transformers reads it without contacting the hub
         self.model = SentenceTransformer(model_path, device='cpu', local_files_only=True)
         if max_seq_length is not None:

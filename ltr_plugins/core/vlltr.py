@@ -102,6 +102,23 @@ def load_class_texts(path: Union[str, Path], class_names: Sequence[str]) -> List
     return corpora
 
 
+def read_class_names(source: Union[str, Path, Sequence[str]]) -> List[str]:
+    """Class names in label order from a list, a text file (one name per line, e.g. the
+    embedded data's ``classes.txt``) or an LVIS / COCO json (``categories`` sorted by id)."""
+    if not isinstance(source, (str, Path)):
+        return [str(n) for n in source]
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f'class name file {str(path)!r} does not exist')
+    if path.suffix == '.json':
+        cats = json.loads(path.read_text(encoding='utf-8')).get('categories')
+        if not cats:
+            raise ValueError(f'{path}: no "categories" to read class names from')
+        return [c['name'] for c in sorted(cats, key=lambda c: c['id'])]
+    return [line.strip() for line in path.read_text(encoding='utf-8').splitlines()
+            if line.strip()]
+
+
 def flatten_corpora(corpora: Sequence[Sequence[str]]) -> Tuple[List[str], torch.Tensor]:
     """All sentences in class order and the (S,) class label of each."""
     sentences = [s for c in corpora for s in c]
