@@ -34,6 +34,35 @@ SUITES = {
                 ('cosine + IIF', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py')],
     },
 }
+# VL-LTR: stage 2 reads the stage-1 checkpoint and anchor files at these (config-given) paths,
+# so this suite needs the default --out. Prepare steps run before a config's training when
+# their output is missing: (output file, tool argv).
+_VL_STAGE1 = 'work_dirs/benchmark_lt/convnet_vlltr_pretrain_demo/'
+_VL_ANSS = ['tools/vlltr/select_anchor_sentences.py', 'configs/demo/convnet_vlltr_pretrain_demo.py',
+            _VL_STAGE1 + 'epoch_20.pth', '--num-anchors', '8']
+
+
+def _anchors(name: str, *extra: str):
+    out = _VL_STAGE1 + name
+    return [(out, _VL_ANSS + list(extra) + ['--out', out])]
+
+
+_VL_DET_ANCHORS = _anchors('anchors_det_anss_m8.safetensors', '--classes',
+                           'data/demo/lvis_v1/annotations/lvis_v1_train.json')
+SUITES['vlltr'] = {
+    'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+            ('VL-LTR stage 1, zero-shot', 'configs/demo/convnet_vlltr_pretrain_demo.py'),
+            ('stage 1 + FC head', 'configs/demo/convnet_vlltr_fc_demo.py'),
+            ('stage 1 + LGR, random anchors', 'configs/demo/convnet_vlltr_random_anchors_demo.py',
+             _anchors('anchors_random_m8.safetensors', '--method', 'random')),
+            ('stage 1 + LGR, AnSS anchors (VL-LTR)', 'configs/demo/convnet_vlltr_demo.py',
+             _anchors('anchors_anss_m8.safetensors'))],
+    'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+            ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
+            ('LGR (VL-LTR anchors)', 'configs/demo/mask_rcnn_r18_fpn_vlltr_demo.py',
+             _VL_DET_ANCHORS),
+            ('LGR + IIF', 'configs/demo/mask_rcnn_r18_fpn_vlltr_iif_demo.py', _VL_DET_ANCHORS)],
+}
 COLUMNS = {
     'cls': [('top-1', 'accuracy/top1'), ('many', 'accuracy/many'),
             ('medium', 'accuracy/medium'), ('few', 'accuracy/few')],
@@ -42,7 +71,7 @@ COLUMNS = {
 }
 
 
-def run(name: str, config: str, out: str, force: bool) -> dict:
+def run(name: str, config: str, out: str, force: bool, prepare=()) -> dict:
     work_dir = osp.join(out, osp.splitext(osp.basename(config))[0])
     metrics_file = osp.join(work_dir, 'test_metrics.json')
     if osp.isfile(metrics_file) and not force:
@@ -50,6 +79,9 @@ def run(name: str, config: str, out: str, force: bool) -> dict:
             return json.load(f)
     start = time.time()
     py = sys.executable
+    for creates, argv in prepare:
+        if force or not osp.exists(osp.join(ROOT, creates)):
+            subprocess.run([py, *argv], cwd=ROOT, check=True)
     subprocess.run([py, 'tools/train.py', config, '--work-dir', work_dir], cwd=ROOT, check=True)
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
@@ -91,7 +123,8 @@ def main(argv=None):
           f'{" ".join(args.tasks)}` ({time.strftime("%Y-%m-%d")}, embedded demo data, '
           'one seed; detection: segm AP unless noted, in %).', '']
     for task in args.tasks:
-        rows = [(n, c, run(n, c, out, args.force)) for n, c in SUITES[args.suite][task]]
+        rows = [(n, c, run(n, c, out, args.force, *prep)) for n, c, *prep in
+                SUITES[args.suite][task]]
         md += [f'**{"classification" if task == "cls" else "instance segmentation (LVIS-format)"}**',
                '', table(task, rows), '']
         buf = io.StringIO()

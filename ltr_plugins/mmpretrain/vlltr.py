@@ -84,7 +84,7 @@ class VLLTRPretrainHead(BaseModule):
         names = read_class_names(classes)
         if len(names) != num_classes:
             raise ValueError(f'{classes}: {len(names)} class names but num_classes={num_classes}')
-        self.class_names = names
+        self.num_classes, self.class_names = num_classes, names
         self.sentences, labels = flatten_corpora(load_class_texts(class_texts, names))
         counts = torch.bincount(labels, minlength=num_classes)
         self.register_buffer('sentence_labels', labels, persistent=False)

@@ -9,3 +9,7 @@ model = dict(roi_head=dict(bbox_head=dict(
                            iif=dict(variant='raw',
                                     stats='data/tiny/lvis_v1/annotations/lvis_v1_train.json')),
     loss_cls=dict(_delete_=True, type='LGRClsLoss', num_classes=num_classes, alpha=0.5))))
+# 24 training / 8 evaluated images: an end-to-end check, not a training run
+train_dataloader = dict(dataset=dict(dataset=dict(indices=list(range(0, 200, 8)))))
+val_dataloader = dict(dataset=dict(indices=8))
+test_dataloader = val_dataloader
