@@ -168,7 +168,7 @@ def stage1(tiny_data, tmp_path_factory):
     work = tmp_path_factory.mktemp('vlltr_stage1')
     cfg = 'tests/configs/convnet_vlltr_pretrain_tiny.py'
     run_tool(['tools/train.py', cfg, '--work-dir', work, '--cfg-options',
-              'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+              'train_cfg.max_epochs=1', 'train_cfg.val_interval=2']  # test.py evaluates)
     ckpt = work / 'epoch_1.pth'
     anchors = work / 'anchors.safetensors'
     run_tool(['tools/vlltr/select_anchor_sentences.py', cfg, ckpt, '--out', anchors,
@@ -211,7 +211,7 @@ def test_lgr_cls_end_to_end(stage1, tmp_path):
     _, ckpt, anchors = stage1
     cfg = 'tests/configs/convnet_lgr_tiny.py'
     opts = ['--cfg-options', f'load_from={ckpt}', f'model.head.anchors={anchors}',
-            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=2']  # test.py evaluates
     run_tool(['tools/train.py', cfg, '--work-dir', tmp_path, *opts])
     out = run_tool(['tools/test.py', cfg, tmp_path / 'epoch_1.pth', '--work-dir', tmp_path,
                     '--metrics-out', tmp_path / 'm.json', *opts[:3]])

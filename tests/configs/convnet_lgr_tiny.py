@@ -10,4 +10,4 @@ model = dict(
               loss=dict(type='CrossEntropyLoss'), topk=(1, )))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
     'head.lgr.query.': dict(lr_mult=0.01), 'head.lgr.key.': dict(lr_mult=0.01)}))
-train_dataloader = dict(dataset=dict(indices=list(range(0, 384, 6))))
+train_dataloader = dict(dataset=dict(indices=list(range(0, 384, 5))))
