@@ -168,7 +168,7 @@ def stage1(tiny_data, tmp_path_factory):
     work = tmp_path_factory.mktemp('vlltr_stage1')
     cfg = 'tests/configs/convnet_vlltr_pretrain_tiny.py'
     run_tool(['tools/train.py', cfg, '--work-dir', work, '--cfg-options',
-              'train_cfg.max_epochs=1', 'train_cfg.val_interval=2']  # test.py evaluates)
+              'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
     ckpt = work / 'epoch_1.pth'
     anchors = work / 'anchors.safetensors'
     run_tool(['tools/vlltr/select_anchor_sentences.py', cfg, ckpt, '--out', anchors,
