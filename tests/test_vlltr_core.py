@@ -212,6 +212,12 @@ def test_lgr_attention_with_identity_projections_equals_direct_formula():
         head.key.weight.copy_(torch.randn(6, 6))
     expected, _ = _direct_language_logits(head, f, head.query.weight, head.key.weight)
     torch.testing.assert_close(head.language_logits(f), expected, rtol=1e-4, atol=1e-4)
+    # the cached anchor Gram matrices follow any change of the anchors (e.g. a checkpoint load)
+    state = {k: v.clone() for k, v in head.state_dict().items()}
+    state['anchors'] = torch.randn(3, 4, 6)
+    head.load_state_dict(state)
+    expected, _ = _direct_language_logits(head, f, head.query.weight, head.key.weight)
+    torch.testing.assert_close(head.language_logits(f), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_lgr_background_column_and_visual_branch():

@@ -401,6 +401,8 @@ class LanguageGuidedClassifier(nn.Module):
         self.visual = nn.Sequential(nn.Linear(dim, hidden_ratio * dim), nn.ReLU(inplace=True),
                                     nn.Linear(hidden_ratio * dim, num_out))
         self.background = nn.Parameter(torch.randn(dim) * 0.02) if background else None
+        self._gram: Optional[torch.Tensor] = None
+        self._gram_key: Optional[tuple] = None
         self.reset_attention()
 
     def reset_attention(self) -> None:
@@ -416,12 +418,24 @@ class LanguageGuidedClassifier(nn.Module):
         scores = torch.einsum('cmd,db->bcm', keys, u) / math.sqrt(self.dim)
         return scores.softmax(dim=-1)
 
+    def anchor_gram(self) -> torch.Tensor:
+        """(C, M, M) Gram matrices ``T_c T_c^T`` of the frozen anchors, cached: they cost
+        O(C M^2 D), more than the rest of the head at small batches. The cache is keyed by the
+        anchors' storage, version counter (bumped by any in-place write, e.g. load_state_dict),
+        device and dtype, so it is never stale."""
+        a = self.anchors
+        key = (a.data_ptr(), a._version, a.device, a.dtype)
+        if self._gram_key != key:
+            self._gram = torch.einsum('cmd,cnd->cmn', a, a).detach()
+            self._gram_key = key
+        return self._gram
+
     def language_logits(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, D) -> (B, C [+1]) ``s * cos(f, v_c)`` (+ background)."""
         attn = self.attention(feats)
         anchors = self.anchors
         f_dot_v = (attn * torch.einsum('cmd,bd->bcm', anchors, feats)).sum(-1)
-        gram = torch.einsum('cmd,cnd->cmn', anchors, anchors)
+        gram = self.anchor_gram()
         v_norm_sq = torch.einsum('bcm,cmn,bcn->bc', attn, gram, attn)
         eps = 1e-6
         cos = f_dot_v / (feats.norm(dim=1, keepdim=True).clamp_min(eps) *
