@@ -91,7 +91,8 @@ class OpenCLIPTextEncoder(nn.Module):
         checkpoint: local file with the model's weights (open_clip's ``pretrained`` path form).
 
     ``forward(sentences)`` -> (N, embed_dim) = ``model.encode_text(tokenize(sentences))``.
-    The image tower is built too (open_clip builds whole models) but never run.
+    open_clip builds the whole model; the image tower is dropped after loading. Not tested
+    here (open_clip_torch is not installed in this environment).
     """
 
     def __init__(self, model_name: str, checkpoint: str) -> None:
@@ -104,6 +105,12 @@ class OpenCLIPTextEncoder(nn.Module):
             raise FileNotFoundError(f'CLIP checkpoint {checkpoint!r} does not exist (no model '
                                     'hub is used: give a local file)')
         self.model = open_clip.create_model(model_name, pretrained=checkpoint, device='cpu')
+        # only the text tower is used: drop the image tower and freeze CLIP's own scale, so a
+        # fine-tuned encoder has no unused parameters (DDP) and no dead weights in checkpoints
+        self.model.visual = nn.Identity()
+        for name in ('logit_scale', 'logit_bias'):
+            if isinstance(getattr(self.model, name, None), nn.Parameter):
+                getattr(self.model, name).requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer(model_name)
         with torch.no_grad():
             self.dim = int(self.model.encode_text(self.tokenizer(['a'])).shape[-1])
