@@ -3,7 +3,6 @@ against independently written formulas (loops, plain tensor algebra)."""
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
+from test_distributed import _free_port
 
 from ltr_plugins.core import text_encoders as te
 from ltr_plugins.core import vlltr as V
@@ -88,12 +88,6 @@ def test_pretrain_losses_weighting():
     assert 'loss_dis' not in V.vlltr_pretrain_losses(img, txt, labels, scale, beta=0.0)
     with pytest.raises(ValueError, match='teacher'):
         V.vlltr_pretrain_losses(img, txt, labels, scale, beta=0.5)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _ddp_worker(rank, port, results):
@@ -180,10 +174,10 @@ def _layer_norm(x, eps=1e-5):
     return (x - mu) / torch.sqrt(var + eps)
 
 
-def _direct_language_logits(head, f, wq, wk):
+def _direct_language_logits(head, f, wq, wk, qnorm=_layer_norm, knorm=_layer_norm):
     anchors, d = head.anchors, head.dim
-    q = _layer_norm(f) @ wq.t()                       # (B, D)
-    k = _layer_norm(anchors) @ wk.t()                 # (C, M, D)
+    q = qnorm(f) @ wq.t()                             # (B, D)
+    k = knorm(anchors) @ wk.t()                       # (C, M, D)
     out = torch.zeros(f.shape[0], anchors.shape[0])
     attn = torch.zeros(f.shape[0], anchors.shape[0], anchors.shape[1])
     for b in range(f.shape[0]):
@@ -212,11 +206,20 @@ def test_lgr_attention_with_identity_projections_equals_direct_formula():
         head.key.weight.copy_(torch.randn(6, 6))
     expected, _ = _direct_language_logits(head, f, head.query.weight, head.key.weight)
     torch.testing.assert_close(head.language_logits(f), expected, rtol=1e-4, atol=1e-4)
-    # the cached anchor Gram matrices follow any change of the anchors (e.g. a checkpoint load)
+    # ... and for trained LayerNorm affine parameters (the direct formula uses torch's LN)
+    with torch.no_grad():
+        for p in (head.query_norm.weight, head.query_norm.bias, head.key_norm.weight,
+                  head.key_norm.bias):
+            p.copy_(torch.randn_like(p))
+    expected, _ = _direct_language_logits(head, f, head.query.weight, head.key.weight,
+                                          head.query_norm, head.key_norm)
+    torch.testing.assert_close(head.language_logits(f), expected, rtol=1e-4, atol=1e-4)
+    # the cached anchor functions follow any change of the anchors (e.g. a checkpoint load)
     state = {k: v.clone() for k, v in head.state_dict().items()}
     state['anchors'] = torch.randn(3, 4, 6)
     head.load_state_dict(state)
-    expected, _ = _direct_language_logits(head, f, head.query.weight, head.key.weight)
+    expected, _ = _direct_language_logits(head, f, head.query.weight, head.key.weight,
+                                          head.query_norm, head.key_norm)
     torch.testing.assert_close(head.language_logits(f), expected, rtol=1e-4, atol=1e-4)
 
 
@@ -331,7 +334,6 @@ def test_open_clip_encoder_missing_is_a_clear_error(tmp_path):
 
 
 _OFFLINE_CHECK = r'''
-import socket
 def refuse(*args, **kwargs):
     raise OSError('network disabled by the test')
 socket.socket.connect = refuse

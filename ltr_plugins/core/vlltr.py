@@ -372,10 +372,11 @@ class LanguageGuidedClassifier(nn.Module):
     language logit ``s * cos(f, b)`` and the visual branch has C + 1 outputs, so both branches
     give (B, C + 1) logits with the background last (mmdet's convention).
 
-    The language logits are computed without materialising v (B, C, D):
-    ``f . v_c = sum_m a_cm (f . T_cm)`` and ``|v_c|^2 = a_c^T G_c a_c`` with the Gram matrices
-    ``G_c = T_c T_c^T``, and ``q . k_cm = (W_k^T W_q LN(f)) . LN(T_cm)``; the cost is O(B C M D)
-    instead of O(B C D (M + D)). :meth:`attention` exposes the weights for tests.
+    The language logits are computed without materialising v (B, C, D) or k (C, M, D):
+    ``f . v_c = sum_m a_cm (f . T_cm)``, ``|v_c|^2 = a_c^T G_c a_c`` with the cached Gram
+    matrices ``G_c = T_c T_c^T``, and ``q . k_cm = (W_k^T W_q LN(f)) . LN(T_cm)`` with LN(T)
+    from a cached normalisation (see :meth:`attention`); the cost is O(B C M D) per step instead
+    of O(B C D (M + D) + C M D^2). :meth:`attention` exposes the weights for tests.
 
     Args:
         anchors: (C, M, D) anchor embeddings (stored as a buffer, saved in checkpoints).
@@ -401,8 +402,8 @@ class LanguageGuidedClassifier(nn.Module):
         self.visual = nn.Sequential(nn.Linear(dim, hidden_ratio * dim), nn.ReLU(inplace=True),
                                     nn.Linear(hidden_ratio * dim, num_out))
         self.background = nn.Parameter(torch.randn(dim) * 0.02) if background else None
-        self._gram: Optional[torch.Tensor] = None
-        self._gram_key: Optional[tuple] = None
+        self._cache: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        self._cache_key: Optional[tuple] = None
         self.reset_attention()
 
     def reset_attention(self) -> None:
@@ -412,30 +413,39 @@ class LanguageGuidedClassifier(nn.Module):
             self.key.weight.copy_(torch.eye(self.dim))
 
     def attention(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, D) features -> (B, C, M) attention weights over each class's anchors."""
-        u = self.key.weight.t() @ self.query(self.query_norm(feats)).t()  # (D, B) = W_k^T q
-        keys = self.key_norm(self.anchors)                                 # (C, M, D)
-        scores = torch.einsum('cmd,db->bcm', keys, u) / math.sqrt(self.dim)
-        return scores.softmax(dim=-1)
+        """(B, D) features -> (B, C, M) attention weights over each class's anchors.
 
-    def anchor_gram(self) -> torch.Tensor:
-        """(C, M, M) Gram matrices ``T_c T_c^T`` of the frozen anchors, cached: they cost
-        O(C M^2 D), more than the rest of the head at small batches. The cache is keyed by the
-        anchors' storage, version counter (bumped by any in-place write, e.g. load_state_dict),
-        device and dtype, so it is never stale."""
+        ``q . k_cm = u . LN(T_cm)`` with ``u = W_k^T W_q LN(f)``; and since the anchors are
+        frozen, ``LN(T) = gamma * n + beta`` with the cached affine-free normalisation n, so
+        ``u . LN(T_cm) = (gamma * u) . n_cm + beta . u``: no (C, M, D) tensor per step.
+        """
+        u = self.query(self.query_norm(feats)) @ self.key.weight       # (B, D) = (W_k^T q)^T
+        _, normed = self.anchor_cache()
+        scores = torch.einsum('cmd,bd->bcm', normed, u * self.key_norm.weight)
+        scores = scores + (u @ self.key_norm.bias)[:, None, None]
+        return (scores / math.sqrt(self.dim)).softmax(dim=-1)
+
+    def anchor_cache(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Functions of the frozen anchors alone, cached: the (C, M, M) Gram matrices
+        ``T_c T_c^T`` and the (C, M, D) affine-free layer normalisation of T (they cost
+        O(C M^2 D) and O(C M D), more than the rest of the head at small batches). The cache is
+        keyed by the anchors' storage, version counter (bumped by any in-place write, e.g.
+        ``load_state_dict``), device and dtype, so it is never stale."""
         a = self.anchors
         key = (a.data_ptr(), a._version, a.device, a.dtype)
-        if self._gram_key != key:
-            self._gram = torch.einsum('cmd,cnd->cmn', a, a).detach()
-            self._gram_key = key
-        return self._gram
+        if self._cache_key != key:
+            with torch.no_grad():
+                self._cache = (torch.einsum('cmd,cnd->cmn', a, a),
+                               F.layer_norm(a, (self.dim, ), eps=self.key_norm.eps))
+            self._cache_key = key
+        return self._cache
 
     def language_logits(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, D) -> (B, C [+1]) ``s * cos(f, v_c)`` (+ background)."""
         attn = self.attention(feats)
         anchors = self.anchors
         f_dot_v = (attn * torch.einsum('cmd,bd->bcm', anchors, feats)).sum(-1)
-        gram = self.anchor_gram()
+        gram, _ = self.anchor_cache()
         v_norm_sq = torch.einsum('bcm,cmn,bcn->bc', attn, gram, attn)
         eps = 1e-6
         cos = f_dot_v / (feats.norm(dim=1, keepdim=True).clamp_min(eps) *
