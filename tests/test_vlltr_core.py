@@ -334,6 +334,7 @@ def test_open_clip_encoder_missing_is_a_clear_error(tmp_path):
 
 
 _OFFLINE_CHECK = r'''
+import socket
 def refuse(*args, **kwargs):
     raise OSError('network disabled by the test')
 socket.socket.connect = refuse
