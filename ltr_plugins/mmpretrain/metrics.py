@@ -1,4 +1,4 @@
-"""Top-1 accuracy overall and on the many / medium / few class splits."""
+"""Top-1 accuracy overall and on the many / medium / few class splits; OLTR's open-set metric."""
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -6,7 +6,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpretrain.registry import METRICS
 
-from ..core.evaluation import group_accuracy, per_class_accuracy
+from ..core.evaluation import (UNKNOWN, group_accuracy, macro_f1, open_set_f_measure,
+                               per_class_accuracy, reject_by_confidence)
 from ..datasets import SHOT_THRESHOLDS, ClassStats
 
 
@@ -67,4 +68,60 @@ class LongTailAccuracy(BaseMetric):
         if missing:
             MMLogger.get_current_instance().warning(
                 f'LongTailAccuracy: no evaluated class in split(s) {missing}')
+        return metrics
+
+
+@METRICS.register_module()
+class OpenSetLongTailAccuracy(LongTailAccuracy):
+    """OLTR's open-set evaluation on a test set mixed with open-set samples (label -1).
+
+    Closed set (known samples only, argmax, no rejection): ``top1`` / ``many`` / ``medium`` /
+    ``few`` (%, as :class:`LongTailAccuracy`) and ``macro_f1``. Open set: a sample whose
+    maximum softmax probability is below ``threshold`` is rejected as unknown; then
+    ``f_measure`` (and its ``precision`` / ``recall``, see
+    :func:`ltr_plugins.core.evaluation.open_set_f_measure`), ``open_rejection_rate`` (% of
+    open samples rejected) and ``known_rejection_rate`` (% of known samples rejected).
+    F-measure, precision, recall and macro-F1 are fractions in [0, 1], as in the paper.
+
+    Args:
+        threshold: rejection threshold on the max probability (OLTR: 0.1).
+        rejected_known_is_fp: count rejected known samples as false positives (spec default).
+        train_ann_file / class_counts / thresholds / collect_device / prefix: as
+            :class:`LongTailAccuracy`.
+    """
+
+    default_prefix: Optional[str] = 'open_set'
+
+    def __init__(self, threshold: float = 0.1, rejected_known_is_fp: bool = True,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f'OpenSetLongTailAccuracy: threshold must be in [0, 1], '
+                             f'got {threshold}')
+        self.threshold, self.rejected_known_is_fp = threshold, rejected_known_is_fp
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            if 'pred_score' not in sample:
+                raise KeyError('OpenSetLongTailAccuracy needs pred_score (class probabilities)')
+            score = sample['pred_score']
+            self.results.append((int(score.argmax()), float(score.max()),
+                                 int(sample['gt_label'][0])))
+
+    def compute_metrics(self, results: List[tuple]) -> dict:
+        pred, max_prob, gt = (np.asarray(x) for x in zip(*results))
+        pred, gt = pred.astype(np.int64), gt.astype(np.int64)
+        known = gt != UNKNOWN
+        if not known.any():
+            raise ValueError('OpenSetLongTailAccuracy: no known (closed-set) sample evaluated')
+        metrics = super().compute_metrics(list(zip(pred[known], gt[known])))
+        metrics['macro_f1'] = macro_f1(pred[known], gt[known], self.stats.num_classes)
+        open_pred = reject_by_confidence(pred, max_prob, self.threshold)
+        metrics.update(open_set_f_measure(open_pred, gt, self.rejected_known_is_fp))
+        metrics['known_rejection_rate'] = float((open_pred[known] == UNKNOWN).mean() * 100)
+        if (~known).any():
+            metrics['open_rejection_rate'] = float((open_pred[~known] == UNKNOWN).mean() * 100)
+        else:
+            MMLogger.get_current_instance().warning(
+                'OpenSetLongTailAccuracy: no open-set sample (label -1) evaluated')
         return metrics
