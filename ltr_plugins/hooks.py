@@ -108,8 +108,7 @@ class OLTRCentroidInitHook(Hook):
                 s, c = class_feature_sums(feats, labels, memory.num_classes)
                 sums, counts = (s, c) if sums is None else (sums + s, counts + c)
                 if progress is not None:
-                    for _ in range(len(data['data_samples'])):
-                        progress.update()
+                    progress.update(len(data['data_samples']))
         if sums is None:  # an empty shard
             sums = torch.zeros(memory.num_classes, memory.feat_dim, dtype=torch.float64,
                                device=memory.centroids.device)

@@ -1,5 +1,5 @@
 """Top-1 accuracy overall and on the many / medium / few class splits; OLTR's open-set metric."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -84,7 +84,8 @@ class OpenSetLongTailAccuracy(LongTailAccuracy):
     F-measure, precision, recall and macro-F1 are fractions in [0, 1], as in the paper.
 
     Args:
-        threshold: rejection threshold on the max probability (OLTR: 0.1).
+        threshold: rejection threshold on the max probability (OLTR: 0.1), or a list of
+            them: the first gives the unsuffixed keys, the others ``f_measure@<t>`` etc.
         rejected_known_is_fp: count rejected known samples as false positives (spec default).
         train_ann_file / class_counts / thresholds / collect_device / prefix: as
             :class:`LongTailAccuracy`.
@@ -92,13 +93,15 @@ class OpenSetLongTailAccuracy(LongTailAccuracy):
 
     default_prefix: Optional[str] = 'open_set'
 
-    def __init__(self, threshold: float = 0.1, rejected_known_is_fp: bool = True,
-                 **kwargs) -> None:
+    def __init__(self, threshold: Union[float, Sequence[float]] = 0.1,
+                 rejected_known_is_fp: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f'OpenSetLongTailAccuracy: threshold must be in [0, 1], '
-                             f'got {threshold}')
-        self.threshold, self.rejected_known_is_fp = threshold, rejected_known_is_fp
+        thresholds = [threshold] if isinstance(threshold, (int, float)) else list(threshold)
+        if not thresholds or not all(0.0 <= t <= 1.0 for t in thresholds):
+            raise ValueError(f'OpenSetLongTailAccuracy: threshold must be a value in [0, 1] '
+                             f'or a non-empty list of them, got {threshold}')
+        self.rejection_thresholds = thresholds
+        self.rejected_known_is_fp = rejected_known_is_fp
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -116,12 +119,18 @@ class OpenSetLongTailAccuracy(LongTailAccuracy):
             raise ValueError('OpenSetLongTailAccuracy: no known (closed-set) sample evaluated')
         metrics = super().compute_metrics(list(zip(pred[known], gt[known])))
         metrics['macro_f1'] = macro_f1(pred[known], gt[known], self.stats.num_classes)
-        open_pred = reject_by_confidence(pred, max_prob, self.threshold)
-        metrics.update(open_set_f_measure(open_pred, gt, self.rejected_known_is_fp))
-        metrics['known_rejection_rate'] = float((open_pred[known] == UNKNOWN).mean() * 100)
-        if (~known).any():
-            metrics['open_rejection_rate'] = float((open_pred[~known] == UNKNOWN).mean() * 100)
-        else:
+        for i, threshold in enumerate(self.rejection_thresholds):
+            suffix = '' if i == 0 else f'@{threshold:g}'
+            open_pred = reject_by_confidence(pred, max_prob, threshold)
+            for key, value in open_set_f_measure(open_pred, gt,
+                                                 self.rejected_known_is_fp).items():
+                metrics[key + suffix] = value
+            metrics['known_rejection_rate' + suffix] = float(
+                (open_pred[known] == UNKNOWN).mean() * 100)
+            if (~known).any():
+                metrics['open_rejection_rate' + suffix] = float(
+                    (open_pred[~known] == UNKNOWN).mean() * 100)
+        if known.all():
             MMLogger.get_current_instance().warning(
                 'OpenSetLongTailAccuracy: no open-set sample (label -1) evaluated')
         return metrics
