@@ -1,5 +1,6 @@
 """Adapters registered into mmdet's registries."""
 from .datasets import LVISV1JsonDataset
 from .heads import IIFShared2FCBBoxHead
+from .metrics import LongTailLVISMetric
 
-__all__ = ['LVISV1JsonDataset', 'IIFShared2FCBBoxHead']
+__all__ = ['LVISV1JsonDataset', 'IIFShared2FCBBoxHead', 'LongTailLVISMetric']
