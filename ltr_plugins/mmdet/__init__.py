@@ -1,6 +1,8 @@
 """Adapters registered into mmdet's registries."""
 from .datasets import LVISV1JsonDataset
 from .heads import IIFShared2FCBBoxHead
+from .metrics import LongTailLVISMetric
 from .oltr import OLTRShared2FCBBoxHead
 
-__all__ = ['LVISV1JsonDataset', 'IIFShared2FCBBoxHead', 'OLTRShared2FCBBoxHead']
+__all__ = ['LVISV1JsonDataset', 'IIFShared2FCBBoxHead', 'LongTailLVISMetric',
+           'OLTRShared2FCBBoxHead']
