@@ -69,11 +69,22 @@ def _cls_cosine_iif(env):
                                     in_channels=env.in_channels, scale=16.0, iif=env.cls_iif))
 
 
+def _cls_oltr(env, attention=True):
+    # OLTR stage 2: modulated attention on the 7x7 map + 512-d fc+ReLU (OLTRNeck), then the
+    # meta-embedding head (reachability, hallucinator, selector, squashed cosine, centroid loss)
+    return dict(neck=dict(type='OLTRNeck', in_channels=env.in_channels, out_channels=512,
+                          attention=attention, spatial_size=7),
+                head=dict(type='MetaEmbeddingClsHead', num_classes=env.num_classes,
+                          in_channels=512))
+
+
 CLS_CASES: Dict[str, Callable] = {
     'LinearClsHead (stock)': _cls_linear,
     'IIFLinearClsHead': _cls_iif,
     'CosineClsHead (s=16)': _cls_cosine,
     'CosineClsHead + IIF': _cls_cosine_iif,
+    'OLTR (attention + fc512 + meta-embedding)': _cls_oltr,
+    'OLTR (fc512 + meta-embedding, no attention)': lambda env: _cls_oltr(env, attention=False),
 }
 
 
@@ -102,6 +113,7 @@ DET_CASES: Dict[str, Callable] = {
     'IIFShared2FCBBoxHead': _det_iif,
     'cosine (tau=20)': _det_cosine,
     'cosine (tau=8) + IIF': _det_cosine_iif,
+    'OLTRShared2FCBBoxHead (meta-embedding)': lambda env: dict(type='OLTRShared2FCBBoxHead'),
 }
 
 
