@@ -204,3 +204,29 @@ def test_stage2_train_test_and_resume_keeps_centroids(stage1_ckpt, stage2_run, t
     OLTRCentroidInitHook(force=True).before_train(runner)
     assert not torch.allclose(runner.model.head.loss_centroid.centroids.detach(),
                               s1['head.loss_centroid.centroids'], atol=1e-3)
+
+
+@pytest.mark.parametrize('cfg_path, env, n_test', [
+    ('configs/imagenet_lt/oltr_stage2.py', 'IMAGENET_LT_ROOT', 30 + 50),
+])
+def test_real_oltr_config_on_embedded_data(cfg_path, env, n_test, tiny_data, monkeypatch):
+    """The ImageNet-LT stage-2 config on the embedded data (same layout): closed test + open
+    split (label -1), and ResNet-10's 7x7 map fits the modulated attention at 224 px."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import DATASETS, METRICS, MODELS
+    monkeypatch.setenv(env, str(tiny_data / 'classification') + '/')
+    cfg = Config.fromfile(str(REPO / cfg_path))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        test = DATASETS.build(cfg.test_dataloader.dataset)
+        metric = METRICS.build(cfg.test_evaluator)
+        model = MODELS.build(cfg.model)
+    assert len(test) == n_test
+    labels = [test.get_data_info(i)['gt_label'] for i in range(len(test))]
+    assert labels.count(-1) == 50 and max(labels) == 5
+    assert type(metric).__name__ == 'OpenSetLongTailAccuracy'
+    assert metric.rejection_thresholds == [0.1]
+    model.eval()
+    with torch.no_grad():
+        feats = model.extract_feat(torch.randn(2, 3, 224, 224))
+    assert feats[-1].shape == (2, 512)
