@@ -230,3 +230,22 @@ def test_real_oltr_config_on_embedded_data(cfg_path, env, n_test, tiny_data, mon
     with torch.no_grad():
         feats = model.extract_feat(torch.randn(2, 3, 224, 224))
     assert feats[-1].shape == (2, 512)
+
+
+def test_centroid_init_under_two_cpu_ddp_ranks(stage1_ckpt, tmp_path):
+    """tools/dist_train.sh with 2 gloo ranks: disjoint shards (no round-up padding), per-class
+    sums and counts all-reduced, so the means cover each training image exactly once."""
+    import os
+    import subprocess
+    import sys
+    proc = subprocess.run(['bash', 'tools/dist_train.sh', STAGE2, '2', '--work-dir', tmp_path,
+                           '--cfg-options', 'train_cfg.max_epochs=1',
+                           f'load_from={stage1_ckpt}'],
+                          cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, 'PYTHON': sys.executable, 'PORT': '29541'})
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    n_train = len((REPO / 'data/tiny/classification/ImageNet_LT_train.txt').read_text()
+                  .splitlines())
+    assert f'class means of {n_train} training samples (summed over ranks)' in log
+    assert (tmp_path / 'epoch_1.pth').is_file()

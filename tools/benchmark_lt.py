@@ -124,7 +124,7 @@ def table(task: str, rows, cols) -> str:
 def _cell(task: str, key: str, m: dict) -> str:
     if key not in m:
         return '-'
-    if key.endswith('f_measure'):  # a fraction, as in the OLTR paper
+    if 'f_measure' in key:  # a fraction, as in the OLTR paper
         return f'{m[key]:.3f}'
     scale = 100 if task == 'det' else 1  # LVIS AP in [0, 1] -> percent
     return f'{m[key] * scale:.1f}'
