@@ -13,14 +13,17 @@ CFG = 'tests/configs/mask_rcnn_oltr_tiny.py'
 def _heads(**kw):
     import ltr_plugins  # noqa: F401
     from mmdet.registry import MODELS
+    from mmengine.registry import DefaultScope
     base = dict(in_channels=4, fc_out_channels=16, roi_feat_size=3, num_classes=5,
                 bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4,
                                 target_stds=[0.1, 0.1, 0.2, 0.2]),
                 reg_class_agnostic=False,
                 loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
                 loss_bbox=dict(type='L1Loss', loss_weight=1.0))
-    plain = MODELS.build(dict(type='Shared2FCBBoxHead', **base))
-    oltr = MODELS.build(dict(type='OLTRShared2FCBBoxHead', **base, **kw))
+    # other tests of the session may have left another default scope current
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        plain = MODELS.build(dict(type='Shared2FCBBoxHead', **base))
+        oltr = MODELS.build(dict(type='OLTRShared2FCBBoxHead', **base, **kw))
     plain.init_weights()
     oltr.init_weights()
     return plain, oltr
