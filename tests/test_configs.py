@@ -16,12 +16,6 @@ CONFIGS = sorted(str(Path(p).relative_to(REPO)) for p in glob.glob(str(REPO / 'c
                  if '/_base_/' not in p)
 
 
-@pytest.fixture(scope='module')
-def demo_data():
-    from ltr_plugins.datasets.generator import generate
-    generate(REPO / 'data' / 'demo', preset='demo', seed=0)
-
-
 def _build_model(cfg):
     from mmengine.registry import MODELS
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
