@@ -6,6 +6,9 @@ Each config is trained with tools/train.py (fixed seed from the config) and its 
 evaluated with tools/test.py; the table (markdown + csv) has top-1 / many / medium / few for
 classification and segm AP / APr / APc / APf (+ bbox AP) for detection, and the wall time of
 each run. Existing results are reused unless --force (delete the run's work dir to redo it).
+A row may start from another row's run: ``load_from=CONFIG`` trains from that run's last
+checkpoint (two-stage methods such as OLTR), ``checkpoint_from=CONFIG`` only tests it with this
+config (e.g. the plain model under the open-set protocol); see the ``oltr`` suite.
 """
 import argparse
 import csv
