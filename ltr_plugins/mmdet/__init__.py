@@ -1,5 +1,5 @@
 """Adapters registered into mmdet's registries."""
 from .datasets import LVISV1JsonDataset
-from .heads import IIFShared2FCBBoxHead
+from .heads import CAMCRoIHead, CAMCShared2FCBBoxHead, IIFShared2FCBBoxHead
 
-__all__ = ['LVISV1JsonDataset', 'IIFShared2FCBBoxHead']
+__all__ = ['LVISV1JsonDataset', 'CAMCRoIHead', 'CAMCShared2FCBBoxHead', 'IIFShared2FCBBoxHead']
