@@ -33,6 +33,21 @@ SUITES = {
                 ('cosine', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
                 ('cosine + IIF', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py')],
     },
+    'camc': {
+        'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+                ('cosine s=4', 'configs/demo/convnet_cosine_s4_demo.py'),
+                ('cosine s=8', 'configs/demo/convnet_cosine_s8_demo.py'),
+                ('cosine s=16', 'configs/demo/convnet_cosine_demo.py'),
+                ('cosine s=32', 'configs/demo/convnet_cosine_s32_demo.py'),
+                ('CAMC + cosine s=16', 'configs/demo/convnet_camc_demo.py'),
+                ('cosine s=16 + IIF', 'configs/demo/convnet_cosine_iif_demo.py'),
+                ('CAMC + cosine s=16 + IIF', 'configs/demo/convnet_camc_iif_demo.py')],
+        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+                ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
+                ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
+                ('IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py'),
+                ('CAMC + IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_camc_iif_demo.py')],
+    },
 }
 COLUMNS = {
     'cls': [('top-1', 'accuracy/top1'), ('many', 'accuracy/many'),
