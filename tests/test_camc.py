@@ -272,6 +272,10 @@ def _bbox_heads(lam, **kw):
 def test_bbox_head_lambda_zero_equals_plain_and_maps_use_roi_classifier():
     plain, camc = _bbox_heads(lam=0.0)
     x = torch.randn(7, 4, 3, 3)
+    with pytest.raises(RuntimeError, match='CAMCRoIHead'):
+        camc(x)  # training through a plain StandardRoIHead would lose the labels
+    plain.eval()
+    camc.eval()
     for a, b in zip(plain(x), camc(x)):
         assert torch.equal(a, b)
     _, camc = _bbox_heads(lam=1.0)

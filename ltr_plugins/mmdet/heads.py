@@ -106,6 +106,11 @@ class CAMCShared2FCBBoxHead(Shared2FCBBoxHead):
 
     def forward(self, x: torch.Tensor) -> tuple:
         """RoI maps (N, C, 7, 7) -> calibrated (N, K + 1) scores and box deltas."""
+        if self.training and torch.is_grad_enabled():
+            # a plain StandardRoIHead would train without labels: predicted targets, no
+            # prototypes, no auxiliary loss — refuse instead of silently degrading
+            raise RuntimeError('CAMCShared2FCBBoxHead is trained through forward_train(x, '
+                               "labels): set roi_head type='CAMCRoIHead'")
         cls_score, bbox_pred = super().forward(self.camc_outputs(x).feats)
         return self._adjust(cls_score), bbox_pred
 
