@@ -53,7 +53,24 @@ def load_config(config: str, cfg_options: Optional[dict] = None,
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    set_metric_out_dirs(cfg)
     return cfg
+
+
+# Metrics of this package that write per-class / per-category csv files to ``out_dir``.
+_CSV_METRICS = ('LongTailAccuracy', 'LongTailLVISMetric')
+
+
+def set_metric_out_dirs(cfg: Config) -> None:
+    """Point this package's metrics without an ``out_dir`` at ``<work_dir>/val`` (validation
+    during training) and ``<work_dir>/test`` (tools/test.py)."""
+    for key, sub in (('val_evaluator', 'val'), ('test_evaluator', 'test')):
+        evaluator = cfg.get(key)
+        metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+        for metric in metrics:
+            if isinstance(metric, dict) and metric.get('type') in _CSV_METRICS \
+                    and metric.get('out_dir') is None:
+                metric['out_dir'] = osp.join(cfg.work_dir, sub)
 
 
 def enable_amp(cfg: Config) -> None:

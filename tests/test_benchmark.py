@@ -1,0 +1,50 @@
+"""tools/benchmark.py: smoke mode runs every case; ratios and the memory probe are right."""
+import csv
+import importlib.util
+
+import pytest
+import torch
+
+from conftest import REPO
+
+
+@pytest.fixture(scope='module')
+def benchmark():
+    spec = importlib.util.spec_from_file_location('benchmark', REPO / 'tools' / 'benchmark.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_saved_tensor_bytes_counts_distinct_storages(benchmark):
+    x = torch.randn(100, 50, requires_grad=True)
+    w = torch.randn(50, 20, requires_grad=True)
+    # mm saves both operands (x and w): 100*50 + 50*20 float32
+    assert benchmark.saved_tensor_bytes(lambda: (x @ w).sum()) == (100 * 50 + 50 * 20) * 4
+    # the same tensor saved twice counts once (x * x saves x twice)
+    assert benchmark.saved_tensor_bytes(lambda: (x * x).sum()) == 100 * 50 * 4
+
+
+def test_smoke_run_reports_every_case_against_stock(benchmark, tmp_path):
+    benchmark.main(['--smoke', '--out', str(tmp_path)])
+    with open(tmp_path / 'overhead.csv') as f:
+        rows = list(csv.DictReader(f))
+    expected = list(benchmark.CLS_CASES) + list(benchmark.DET_CASES)
+    assert [r['head'] for r in rows] == expected
+    for task in ('cls', 'det'):
+        task_rows = [r for r in rows if r['task'] == task]
+        stock = task_rows[0]
+        assert stock['head'].endswith('(stock)')
+        assert float(stock['train_ratio']) == 1.0 and float(stock['infer_ratio']) == 1.0
+        for r in task_rows:
+            assert float(r['train_ms']) > 0 and float(r['infer_ms']) > 0
+            assert float(r['train_ratio']) == pytest.approx(
+                float(r['train_ms']) / float(stock['train_ms']), rel=1e-4)
+            assert float(r['params_ratio']) == pytest.approx(
+                int(r['params']) / int(stock['params']), rel=1e-4)
+    # IIF adds a buffer, no parameters; the cosine classifier drops the bias (K params)
+    by_name = {r['head']: r for r in rows}
+    assert by_name['IIFLinearClsHead']['params'] == by_name['LinearClsHead (stock)']['params']
+    assert int(by_name['LinearClsHead (stock)']['params']) - int(
+        by_name['CosineClsHead (s=16)']['params']) == 10
+    assert (tmp_path / 'overhead.md').read_text().startswith('# Head overhead')

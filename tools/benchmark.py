@@ -1,0 +1,466 @@
+"""Cost of every head in the package against the stock mmpretrain / mmdet head, in one run.
+
+    python tools/benchmark.py [--tasks cls det] [--repeats 20] [--out work_dirs/benchmark]
+    python tools/benchmark.py --smoke          # tiny sizes, seconds (CI)
+
+Classification: neck + head on a (B, 2048, 7, 7) backbone feature map, 1000 classes, against
+``GlobalAveragePooling`` + ``LinearClsHead``. Detection: the RoI box branch of Mask R-CNN at LVIS
+size (1203 classes, 512 sampled RoIs per image in training, 1000 proposals per image at
+inference incl. the per-class NMS), routed through ``StandardRoIHead.bbox_loss`` /
+``predict_bbox`` exactly as in training, against ``Shared2FCBBoxHead``. The RoI features are
+precomputed (RoIAlign costs the same for every head) and receive gradients as in training.
+
+Measured per case: train step (forward + loss + backward + SGD step) and inference time, each
+the median of ``--repeats`` rounds after ``--warmup`` rounds, cases interleaved round-robin so
+drifting machine load hits all of them alike; trainable parameters; memory (CUDA: peak
+allocated; CPU: bytes of the tensors autograd saves for backward). Ratios are to the stock head.
+
+A head's own time is a poor yardstick for "overhead" (a bare ``nn.Linear`` costs next to
+nothing), so the table also gives the ratio of a whole train step: the rest of the model
+(ResNet-50 at 224 px for classification; ResNet-50 + FPN at 512 px for detection — RPN and mask
+branch excluded, which makes this ratio conservative) is measured once in the same run and added
+to both sides. The goals (<= 1.03x for IIF / cosine, <= 1.15x for CAMC / OLTR / VL-LTR) are read
+against that column.
+
+To add a head: add a function to ``CLS_CASES`` / ``DET_CASES`` returning its config.
+"""
+import argparse
+import copy
+import os.path as osp
+import statistics
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run from a checkout
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import ltr_plugins  # noqa: E402,F401  (registers the heads)
+from ltr_plugins.fileio import atomic_write_text  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases: name -> fn(env) -> config. env has num_classes, in_channels, tmpdir (for heads that
+# need a file, e.g. text embeddings). The first entry is the stock reference.
+GAP = dict(type='GlobalAveragePooling')
+
+
+def _cls_linear(env):
+    return dict(neck=GAP, head=dict(type='LinearClsHead', num_classes=env.num_classes,
+                                    in_channels=env.in_channels))
+
+
+def _cls_iif(env):
+    return dict(neck=GAP, head=dict(type='IIFLinearClsHead', num_classes=env.num_classes,
+                                    in_channels=env.in_channels, iif=env.cls_iif))
+
+
+def _cls_cosine(env):
+    return dict(neck=GAP, head=dict(type='CosineClsHead', num_classes=env.num_classes,
+                                    in_channels=env.in_channels, scale=16.0))
+
+
+def _cls_cosine_iif(env):
+    return dict(neck=GAP, head=dict(type='CosineClsHead', num_classes=env.num_classes,
+                                    in_channels=env.in_channels, scale=16.0, iif=env.cls_iif))
+
+
+CLS_CASES: Dict[str, Callable] = {
+    'LinearClsHead (stock)': _cls_linear,
+    'IIFLinearClsHead': _cls_iif,
+    'CosineClsHead (s=16)': _cls_cosine,
+    'CosineClsHead + IIF': _cls_cosine_iif,
+}
+
+
+def _det_stock(env):
+    return dict(type='Shared2FCBBoxHead')
+
+
+def _det_iif(env):
+    return dict(type='IIFShared2FCBBoxHead', iif=env.det_iif)
+
+
+def _det_cosine(env):
+    return dict(type='Shared2FCBBoxHead',
+                cls_predictor_cfg=dict(type='CosineClassifier', scale=20.0))
+
+
+def _det_cosine_iif(env):
+    return dict(type='IIFShared2FCBBoxHead', iif=env.det_iif,
+                cls_predictor_cfg=dict(type='CosineClassifier', scale=8.0))
+
+
+# A det case returns bbox_head overrides (merged into the base config's bbox head), optionally
+# with a key 'roi_head' holding overrides of the RoI head itself (e.g. its type).
+DET_CASES: Dict[str, Callable] = {
+    'Shared2FCBBoxHead (stock)': _det_stock,
+    'IIFShared2FCBBoxHead': _det_iif,
+    'cosine (tau=20)': _det_cosine,
+    'cosine (tau=8) + IIF': _det_cosine_iif,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+class Env:
+    """Sizes and shared settings handed to the case functions."""
+
+    def __init__(self, num_classes: int, in_channels: int, tmpdir: str, smoke: bool):
+        self.num_classes, self.in_channels, self.tmpdir = num_classes, in_channels, tmpdir
+        # Full size: the packaged tables (1000 ImageNet-LT classes, 1203 LVIS v1 categories).
+        # Smoke: made-up counts of the right length.
+        counts = list(range(1, num_classes + 1))
+        if smoke:
+            from ltr_plugins.datasets import ClassStats
+            stats = ClassStats.from_counts(counts, [f'c{i}' for i in range(num_classes)])
+            path = osp.join(tmpdir, 'stats.csv')
+            stats.to_csv(path)
+            self.cls_iif = self.det_iif = dict(variant='raw', stats=path)
+        else:
+            self.cls_iif = dict(variant='smooth', stats='imagenet_lt')
+            self.det_iif = dict(variant='raw', stats='lvis_v1')
+
+
+def saved_tensor_bytes(fn: Callable[[], torch.Tensor]) -> int:
+    """Bytes of the distinct storages autograd keeps for backward while running ``fn``."""
+    seen = {}
+
+    def pack(t):
+        try:
+            storage = t.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+        except Exception:  # e.g. sparse / meta tensors: not counted
+            pass
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+class Case:
+    """One head: a train-step closure, an inference closure and its measurements."""
+
+    def __init__(self, name: str, module: nn.Module, train_loss: Callable, infer: Callable,
+                 extra_params: List[nn.Parameter] = ()):
+        self.name, self.module = name, module
+        self._train_loss, self._infer = train_loss, infer
+        params = [p for p in module.parameters() if p.requires_grad] + list(extra_params)
+        self.optimizer = torch.optim.SGD(params, lr=1e-4, momentum=0.9)
+        self.params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        self.train_times: List[float] = []
+        self.infer_times: List[float] = []
+        self.memory = 0
+
+    def train_step(self) -> None:
+        self.module.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        self._train_loss().backward()
+        self.optimizer.step()
+
+    def infer(self) -> None:
+        self.module.eval()
+        with torch.no_grad():
+            self._infer()
+
+    def measure_memory(self, device: torch.device) -> None:
+        self.module.train()
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            self.train_step()
+            torch.cuda.synchronize()
+            self.memory = torch.cuda.max_memory_allocated() - base
+        else:
+            self.memory = saved_tensor_bytes(self._train_loss)
+
+
+def timed(fn: Callable, device: torch.device) -> float:
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------
+def build_cls_cases(env: Env, batch: int, device: torch.device, names=None) -> List[Case]:
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(batch, env.in_channels, 7, 7, generator=g).to(device)
+    labels = torch.randint(0, env.num_classes, (batch,), generator=g)
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    cases = []
+    for name, fn in CLS_CASES.items():
+        if names and name not in names and not name.endswith('(stock)'):
+            continue
+        cfg = fn(env)
+        model = nn.ModuleDict(dict(neck=MODELS.build(cfg['neck']),
+                                   head=MODELS.build(cfg['head']))).to(device)
+
+        def train_loss(model=model):
+            losses = model['head'].loss(model['neck']((feats, )), samples)
+            return sum(v for k, v in losses.items() if 'loss' in k)
+
+        def infer(model=model):
+            return model['head'].predict(model['neck']((feats, )))
+
+        cases.append(Case(name, model, train_loss, infer))
+    return cases
+
+
+class _FixedRoIFeatures(nn.Module):
+    """Stands in for the RoI extractor: returns precomputed (N, C, 7, 7) RoI features (a leaf
+    that receives gradients, as the FPN's RoIAlign output does in training)."""
+
+    num_inputs = 4
+
+    def __init__(self, train_feats: torch.Tensor, test_feats: torch.Tensor):
+        super().__init__()
+        self.train_feats = nn.Parameter(train_feats)
+        self.register_buffer('test_feats', test_feats)
+
+    def forward(self, x, rois):
+        feats = self.train_feats if self.training else self.test_feats
+        assert feats.shape[0] == rois.shape[0], 'RoI count changed between measurements'
+        return feats
+
+
+def _sampling_results(num_imgs: int, rois_per_img: int, num_classes: int, size: int,
+                      g: torch.Generator) -> list:
+    from mmdet.models.task_modules.assigners import AssignResult
+    from mmdet.models.task_modules.samplers import SamplingResult
+
+    results = []
+    num_pos = rois_per_img // 4  # mmdet's rcnn sampler: pos_fraction 0.25
+    for _ in range(num_imgs):
+        xy = torch.rand(rois_per_img, 2, generator=g) * size * 0.7
+        wh = torch.rand(rois_per_img, 2, generator=g) * size * 0.3 + 8
+        priors = torch.cat([xy, xy + wh], dim=1)
+        gt = priors[:num_pos] + torch.randn(num_pos, 4, generator=g) * 2
+        gt_inds = torch.zeros(rois_per_img, dtype=torch.long)
+        gt_inds[:num_pos] = torch.arange(1, num_pos + 1)
+        labels = torch.full((rois_per_img, ), -1, dtype=torch.long)
+        labels[:num_pos] = torch.randint(0, num_classes, (num_pos, ), generator=g)
+        assign = AssignResult(num_pos, gt_inds, torch.ones(rois_per_img), labels)
+        results.append(SamplingResult(torch.arange(num_pos), torch.arange(num_pos, rois_per_img),
+                                      priors, gt, assign, torch.zeros(rois_per_img)))
+    return results
+
+
+def build_det_cases(env: Env, num_imgs: int, rois_per_img: int, proposals_per_img: int,
+                    device: torch.device, names=None) -> List[Case]:
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config, ConfigDict  # noqa: F401
+    from mmengine.structures import InstanceData
+
+    register_all_modules(init_default_scope=False)
+    base = Config.fromfile(osp.join(ROOT, 'configs/_base_/models/mask_rcnn_r50_fpn.py')).model
+    g = torch.Generator().manual_seed(0)
+    size = 512
+    sampling = _sampling_results(num_imgs, rois_per_img, env.num_classes, size, g)
+    c = env.in_channels
+    train_feats = torch.randn(num_imgs * rois_per_img, c, 7, 7, generator=g)
+    test_feats = torch.randn(num_imgs * proposals_per_img, c, 7, 7, generator=g)
+    proposals = []
+    for _ in range(num_imgs):
+        xy = torch.rand(proposals_per_img, 2, generator=g) * size * 0.7
+        wh = torch.rand(proposals_per_img, 2, generator=g) * size * 0.3 + 8
+        proposals.append(InstanceData(bboxes=torch.cat([xy, xy + wh], 1).to(device),
+                                      scores=torch.rand(proposals_per_img, generator=g).to(device)))
+    for res in sampling:
+        for key in ('pos_priors', 'neg_priors', 'pos_gt_bboxes', 'pos_gt_labels'):
+            setattr(res, key, getattr(res, key).to(device))
+    metas = [dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.))
+             for _ in range(num_imgs)]
+    fpn = tuple(torch.zeros(num_imgs, c, 1, 1, device=device) for _ in range(4))  # unused
+    test_cfg = ConfigDict(base.test_cfg.rcnn)
+    cases = []
+    for name, fn in DET_CASES.items():
+        if names and name not in names and not name.endswith('(stock)'):
+            continue
+        overrides = dict(fn(env))
+        roi_cfg = copy.deepcopy(base.roi_head)
+        _merge(roi_cfg, overrides.pop('roi_head', {}))
+        roi_cfg.bbox_head.update(num_classes=env.num_classes, in_channels=c)
+        _merge(roi_cfg.bbox_head, overrides)
+        roi_cfg.pop('mask_roi_extractor')
+        roi_cfg.pop('mask_head')
+        roi_cfg.train_cfg = base.train_cfg.rcnn
+        roi_cfg.test_cfg = base.test_cfg.rcnn
+        roi_head = MODELS.build(roi_cfg)
+        roi_head.bbox_roi_extractor = _FixedRoIFeatures(train_feats.clone(), test_feats)
+        roi_head.to(device)
+
+        def train_loss(roi_head=roi_head):
+            losses = roi_head.bbox_loss(fpn, sampling)['loss_bbox']
+            return sum(v for k, v in losses.items() if 'loss' in k)
+
+        def infer(roi_head=roi_head):
+            return roi_head.predict_bbox(fpn, metas, proposals, test_cfg, rescale=False)
+
+        extractor = roi_head.bbox_roi_extractor
+        cases.append(Case(name, roi_head, train_loss, infer))
+        cases[-1].params -= extractor.train_feats.numel()  # the stand-in is not a parameter
+    return cases
+
+
+def _merge(cfg: dict, overrides: dict) -> None:
+    """Recursive dict update (config dicts)."""
+    for k, v in overrides.items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), dict) and v.get('type') in (
+                None, cfg[k].get('type')):
+            _merge(cfg[k], v)
+        else:
+            cfg[k] = v
+
+
+# ---------------------------------------------------------------------------------------------
+def rest_of_model(task: str, batch: int, device: torch.device, repeats: int) -> float:
+    """Median train-step seconds of the part of the model every head shares."""
+    from mmengine.registry import MODELS
+    if task == 'cls':
+        from mmpretrain.registry import MODELS as REG
+        model = REG.build(dict(type='ResNet', depth=50))
+        x = torch.randn(batch, 3, 224, 224)
+    else:
+        from mmdet.registry import MODELS as REG
+        model = nn.Sequential(
+            REG.build(dict(type='ResNet', depth=50, out_indices=(0, 1, 2, 3))),
+            REG.build(dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256,
+                           num_outs=5)))
+        x = torch.randn(batch, 3, 512, 512)
+    del MODELS
+    model.to(device).train()
+    x = x.to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out = model(x)
+        sum(o.float().mean() for o in out).backward()
+        opt.step()
+
+    step()  # warm-up
+    return statistics.median(timed(step, device) for _ in range(repeats))
+
+
+def report(task: str, cases: List[Case], rest: float, device: torch.device) -> List[dict]:
+    stock = cases[0]
+    t0, i0 = statistics.median(stock.train_times), statistics.median(stock.infer_times)
+    rows = []
+    for c in cases:
+        t, i = statistics.median(c.train_times), statistics.median(c.infer_times)
+        row = dict(task=task, head=c.name, train_ms=t * 1e3, train_ratio=t / t0,
+                   infer_ms=i * 1e3, infer_ratio=i / i0, params=c.params,
+                   params_ratio=c.params / max(stock.params, 1), memory_mb=c.memory / 2**20,
+                   memory_ratio=c.memory / max(stock.memory, 1))
+        if rest:
+            row['step_ratio'] = (rest + t) / (rest + t0)
+        rows.append(row)
+    return rows
+
+
+def to_markdown(task: str, rows: List[dict], rest: float, device: torch.device, sizes: str) -> str:
+    mem = 'peak MB' if device.type == 'cuda' else 'saved-for-backward MB'
+    head = ['head', 'train ms', 'x stock', 'infer ms', 'x stock', 'params', 'x stock', mem,
+            'x stock']
+    if rest:
+        head.append('whole train step x stock')
+    lines = [f'**{task}** ({sizes}; device {device})', '',
+             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for r in rows:
+        cells = [r['head'], f'{r["train_ms"]:.2f}', f'{r["train_ratio"]:.2f}',
+                 f'{r["infer_ms"]:.2f}', f'{r["infer_ratio"]:.2f}', f'{r["params"]:,}',
+                 f'{r["params_ratio"]:.2f}', f'{r["memory_mb"]:.1f}', f'{r["memory_ratio"]:.2f}']
+        if rest:
+            cells.append(f'{r["step_ratio"]:.3f}')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    if rest:
+        lines.append('')
+        lines.append(f'Rest of the model (shared by all heads): {rest * 1e3:.0f} ms per train '
+                     'step, measured in the same run.')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'])
+    parser.add_argument('--heads', nargs='+', default=None,
+                        help='only these case names (the stock head is always measured)')
+    parser.add_argument('--repeats', type=int, default=20, help='measured rounds (median)')
+    parser.add_argument('--warmup', type=int, default=3, help='unmeasured rounds first')
+    parser.add_argument('--cls-batch', type=int, default=16, help='images per cls step')
+    parser.add_argument('--det-images', type=int, default=2, help='images per det step')
+    parser.add_argument('--no-rest', action='store_true',
+                        help='skip timing the shared backbone (no whole-step ratio)')
+    parser.add_argument('--smoke', action='store_true',
+                        help='tiny sizes and 2 rounds: checks that every case runs (CI)')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--out', default=osp.join(ROOT, 'work_dirs', 'benchmark'),
+                        help='writes overhead.md and overhead.csv here')
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    if args.smoke:
+        args.repeats, args.warmup, args.no_rest = 2, 1, True
+    sections, all_rows = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.tasks:
+            if task == 'cls':
+                k, c = (10, 32) if args.smoke else (1000, 2048)
+                env = Env(k, c, tmp, args.smoke)
+                batch = 4 if args.smoke else args.cls_batch
+                cases = build_cls_cases(env, batch, device, args.heads)
+                sizes = f'batch {batch}, {c}x7x7 features, {k} classes'
+            else:
+                k, c = (10, 16) if args.smoke else (1203, 256)
+                env = Env(k, c, tmp, args.smoke)
+                rois, props = (16, 20) if args.smoke else (512, 1000)
+                cases = build_det_cases(env, args.det_images, rois, props, device, args.heads)
+                sizes = (f'{args.det_images} images x {rois} sampled RoIs (train) / {props} '
+                         f'proposals (test), {c}x7x7 RoI features, {k} classes')
+            for case in cases:
+                case.measure_memory(device)
+            for r in range(args.warmup + args.repeats):
+                for case in cases:  # round-robin: load drift hits every case alike
+                    t = timed(case.train_step, device)
+                    i = timed(case.infer, device)
+                    if r >= args.warmup:
+                        case.train_times.append(t)
+                        case.infer_times.append(i)
+                print(f'[benchmark] {task} round {r + 1}/{args.warmup + args.repeats}',
+                      flush=True)
+            rest = 0.0 if args.no_rest else rest_of_model(
+                task, batch if task == 'cls' else args.det_images, device,
+                max(3, args.repeats // 5))
+            rows = report(task, cases, rest, device)
+            all_rows += rows
+            sections.append(to_markdown(task, rows, rest, device, sizes))
+    text = (f'# Head overhead vs the stock heads\n\n`python tools/benchmark.py '
+            f'{" ".join(argv if argv is not None else sys.argv[1:])}`, '
+            f'{time.strftime("%Y-%m-%d")}, torch {torch.__version__}, '
+            f'{torch.get_num_threads()} threads; medians of {args.repeats} rounds after '
+            f'{args.warmup} warm-up rounds.\n\n' + '\n\n'.join(sections) + '\n')
+    print(text)
+    keys = list(all_rows[0].keys()) + (['step_ratio'] if 'step_ratio' not in all_rows[0] else [])
+    csv_lines = [','.join(keys)] + [','.join(
+        f'"{r.get(k, "")}"' if k == 'head' else (f'{r[k]:.6g}' if k in r and isinstance(
+            r[k], float) else str(r.get(k, ''))) for k in keys) for r in all_rows]
+    atomic_write_text(osp.join(args.out, 'overhead.md'), text)
+    atomic_write_text(osp.join(args.out, 'overhead.csv'), '\n'.join(csv_lines) + '\n')
+    return text
+
+
+if __name__ == '__main__':
+    main()
