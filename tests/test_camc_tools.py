@@ -27,6 +27,7 @@ def _build(cfg_path, ckpt=None):
     from mmengine.registry import MODELS, DefaultScope
     from mmengine.runner import load_checkpoint
     cfg = Config.fromfile(str(REPO / cfg_path))
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         model = MODELS.build(cfg.model)
     if ckpt is not None:

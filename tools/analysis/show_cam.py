@@ -1,7 +1,8 @@
 """Save PNG overlays of the CAMC class activation map and calibration map for a trained model.
 
     python tools/analysis/show_cam.py CONFIG CHECKPOINT --out DIR [--num 8] [--split test]
-                                      [--target pred|gt] [--zoom 4] [--cfg-options k=v ...]
+                                      [--target pred|gt] [--zoom 4] [--grid FILE.png]
+                                      [--cfg-options k=v ...]
 
 Classification (``CAMCClsHead``): one PNG per image with three panels: the image, the CAM of
 the target mix over it, the calibration map A over it; the title line gives the ground truth,
@@ -41,6 +42,7 @@ def parse_args(argv=None):
                         help='pred: inference target (top-k of the first pass); gt: the '
                         'ground-truth class (training-time maps). Default pred')
     parser.add_argument('--zoom', type=int, default=4, help='upscaling of the images')
+    parser.add_argument('--grid', help='also write all panels stacked into this one PNG')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     args = parser.parse_args(argv)
@@ -80,17 +82,35 @@ def _font(size: int):
 
 def _compose(panels, titles, caption: str) -> bytes:
     """Panels side by side with titles and a caption line; PNG bytes."""
+    import textwrap
     from PIL import Image, ImageDraw
     h, w = panels[0].shape[:2]
     font = _font(11)
-    canvas = Image.new('RGB', (len(panels) * (w + 4) + 4, h + 40), (255, 255, 255))
+    width = len(panels) * (w + 4) + 4
+    lines = textwrap.wrap(caption, width=max(20, width // 7))
+    canvas = Image.new('RGB', (width, h + 26 + 14 * len(lines)), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     for i, (p, t) in enumerate(zip(panels, titles)):
         canvas.paste(Image.fromarray(np.clip(p, 0, 255).astype(np.uint8)), (4 + i * (w + 4), 18))
         draw.text((4 + i * (w + 4), 3), t, fill=(0, 0, 0), font=font)
-    draw.text((4, h + 22), caption, fill=(0, 0, 0), font=font)
+    for k, line in enumerate(lines):
+        draw.text((4, h + 22 + 14 * k), line, fill=(0, 0, 0), font=font)
     buf = io.BytesIO()
     canvas.save(buf, format='PNG')
+    return buf.getvalue()
+
+
+def _stack(paths) -> bytes:
+    """The PNGs one below the other; PNG bytes."""
+    from PIL import Image
+    ims = [Image.open(p).convert('RGB') for p in paths]
+    grid = Image.new('RGB', (max(i.width for i in ims), sum(i.height for i in ims)), 'white')
+    y = 0
+    for im in ims:
+        grid.paste(im, (0, y))
+        y += im.height
+    buf = io.BytesIO()
+    grid.save(buf, format='PNG')
     return buf.getvalue()
 
 
@@ -171,7 +191,7 @@ def _show_det(model, batch, args, names):
         start += len(b)
         pngs.append((osp.splitext(osp.basename(s.img_path))[0],
                      _compose([img, cam_img, cal_img], ['image', 'RoI CAM', 'RoI calibration A'],
-                              f'target ({args.target}): ' + '; '.join(lines)[:160])))
+                              f'target ({args.target}): ' + '; '.join(lines))))
     return pngs
 
 
@@ -184,6 +204,8 @@ def main(argv=None):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
     cfg = load_config(args.config, args.cfg_options)
     prepare_embedded_data(cfg)
+    if cfg.get('data_preprocessor'):  # as mmengine's Runner: the top-level one wins
+        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         model = MODELS.build(cfg.model)
         load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent')
@@ -201,6 +223,8 @@ def main(argv=None):
                 path = osp.join(args.out, f'cam_{len(written):03d}_{name}.png')
                 atomic_write_bytes(path, png)
                 written.append(path)
+    if args.grid:
+        atomic_write_bytes(args.grid, _stack(written))
     print(f'wrote {len(written)} PNGs to {args.out}')
     return written
 
