@@ -124,8 +124,8 @@ class CAMCalibration(nn.Module):
         aux_weight: weight of the loss on the uncalibrated logits.
         eps: norm guard.
 
-    Buffers (saved in checkpoints): ``prototypes`` (K, C) class prototypes (EMA of unit pooled features),
-    ``prototype_counts`` (K,) samples seen per class (0: no prototype yet).
+    Buffers (saved in checkpoints): ``prototypes`` (K, C) class prototypes (EMA of unit pooled
+    features), ``prototype_counts`` (K,) samples seen per class (0: no prototype yet).
     """
 
     def __init__(self, num_classes: int, in_channels: int, lam: float = 1.0, topk: int = 3,
@@ -162,15 +162,15 @@ class CAMCalibration(nn.Module):
         """
         unit = l2_normalize(pooled.detach(), -1, self.eps)
         labels = labels.long()
-        sums = torch.zeros_like(self.prototypes).index_add_(0, labels, unit)
+        sums = unit.new_zeros(self.prototypes.shape).index_add_(0, labels, unit)  # float32
         counts = torch.bincount(labels, minlength=self.num_classes).to(self.prototype_counts)
         sums, counts = all_reduce_class_sums(sums, counts)
         seen = counts > 0
         means = sums[seen] / counts[seen, None].to(sums.dtype)
         fresh = (self.prototype_counts[seen] == 0)[:, None]
-        old = self.prototypes[seen]
-        self.prototypes[seen] = torch.where(fresh, means,
-                                            self.momentum * old + (1 - self.momentum) * means)
+        old = self.prototypes[seen].float()
+        self.prototypes[seen] = torch.where(
+            fresh, means, self.momentum * old + (1 - self.momentum) * means).to(self.prototypes)
         self.prototype_counts += counts
 
     # ------------------------------------------------------------------ maps
@@ -194,12 +194,12 @@ class CAMCalibration(nn.Module):
             raise ValueError(f'CAMC classifier weight has shape {tuple(weight.shape)}, expected '
                              f'({self.num_classes}, {self.in_channels})')
         classes, mix = select_targets(first_logits, labels, self.topk)
-        unit_feats = l2_normalize(feats, 1, self.eps)                       # (B, C, H, W)
+        unit_feats = l2_normalize(feats, 1, self.eps)  # (B, C, H, W), float32
         # the top-k mix of CAMs is linear: mix the unit weight rows, then one map per sample
         target_dir = (l2_normalize(weight, -1, self.eps)[classes] * mix[..., None]).sum(1)
         cam = torch.einsum('bchw,bc->bhw', unit_feats, target_dir)
-        has_proto = (self.prototype_counts > 0).float()[classes]           # (B, k)
-        unit_protos = l2_normalize(self.prototypes, -1, self.eps)[classes]          # (B, k, C)
+        has_proto = (self.prototype_counts > 0).float()[classes]  # (B, k)
+        unit_protos = l2_normalize(self.prototypes, -1, self.eps)[classes]  # (B, k, C)
         proto_dir = (unit_protos * (mix * has_proto)[..., None]).sum(1)
         corr = torch.einsum('bchw,bc->bhw', unit_feats, proto_dir)
         cam, corr = normalize_map(cam, self.eps), normalize_map(corr, self.eps)
