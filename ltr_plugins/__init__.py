@@ -7,10 +7,11 @@ whichever of mmpretrain / mmdet is installed. :mod:`ltr_plugins.core` and
 """
 import importlib.util
 
-from . import compat
+from . import compat, mim
 from .version import __version__
 
 compat.apply()
+mim.register_config_package()  # `ltr_plugins::<config>` paths in mmengine configs
 
 if importlib.util.find_spec('mmengine') is not None:
     from . import optim  # noqa: F401  (registers AutocastOptimWrapper)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import importlib
+import importlib.util
 import os.path as osp
 import pickle
 import types
@@ -170,7 +171,34 @@ def register_safe_checkpoint_loader() -> bool:
     return True
 
 
+def fix_editable_installed_path() -> None:
+    """mmengine's ``get_installed_path('ltr_plugins')`` returns ``<site-packages>/ltr_plugins``
+    (the dist-info location + module name), which does not exist for a PEP 660 editable
+    install (``pip install -e .``): ``ltr_plugins::`` configs would not resolve in a source
+    checkout. Answer with the imported package's real directory for this package only; every
+    other package goes to mmengine's function unchanged."""
+    if importlib.util.find_spec('mmengine') is None:
+        return
+    import mmengine.config.config as config_module
+    import mmengine.hub.hub as hub_module
+    import mmengine.utils as utils_module
+    original = utils_module.get_installed_path
+    if getattr(original, '_ltr_plugins_fix', False):
+        return
+    here = osp.dirname(osp.abspath(__file__))
+
+    def get_installed_path(package: str) -> str:
+        if package in ('ltr_plugins', 'ltr-plugins'):
+            return here
+        return original(package)
+
+    get_installed_path._ltr_plugins_fix = True
+    for module in (utils_module, config_module, hub_module):
+        module.get_installed_path = get_installed_path
+
+
 def apply() -> None:
     """Apply every fix whose package is installed. Idempotent."""
     patch_lvis_numpy()
     register_safe_checkpoint_loader()
+    fix_editable_installed_path()

@@ -39,10 +39,11 @@ def load_config(config: str, cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
     """Read a config, apply ``--cfg-options``, and set ``work_dir`` and ``launcher``.
 
+    ``config`` is a file or a package config name such as ``ltr_plugins::lvis/mask_rcnn_iif.py``.
     ``work_dir`` priority: argument > config > ``./work_dirs/<config name>`` (as in mmdet).
     """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config!r} does not exist')
+    from .mim import config_path
+    config = config_path(config)  # a file, or `ltr_plugins::lvis/...` / `mmdet::...`
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
