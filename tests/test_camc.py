@@ -156,6 +156,23 @@ def test_prototypes_follow_momentum_rule():
     torch.testing.assert_close(camc.prototypes[2], 0.8 * before[2] + 0.2 * mean)
 
 
+def test_train_target_pred_calibrates_as_at_inference_and_still_learns_prototypes():
+    torch.manual_seed(7)
+    camc = CAMCalibration(5, 6, train_target='pred', topk=2)
+    camc.prototypes[:] = torch.randn(5, 6)
+    camc.prototype_counts[:] = 3
+    feats, weight, logits = torch.randn(4, 6, 3, 3), torch.randn(5, 6), torch.randn(4, 5)
+    expected = camc.eval().calibrate(feats, weight, logits)
+    before = camc.prototypes.clone()
+    got = camc.train().calibrate(feats, weight, logits, torch.tensor([0, 1, 2, 3]))
+    assert torch.equal(got.target_classes, logits.topk(2, -1).indices)
+    torch.testing.assert_close(got.calibration, expected.calibration)
+    assert camc.prototype_counts.tolist() == [4, 4, 4, 4, 3]
+    assert not torch.equal(camc.prototypes[:4], before[:4])
+    with pytest.raises(ValueError, match='train_target'):
+        CAMCalibration(5, 6, train_target='mix')
+
+
 def test_bad_inputs_raise_clear_errors():
     camc = CAMCalibration(4, 8)
     clf = CosineClassifier(8, 4)

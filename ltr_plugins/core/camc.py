@@ -32,6 +32,7 @@ from .cosine import l2_normalize
 from .distributed import all_reduce_class_sums
 
 COMBINE_MODES = ('mean', 'product')
+TRAIN_TARGETS = ('gt', 'pred')
 
 
 class CAMCOutput(NamedTuple):
@@ -122,6 +123,9 @@ class CAMCalibration(nn.Module):
             (a region must be both class-discriminative and prototype-like).
         detach_map: stop the gradient through A (the map then only re-weights F).
         aux_weight: weight of the loss on the uncalibrated logits.
+        train_target: ``'gt'`` (default, the spec): calibrate training samples towards their
+            ground truth; ``'pred'``: towards the first pass's top-k, as at inference (labels
+            then only update the prototypes) — no train / test mismatch, no label signal in F'.
         eps: norm guard.
 
     Buffers (saved in checkpoints): ``prototypes`` (K, C) class prototypes (EMA of unit pooled
@@ -130,10 +134,14 @@ class CAMCalibration(nn.Module):
 
     def __init__(self, num_classes: int, in_channels: int, lam: float = 1.0, topk: int = 3,
                  momentum: float = 0.9, corr_weight: float = 0.5, combine: str = 'mean',
-                 detach_map: bool = True, aux_weight: float = 0.5, eps: float = 1e-6) -> None:
+                 detach_map: bool = True, aux_weight: float = 0.5, train_target: str = 'gt',
+                 eps: float = 1e-6) -> None:
         super().__init__()
         if combine not in COMBINE_MODES:
             raise ValueError(f'CAMC combine must be one of {COMBINE_MODES}, got {combine!r}')
+        if train_target not in TRAIN_TARGETS:
+            raise ValueError(f'CAMC train_target must be one of {TRAIN_TARGETS}, got '
+                             f'{train_target!r}')
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f'CAMC momentum must be in [0, 1), got {momentum}')
         if not 0.0 <= corr_weight <= 1.0:
@@ -145,6 +153,7 @@ class CAMCalibration(nn.Module):
         self.lam, self.topk, self.momentum = float(lam), int(topk), float(momentum)
         self.corr_weight, self.combine = float(corr_weight), combine
         self.detach_map, self.aux_weight, self.eps = detach_map, float(aux_weight), eps
+        self.train_target = train_target
         self.register_buffer('prototypes', torch.zeros(num_classes, in_channels))
         self.register_buffer('prototype_counts', torch.zeros(num_classes, dtype=torch.long))
 
@@ -193,7 +202,8 @@ class CAMCalibration(nn.Module):
         if weight.shape != (self.num_classes, self.in_channels):
             raise ValueError(f'CAMC classifier weight has shape {tuple(weight.shape)}, expected '
                              f'({self.num_classes}, {self.in_channels})')
-        classes, mix = select_targets(first_logits, labels, self.topk)
+        classes, mix = select_targets(
+            first_logits, labels if self.train_target == 'gt' else None, self.topk)
         unit_feats = l2_normalize(feats, 1, self.eps)  # (B, C, H, W), float32
         # the top-k mix of CAMs is linear: mix the unit weight rows, then one map per sample
         target_dir = (l2_normalize(weight, -1, self.eps)[classes] * mix[..., None]).sum(1)
@@ -254,5 +264,6 @@ class CAMCalibration(nn.Module):
         return (f'num_classes={self.num_classes}, in_channels={self.in_channels}, '
                 f'lam={self.lam}, topk={self.topk}, momentum={self.momentum}, '
                 f'corr_weight={self.corr_weight}, combine={self.combine!r}, '
-                f'detach_map={self.detach_map}, aux_weight={self.aux_weight}')
+                f'detach_map={self.detach_map}, aux_weight={self.aux_weight}, '
+                f'train_target={self.train_target!r}')
 
