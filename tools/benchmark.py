@@ -69,11 +69,21 @@ def _cls_cosine_iif(env):
                                     in_channels=env.in_channels, scale=16.0, iif=env.cls_iif))
 
 
+CAMC = dict(lam=1.0, topk=3, momentum=0.9, corr_weight=0.5, combine='mean', aux_weight=0.5)
+
+
+def _cls_camc(env):
+    # no neck: the head pools the calibrated map itself
+    return dict(neck=None, head=dict(type='CAMCClsHead', num_classes=env.num_classes,
+                                     in_channels=env.in_channels, scale=16.0, camc=CAMC))
+
+
 CLS_CASES: Dict[str, Callable] = {
     'LinearClsHead (stock)': _cls_linear,
     'IIFLinearClsHead': _cls_iif,
     'CosineClsHead (s=16)': _cls_cosine,
     'CosineClsHead + IIF': _cls_cosine_iif,
+    'CAMCClsHead (s=16)': _cls_camc,
 }
 
 
@@ -95,6 +105,18 @@ def _det_cosine_iif(env):
                 cls_predictor_cfg=dict(type='CosineClassifier', scale=8.0))
 
 
+def _det_camc(env):
+    return dict(type='CAMCShared2FCBBoxHead', camc=CAMC, camc_scale=20.0,
+                cls_predictor_cfg=dict(type='CosineClassifier', scale=20.0),
+                roi_head=dict(type='CAMCRoIHead'))
+
+
+def _det_camc_iif(env):
+    return dict(type='CAMCShared2FCBBoxHead', camc=CAMC, camc_scale=8.0, iif=env.det_iif,
+                cls_predictor_cfg=dict(type='CosineClassifier', scale=8.0),
+                roi_head=dict(type='CAMCRoIHead'))
+
+
 # A det case returns bbox_head overrides (merged into the base config's bbox head), optionally
 # with a key 'roi_head' holding overrides of the RoI head itself (e.g. its type).
 DET_CASES: Dict[str, Callable] = {
@@ -102,6 +124,8 @@ DET_CASES: Dict[str, Callable] = {
     'IIFShared2FCBBoxHead': _det_iif,
     'cosine (tau=20)': _det_cosine,
     'cosine (tau=8) + IIF': _det_cosine_iif,
+    'CAMC + cosine (tau=20)': _det_camc,
+    'CAMC + cosine (tau=8) + IIF': _det_camc_iif,
 }
 
 
@@ -204,7 +228,8 @@ def build_cls_cases(env: Env, batch: int, device: torch.device, names=None) -> L
         if names and name not in names and not name.endswith('(stock)'):
             continue
         cfg = fn(env)
-        model = nn.ModuleDict(dict(neck=MODELS.build(cfg['neck']),
+        neck = MODELS.build(cfg['neck']) if cfg['neck'] else nn.Identity()  # None: no neck
+        model = nn.ModuleDict(dict(neck=neck,
                                    head=MODELS.build(cfg['head']))).to(device)
 
         def train_loss(model=model):

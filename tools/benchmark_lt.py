@@ -33,6 +33,21 @@ SUITES = {
                 ('cosine', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
                 ('cosine + IIF', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py')],
     },
+    'camc': {
+        'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+                ('cosine s=4', 'configs/demo/convnet_cosine_s4_demo.py'),
+                ('cosine s=8', 'configs/demo/convnet_cosine_s8_demo.py'),
+                ('cosine s=16', 'configs/demo/convnet_cosine_demo.py'),
+                ('cosine s=32', 'configs/demo/convnet_cosine_s32_demo.py'),
+                ('CAMC + cosine s=16', 'configs/demo/convnet_camc_demo.py'),
+                ('cosine s=16 + IIF', 'configs/demo/convnet_cosine_iif_demo.py'),
+                ('CAMC + cosine s=16 + IIF', 'configs/demo/convnet_camc_iif_demo.py')],
+        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+                ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
+                ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
+                ('IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py'),
+                ('CAMC + IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_camc_iif_demo.py')],
+    },
 }
 COLUMNS = {
     'cls': [('top-1', 'accuracy/top1'), ('many', 'accuracy/many'),
@@ -63,6 +78,16 @@ def run(name: str, config: str, out: str, force: bool) -> dict:
     return metrics
 
 
+def _finished(name: str, config: str, out: str) -> dict:
+    """The metrics of a finished run, or {} (shown as '-')."""
+    path = osp.join(out, osp.splitext(osp.basename(config))[0], 'test_metrics.json')
+    if not osp.isfile(path):
+        print(f'[benchmark] {name} ({config}): not run', flush=True)
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def table(task: str, rows) -> str:
     cols = COLUMNS[task]
     lines = ['| method | config | ' + ' | '.join(c for c, _ in cols) + ' | minutes |',
@@ -70,8 +95,9 @@ def table(task: str, rows) -> str:
     for name, config, m in rows:
         scale = 100 if task == 'det' else 1  # LVIS AP in [0, 1] -> percent
         cells = [f'{m[k] * scale:.1f}' if k in m else '-' for _, k in cols]
+        minutes = f'{m["minutes"]:.1f}' if 'minutes' in m else '-'
         lines.append(f'| {name} | `{osp.basename(config)}` | ' + ' | '.join(cells) +
-                     f' | {m.get("minutes", float("nan")):.1f} |')
+                     f' | {minutes} |')
     return '\n'.join(lines)
 
 
@@ -84,6 +110,8 @@ def main(argv=None):
     parser.add_argument('--out', default='work_dirs/benchmark_lt',
                         help='work dirs and results go here')
     parser.add_argument('--force', action='store_true', help='rerun finished runs')
+    parser.add_argument('--reuse-only', action='store_true',
+                        help='train nothing: table the finished runs, "-" for the others')
     args = parser.parse_args(argv)
     out = osp.join(ROOT, args.out) if not osp.isabs(args.out) else args.out
     os.makedirs(out, exist_ok=True)
@@ -91,7 +119,8 @@ def main(argv=None):
           f'{" ".join(args.tasks)}` ({time.strftime("%Y-%m-%d")}, embedded demo data, '
           'one seed; detection: segm AP unless noted, in %).', '']
     for task in args.tasks:
-        rows = [(n, c, run(n, c, out, args.force)) for n, c in SUITES[args.suite][task]]
+        rows = [(n, c, _finished(n, c, out) if args.reuse_only else run(n, c, out, args.force))
+                for n, c in SUITES[args.suite][task]]
         md += [f'**{"classification" if task == "cls" else "instance segmentation (LVIS-format)"}**',
                '', table(task, rows), '']
         buf = io.StringIO()

@@ -1,10 +1,13 @@
 """Framework-free torch building blocks (one file per method). Never imports mm* packages."""
+from .camc import (CAMCalibration, CAMCOutput, class_activation_maps, normalize_map,
+                   select_targets)
 from .cosine import CosineClassifier, CosineConv2d, cosine_logits, l2_normalize
 from .distributed import all_gather_with_grad, all_reduce_class_sums, is_distributed
 from .iif import (IIF_VARIANTS, IIFLogitAdjustment, build_iif, iif_weights,
                   iif_weights_from_stats)
 
 __all__ = [
+    'CAMCalibration', 'CAMCOutput', 'class_activation_maps', 'normalize_map', 'select_targets',
     'all_gather_with_grad', 'all_reduce_class_sums', 'is_distributed',
     'CosineClassifier', 'CosineConv2d', 'cosine_logits', 'l2_normalize',
     'IIF_VARIANTS', 'IIFLogitAdjustment', 'build_iif', 'iif_weights', 'iif_weights_from_stats',

@@ -1,6 +1,7 @@
 """Adapters registered into mmdet's registries."""
 from .datasets import LVISV1JsonDataset
-from .heads import IIFShared2FCBBoxHead
+from .heads import CAMCRoIHead, CAMCShared2FCBBoxHead, IIFShared2FCBBoxHead
 from .metrics import LongTailLVISMetric
 
-__all__ = ['LVISV1JsonDataset', 'IIFShared2FCBBoxHead', 'LongTailLVISMetric']
+__all__ = ['LVISV1JsonDataset', 'CAMCRoIHead', 'CAMCShared2FCBBoxHead', 'IIFShared2FCBBoxHead',
+           'LongTailLVISMetric']

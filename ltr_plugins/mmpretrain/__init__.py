@@ -1,6 +1,6 @@
 """Adapters registered into mmpretrain's registries."""
 from .backbones import SmallConvNet
-from .heads import CosineClsHead, IIFLinearClsHead
+from .heads import CAMCClsHead, CosineClsHead, IIFLinearClsHead
 from .metrics import LongTailAccuracy
 
-__all__ = ['SmallConvNet', 'CosineClsHead', 'IIFLinearClsHead', 'LongTailAccuracy']
+__all__ = ['SmallConvNet', 'CAMCClsHead', 'CosineClsHead', 'IIFLinearClsHead', 'LongTailAccuracy']
