@@ -59,7 +59,7 @@ def load_config(config: str, cfg_options: Optional[dict] = None,
 
 
 # Metrics of this package that write per-class / per-category csv files to ``out_dir``.
-_CSV_METRICS = ('LongTailAccuracy', 'LongTailLVISMetric')
+_CSV_METRICS = ('LongTailAccuracy', 'OpenSetLongTailAccuracy', 'LongTailLVISMetric')
 
 
 def set_metric_out_dirs(cfg: Config) -> None:

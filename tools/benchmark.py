@@ -78,12 +78,23 @@ def _cls_camc(env):
                                      in_channels=env.in_channels, scale=16.0, camc=CAMC))
 
 
+def _cls_oltr(env, attention=True):
+    # OLTR stage 2: modulated attention on the 7x7 map + 512-d fc+ReLU (OLTRNeck), then the
+    # meta-embedding head (reachability, hallucinator, selector, squashed cosine, centroid loss)
+    return dict(neck=dict(type='OLTRNeck', in_channels=env.in_channels, out_channels=512,
+                          attention=attention, spatial_size=7),
+                head=dict(type='MetaEmbeddingClsHead', num_classes=env.num_classes,
+                          in_channels=512))
+
+
 CLS_CASES: Dict[str, Callable] = {
     'LinearClsHead (stock)': _cls_linear,
     'IIFLinearClsHead': _cls_iif,
     'CosineClsHead (s=16)': _cls_cosine,
     'CosineClsHead + IIF': _cls_cosine_iif,
     'CAMCClsHead (s=16)': _cls_camc,
+    'OLTR (attention + fc512 + meta-embedding)': _cls_oltr,
+    'OLTR (fc512 + meta-embedding, no attention)': lambda env: _cls_oltr(env, attention=False),
 }
 
 
@@ -126,6 +137,7 @@ DET_CASES: Dict[str, Callable] = {
     'cosine (tau=8) + IIF': _det_cosine_iif,
     'CAMC + cosine (tau=20)': _det_camc,
     'CAMC + cosine (tau=8) + IIF': _det_camc_iif,
+    'OLTRShared2FCBBoxHead (meta-embedding)': lambda env: dict(type='OLTRShared2FCBBoxHead'),
 }
 
 
