@@ -65,6 +65,35 @@ SUITES = {
                  dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py'))],
     },
 }
+# VL-LTR: stage 2 reads the stage-1 checkpoint and anchor files at these (config-given) paths,
+# so this suite needs the default --out. Prepare steps run before a config's training when
+# their output is missing: (output file, tool argv).
+_VL_STAGE1 = 'work_dirs/benchmark_lt/convnet_vlltr_pretrain_demo/'
+_VL_ANSS = ['tools/vlltr/select_anchor_sentences.py', 'configs/demo/convnet_vlltr_pretrain_demo.py',
+            _VL_STAGE1 + 'epoch_20.pth', '--num-anchors', '8']
+
+
+def _anchors(name: str, *extra: str):
+    out = _VL_STAGE1 + name
+    return dict(prepare=[(out, _VL_ANSS + list(extra) + ['--out', out])])
+
+
+_VL_DET_ANCHORS = _anchors('anchors_det_anss_m8.safetensors', '--classes',
+                           'data/demo/lvis_v1/annotations/lvis_v1_train.json')
+SUITES['vlltr'] = {
+    'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+            ('VL-LTR stage 1, zero-shot', 'configs/demo/convnet_vlltr_pretrain_demo.py'),
+            ('stage 1 + FC head', 'configs/demo/convnet_vlltr_fc_demo.py'),
+            ('stage 1 + LGR, random anchors', 'configs/demo/convnet_vlltr_random_anchors_demo.py',
+             _anchors('anchors_random_m8.safetensors', '--method', 'random')),
+            ('stage 1 + LGR, AnSS anchors (VL-LTR)', 'configs/demo/convnet_vlltr_demo.py',
+             _anchors('anchors_anss_m8.safetensors'))],
+    'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+            ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
+            ('LGR (VL-LTR anchors)', 'configs/demo/mask_rcnn_r18_fpn_vlltr_demo.py',
+             _VL_DET_ANCHORS),
+            ('LGR + IIF', 'configs/demo/mask_rcnn_r18_fpn_vlltr_iif_demo.py', _VL_DET_ANCHORS)],
+}
 COLUMNS = {
     'cls': [('top-1', 'accuracy/top1'), ('many', 'accuracy/many'),
             ('medium', 'accuracy/medium'), ('few', 'accuracy/few')],
@@ -95,7 +124,7 @@ def _last_checkpoint(config: str, out: str, force: bool) -> str:
 
 
 def run(name: str, config: str, out: str, force: bool, checkpoint_from: str = None,
-        load_from: str = None) -> dict:
+        load_from: str = None, prepare=()) -> dict:
     work_dir = _work_dir(config, out)
     metrics_file = osp.join(work_dir, 'test_metrics.json')
     if osp.isfile(metrics_file) and not force:
@@ -103,6 +132,9 @@ def run(name: str, config: str, out: str, force: bool, checkpoint_from: str = No
             return json.load(f)
     start = time.time()
     py = sys.executable
+    for creates, argv in prepare:  # e.g. anchor sentence selection before an LGR run
+        if force or not osp.exists(osp.join(ROOT, creates)):
+            subprocess.run([py, *argv], cwd=ROOT, check=True)
     if checkpoint_from:
         ckpt = _last_checkpoint(checkpoint_from, out, False)
         os.makedirs(work_dir, exist_ok=True)

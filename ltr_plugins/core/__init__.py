@@ -7,6 +7,9 @@ from .oltr import (DiscCentroidsLoss, MetaEmbedding, ModulatedAttention, centroi
                    centroid_repel, class_feature_sums, reachability)
 from .iif import (IIF_VARIANTS, IIFLogitAdjustment, build_iif, iif_weights,
                   iif_weights_from_stats)
+from .text_encoders import build_text_encoder, encode_sentences
+from .vlltr import (AnchorEmbeddings, LanguageGuidedClassifier, fuse_branch_scores,
+                    load_anchor_embeddings, save_anchor_embeddings)
 
 __all__ = [
     'CAMCalibration', 'CAMCOutput', 'class_activation_maps', 'normalize_map', 'select_targets',
@@ -15,4 +18,6 @@ __all__ = [
     'DiscCentroidsLoss', 'MetaEmbedding', 'ModulatedAttention', 'centroid_attract',
     'centroid_repel', 'class_feature_sums', 'reachability',
     'IIF_VARIANTS', 'IIFLogitAdjustment', 'build_iif', 'iif_weights', 'iif_weights_from_stats',
+    'build_text_encoder', 'encode_sentences', 'AnchorEmbeddings', 'LanguageGuidedClassifier',
+    'fuse_branch_scores', 'load_anchor_embeddings', 'save_anchor_embeddings',
 ]

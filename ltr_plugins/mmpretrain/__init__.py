@@ -3,6 +3,8 @@ from .backbones import ResNetLT, SmallConvNet
 from .heads import CAMCClsHead, CosineClsHead, IIFLinearClsHead
 from .metrics import LongTailAccuracy, OpenSetLongTailAccuracy
 from .oltr import MetaEmbeddingClsHead, OLTRNeck
+from .vlltr import LGRClsHead, VLLTRPretrainer, VLLTRPretrainHead
 
 __all__ = ['ResNetLT', 'SmallConvNet', 'CAMCClsHead', 'CosineClsHead', 'IIFLinearClsHead',
-           'LongTailAccuracy', 'OpenSetLongTailAccuracy', 'MetaEmbeddingClsHead', 'OLTRNeck']
+           'LongTailAccuracy', 'OpenSetLongTailAccuracy', 'MetaEmbeddingClsHead', 'OLTRNeck',
+           'LGRClsHead', 'VLLTRPretrainer', 'VLLTRPretrainHead']
