@@ -36,6 +36,21 @@ SUITES = {
                 ('cosine', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
                 ('cosine + IIF', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py')],
     },
+    'camc': {
+        'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+                ('cosine s=4', 'configs/demo/convnet_cosine_s4_demo.py'),
+                ('cosine s=8', 'configs/demo/convnet_cosine_s8_demo.py'),
+                ('cosine s=16', 'configs/demo/convnet_cosine_demo.py'),
+                ('cosine s=32', 'configs/demo/convnet_cosine_s32_demo.py'),
+                ('CAMC + cosine s=16', 'configs/demo/convnet_camc_demo.py'),
+                ('cosine s=16 + IIF', 'configs/demo/convnet_cosine_iif_demo.py'),
+                ('CAMC + cosine s=16 + IIF', 'configs/demo/convnet_camc_iif_demo.py')],
+        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+                ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
+                ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
+                ('IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py'),
+                ('CAMC + IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_camc_iif_demo.py')],
+    },
     # OLTR: stage 1 is the plain CE model (its checkpoint is reused, tested with the open-set
     # protocol); stage 2 trains from it (load_from). Optional third item of a row:
     #   checkpoint_from=CONFIG: do not train, test the last checkpoint of CONFIG's run
@@ -55,6 +70,35 @@ SUITES = {
                 ('OLTR head (stage 2)', 'configs/demo/mask_rcnn_r18_fpn_oltr_demo.py',
                  dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py'))],
     },
+}
+# VL-LTR: stage 2 reads the stage-1 checkpoint and anchor files at these (config-given) paths,
+# so this suite needs the default --out. Prepare steps run before a config's training when
+# their output is missing: (output file, tool argv).
+_VL_STAGE1 = 'work_dirs/benchmark_lt/convnet_vlltr_pretrain_demo/'
+_VL_ANSS = ['tools/vlltr/select_anchor_sentences.py', 'configs/demo/convnet_vlltr_pretrain_demo.py',
+            _VL_STAGE1 + 'epoch_20.pth', '--num-anchors', '8']
+
+
+def _anchors(name: str, *extra: str):
+    out = _VL_STAGE1 + name
+    return dict(prepare=[(out, _VL_ANSS + list(extra) + ['--out', out])])
+
+
+_VL_DET_ANCHORS = _anchors('anchors_det_anss_m8.safetensors', '--classes',
+                           'data/demo/lvis_v1/annotations/lvis_v1_train.json')
+SUITES['vlltr'] = {
+    'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+            ('VL-LTR stage 1, zero-shot', 'configs/demo/convnet_vlltr_pretrain_demo.py'),
+            ('stage 1 + FC head', 'configs/demo/convnet_vlltr_fc_demo.py'),
+            ('stage 1 + LGR, random anchors', 'configs/demo/convnet_vlltr_random_anchors_demo.py',
+             _anchors('anchors_random_m8.safetensors', '--method', 'random')),
+            ('stage 1 + LGR, AnSS anchors (VL-LTR)', 'configs/demo/convnet_vlltr_demo.py',
+             _anchors('anchors_anss_m8.safetensors'))],
+    'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+            ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
+            ('LGR (VL-LTR anchors)', 'configs/demo/mask_rcnn_r18_fpn_vlltr_demo.py',
+             _VL_DET_ANCHORS),
+            ('LGR + IIF', 'configs/demo/mask_rcnn_r18_fpn_vlltr_iif_demo.py', _VL_DET_ANCHORS)],
 }
 COLUMNS = {
     'cls': [('top-1', 'accuracy/top1'), ('many', 'accuracy/many'),
@@ -86,7 +130,7 @@ def _last_checkpoint(config: str, out: str, force: bool) -> str:
 
 
 def run(name: str, config: str, out: str, force: bool, checkpoint_from: str = None,
-        load_from: str = None) -> dict:
+        load_from: str = None, prepare=()) -> dict:
     work_dir = _work_dir(config, out)
     metrics_file = osp.join(work_dir, 'test_metrics.json')
     if osp.isfile(metrics_file) and not force:
@@ -94,6 +138,9 @@ def run(name: str, config: str, out: str, force: bool, checkpoint_from: str = No
             return json.load(f)
     start = time.time()
     py = sys.executable
+    for creates, argv in prepare:  # e.g. anchor sentence selection before an LGR run
+        if force or not osp.exists(osp.join(ROOT, creates)):
+            subprocess.run([py, *argv], cwd=ROOT, check=True)
     if checkpoint_from:
         ckpt = _last_checkpoint(checkpoint_from, out, False)
         os.makedirs(work_dir, exist_ok=True)
@@ -117,13 +164,24 @@ def run(name: str, config: str, out: str, force: bool, checkpoint_from: str = No
     return metrics
 
 
+def _finished(name: str, config: str, out: str) -> dict:
+    """The metrics of a finished run, or {} (shown as '-')."""
+    path = osp.join(out, osp.splitext(osp.basename(config))[0], 'test_metrics.json')
+    if not osp.isfile(path):
+        print(f'[benchmark] {name} ({config}): not run', flush=True)
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def table(task: str, rows, cols) -> str:
     lines = ['| method | config | ' + ' | '.join(c for c, _ in cols) + ' | minutes |',
              '|---|---|' + '---|' * (len(cols) + 1)]
     for name, config, m in rows:
         cells = [_cell(task, k, m) for _, k in cols]
+        minutes = f'{m["minutes"]:.1f}' if 'minutes' in m else '-'
         lines.append(f'| {name} | `{osp.basename(config)}` | ' + ' | '.join(cells) +
-                     f' | {m.get("minutes", float("nan")):.1f} |')
+                     f' | {minutes} |')
     return '\n'.join(lines)
 
 
@@ -145,6 +203,8 @@ def main(argv=None):
     parser.add_argument('--out', default='work_dirs/benchmark_lt',
                         help='work dirs and results go here')
     parser.add_argument('--force', action='store_true', help='rerun finished runs')
+    parser.add_argument('--reuse-only', action='store_true',
+                        help='train nothing: table the finished runs, "-" for the others')
     args = parser.parse_args(argv)
     out = osp.join(ROOT, args.out) if not osp.isabs(args.out) else args.out
     os.makedirs(out, exist_ok=True)
@@ -153,7 +213,8 @@ def main(argv=None):
           'one seed; detection: segm AP unless noted, in %).', '']
     for task in args.tasks:
         cols = SUITE_COLUMNS.get((args.suite, task), COLUMNS[task])
-        rows = [(n, c, run(n, c, out, args.force, **(opts[0] if opts else {})))
+        rows = [(n, c, _finished(n, c, out) if args.reuse_only else
+                 run(n, c, out, args.force, **(opts[0] if opts else {})))
                 for n, c, *opts in SUITES[args.suite][task]]
         md += [f'**{"classification" if task == "cls" else "instance segmentation (LVIS-format)"}**',
                '', table(task, rows, cols), '']

@@ -41,7 +41,12 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-GENERATOR_VERSION = 4  # 4: open-set classification split (ImageNet_LT_open.txt)
+# 4: open-set classification split (ImageNet_LT_open.txt); 5: class_texts.json corpora.
+# Every file of an older version is byte-identical.
+GENERATOR_VERSION = 5
+#: version of the image / annotation content, written into the LVIS jsons' ``info``; it stays at
+#: the version that last changed them, so adding outputs keeps those files byte-identical
+ANNOTATION_VERSION = 3
 TASKS = ('det', 'cls')
 _PLACE_TRIES = 40
 #: classification lists, named as ImageNet-LT's so the real-data configs read the embedded data
@@ -271,6 +276,226 @@ def _to_uint8(canvas: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
 
 
+# ----------------------------------------------------------------------------- class texts
+#: What each glyph looks like (two short phrases): the "useful" sentences of the class corpora.
+SHAPE_TEXT: dict[str, tuple[str, str]] = {
+    'black_star': (
+        'a solid star with five sharp points',
+        'five triangular spikes around a pentagon'),
+    'letter_a': (
+        'two slanted strokes meeting at a peak with a crossbar',
+        'a pointed arch with a horizontal bar in the middle'),
+    'heart': (
+        'two rounded lobes on top joined into a point at the bottom',
+        'a filled valentine shape'),
+    'digit_3': (
+        'two open bumps stacked on the right, open to the left',
+        'a curve that bends back twice like a backwards E with round arms'),
+    'umbrella': (
+        'a domed canopy above a hooked handle',
+        'a half circle with a scalloped edge and a J-shaped stick'),
+    'letter_k': (
+        'a vertical stem with two diagonal arms meeting at its middle',
+        'a straight line with a sideways V attached'),
+    'spade': (
+        'an upside-down heart on a small triangular stem',
+        'a pointed leaf shape with a flared foot'),
+    'digit_7': (
+        'a horizontal top bar with a long diagonal stroke down to the left',
+        'a sharp corner at the top right and no curves'),
+    'airplane': (
+        'a long fuselage with two wide wings and a small tail',
+        'a cross-like shape with swept wings'),
+    'letter_r': (
+        'a vertical stem with a closed bowl at the top and a leg kicking out',
+        'like a P with a diagonal leg'),
+    'eighth_note': (
+        'a filled oval note head with a stem and one flag',
+        'a single musical note with a curled tail'),
+    'letter_e': (
+        'a vertical stem with three horizontal arms pointing right',
+        'a comb with three teeth, the middle one shorter'),
+    'anchor': (
+        'a vertical shaft with a ring on top and curved flukes at the bottom',
+        'a cross bar near the top and a wide curved base'),
+    'digit_4': (
+        'a vertical stroke crossed by a horizontal bar with a diagonal joining them',
+        'an open or closed triangle above a crossbar'),
+    'club': (
+        'three round leaves clustered on a small stem',
+        'a clover of three circles with a flared foot'),
+    'letter_g': (
+        'an open round curve with a short horizontal spur inside on the right',
+        'a C with a bar turning inwards at the bottom'),
+    'snowflake': (
+        'six thin arms radiating from the centre with small branches',
+        'a star of crossing lines with forked tips'),
+    'letter_m': (
+        'two vertical stems joined by a V in the middle',
+        'two peaks side by side with straight sides'),
+    'triangle': (
+        'a solid triangle pointing up',
+        'three straight sides meeting in three sharp corners'),
+    'digit_2': (
+        'a rounded top hook curving down into a flat base line',
+        'a swan neck curve that ends in a horizontal stroke'),
+    'scissors': (
+        'two crossed blades with two round finger loops',
+        'an X shape with rings at one end'),
+    'letter_h': (
+        'two vertical stems joined by a horizontal bar in the middle',
+        'a ladder with a single rung'),
+    'lightning': (
+        'a zigzag bolt with sharp angled corners',
+        'a jagged diagonal stroke shaped like a Z'),
+    'letter_y': (
+        'two short arms meeting in a V on top of a single vertical stem',
+        'a fork on a straight stick'),
+    'telephone': (
+        'a wide handset resting on a squat base with a round dial',
+        'a rounded box with a curved receiver on top'),
+    'digit_6': (
+        'a curve sweeping down from the top into a closed loop at the bottom',
+        'a round belly with a tail rising to the upper right'),
+    'chess_knight': (
+        'the head and neck of a horse in profile on a base',
+        'a horse head with a mane and a pointed ear'),
+    'letter_f': (
+        'a vertical stem with a top arm and a shorter middle arm to the right',
+        'like an E without the bottom arm'),
+    'sun': ('a central disc surrounded by many short rays', 'a circle with spikes all around it'),
+    'letter_b': (
+        'a vertical stem with two closed bowls on the right, stacked',
+        'two bumps on the right of a straight line'),
+    'check_mark': (
+        'a short stroke down to the right then a long stroke up to the right',
+        'a tick shaped like a lopsided V'),
+    'digit_9': (
+        'a closed loop at the top with a tail going down',
+        'a round head on a curved stem, like an upside-down six'),
+    'flower': ('five rounded petals around a small centre', 'a blossom with heart-shaped petals'),
+    'letter_t': (
+        'a horizontal bar on top of a vertical stem',
+        'a cross whose bar sits at the very top'),
+    'yin_yang': (
+        'a circle split into two swirling halves by an S-shaped curve',
+        'two comma shapes with a dot in each, inside a ring'),
+    'letter_w': (
+        'two V shapes side by side, four slanted strokes',
+        'a zigzag of three points at the bottom and top'),
+    'beamed_notes': (
+        'two note heads with stems joined by a beam on top',
+        'a pair of musical notes connected by a bar'),
+    'digit_5': (
+        'a flat top bar, a short vertical stroke and a round bottom bowl open to the left',
+        'a hook on the bottom and a corner on the top left'),
+    'gear': ('a round wheel with square teeth on its rim and a hole in the centre', 'a cog wheel'),
+    'letter_p': (
+        'a vertical stem with a closed bowl at the top only',
+        'a flag-like loop on a straight pole'),
+    'shamrock': ('three heart-shaped leaves on a curved stem', 'a three-leaf clover with a stalk'),
+    'letter_u': (
+        'two vertical strokes joined by a round curve at the bottom',
+        'a cup open at the top'),
+    'recycling': (
+        'three bent arrows chasing each other around a triangle',
+        'a triangular loop of arrows'),
+    'letter_d': (
+        'a vertical stem with one large round bowl on the right',
+        'a half circle closed by a straight line on the left'),
+    'flag': (
+        'a rectangular banner on the top right of a tall pole',
+        'a pole with a waving cloth at the top'),
+    'letter_j': ('a vertical stroke with a hook curving left at the bottom', 'a fish hook shape'),
+    'female_sign': ('a ring on top of a small cross', 'a circle above a plus sign'),
+    'letter_n': (
+        'two vertical stems joined by a diagonal from top left to bottom right',
+        'a zigzag of one diagonal between two posts'),
+    'chess_rook': (
+        'a tower with battlements on top and a wide base',
+        'a castle turret with square notches'),
+    'disc': ('a solid filled circle', 'a perfectly round dot'),
+    'skull': (
+        'a round skull above crossed bones',
+        'a head with dark eye holes over an X of bones'),
+    'letter_c': (
+        'an open curve like a circle with a gap on the right',
+        'a crescent opening to the right'),
+    'cloud': (
+        'a puffy outline of several rounded bumps on a flat bottom',
+        'a fluffy lump made of overlapping circles'),
+    'warning_sign': (
+        'a triangle pointing up with an exclamation mark inside',
+        'a hazard triangle'),
+    'crossed_swords': (
+        'two straight blades crossing in an X with hilts at the bottom',
+        'two diagonal swords'),
+    'letter_v': (
+        'two slanted strokes meeting at a point at the bottom',
+        'an arrowhead pointing down'),
+    'envelope': (
+        'a rectangle with a V-shaped flap across the top',
+        'a letter envelope seen from the back'),
+    'hot_beverage': (
+        'a cup with a handle and wavy steam rising above it',
+        'a mug with curly lines on top'),
+    'radioactive': ('three fan-shaped blades around a small central dot', 'a trefoil of wedges'),
+    'wheelchair': ('a seated figure on a large wheel', 'a person sitting in a wheelchair'),
+    'atom': (
+        'three elliptical orbits crossing around a central dot',
+        'overlapping ovals like a flower of rings'),
+    'snowman': (
+        'two stacked balls with a hat on top',
+        'a small round head on a larger round body'),
+}
+TEXT_TEMPLATES = (
+    'a photo of a {}.', 'a picture of the {} symbol.', 'a drawing of a {}.', 'a {} glyph.',
+    'a small image of a {}.', 'a rotated {}.', 'a coloured {} on a busy background.',
+    'the shape of a {}.',
+)
+#: Sentences true of every class (not discriminative): the "noise" of the corpora.
+_NOISE_TEXT = (
+    'Its colour changes from one picture to the next.',
+    'It may be filled with stripes, speckled noise or a smooth gradient.',
+    'The background can be plain, striped, blotchy or a colour gradient.',
+    'Thin lines and round blobs sometimes clutter the picture.',
+    'It is usually tilted a little to the left or to the right.',
+    'It can be stretched to look a bit wider or a bit taller.',
+    'Pictures of it are small, only a few dozen pixels wide.',
+    'It is a common sight in many documents.',
+    'People have used it for a long time.',
+    'It is one of many symbols in a font.',
+)
+
+
+def class_text_corpus(classes: Sequence[tuple[str, str]], seed: int) -> dict:
+    """Class text corpus (``ltr_plugins.class_texts/1`` json object, see
+    :func:`ltr_plugins.core.vlltr.load_class_texts`) for ``classes``: the prompt templates and,
+    per class, a shuffled description made of 4 useful sentences about its shape, 4 generic
+    sentences true of every class, and 2 misleading ones describing another class's shape.
+    Drawn from its own RNG stream (seed, 2, class index): images are not affected."""
+    names = [n for n, _ in classes]
+    entries = {}
+    for index, (name, ch) in enumerate(classes):
+        rng = _rng(seed, 2, index)
+        first, second = SHAPE_TEXT[name]
+        kind, _, rest = name.partition('_')
+        display = f'{"capital letter" if kind == "letter" else "digit"} {rest.upper()}' \
+            if kind in ('letter', 'digit') else name.replace('_', ' ')
+        useful = [f'It looks like {first}.', f'It is drawn as {second}.',
+                  f'The {display} has the shape of {first}.', f'Its outline is {second}.']
+        noise = [_NOISE_TEXT[i] for i in rng.choice(len(_NOISE_TEXT), 4, replace=False)]
+        others = [n for n in names if n != name] or [n for n, _ in GLYPHS if n != name]
+        wrong = [f'Some say it resembles {SHAPE_TEXT[str(o)][0]}.'
+                 for o in rng.choice(others, 2, replace=False)]
+        text = useful + noise + wrong
+        order = rng.permutation(len(text))
+        entries[name] = dict(display_name=display, glyph=ch,
+                             text=' '.join(text[i] for i in order))
+    return dict(format='ltr_plugins.class_texts/1', templates=list(TEXT_TEMPLATES),
+                classes=entries)
+
+
 # ----------------------------------------------------------------------------- detection
 _SPLITS = {'train': 0, 'val': 1}
 
@@ -388,6 +613,7 @@ def _generate_det(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
             frequency=lvis_frequency(img_count), image_count=img_count,
             instance_count=sum(a['category_id'] == i + 1 for a in train_anns),
             **{'def': f'the glyph {ch!r} (U+{ord(ch):04X}) of DejaVu Sans'}))
+    _write_json(class_text_corpus(cfg.det_classes, seed), root / 'class_texts.json')
     groups = {g: sum(c['frequency'] == g for c in cats) for g in 'rcf'}
     if min(groups.values()) == 0:  # guaranteed by the bands; a failure here is a bug
         raise RuntimeError(f'frequency groups not covered: {groups}')
@@ -395,7 +621,7 @@ def _generate_det(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
     (root / 'annotations').mkdir(parents=True, exist_ok=True)
     for split, (images, anns) in splits.items():
         _write_json(dict(info=dict(description='ltr_plugins embedded LVIS-format data',
-                                   version=str(GENERATOR_VERSION), date_created=_DATE),
+                                   version=str(ANNOTATION_VERSION), date_created=_DATE),
                          licenses=[dict(id=1, name='CC0', url='')],
                          images=images, annotations=anns, categories=cats),
                     root / 'annotations' / f'lvis_v1_{split}.json')
@@ -443,6 +669,7 @@ def _generate_cls(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
                  'test': [cfg.cls_test_per_class] * len(classes)}
     root.mkdir(parents=True, exist_ok=True)
     (root / 'classes.txt').write_text(''.join(n + '\n' for n, _ in classes))
+    _write_json(class_text_corpus(classes, seed), root / 'class_texts.json')
     counts: dict = {'classes': len(classes)}
     for s, (split, targets) in enumerate(per_split.items()):  # s: RNG key 0 / 1 / 2
         lines = []
@@ -467,11 +694,13 @@ def _paths(out: Path, tasks: Sequence[str]) -> dict[str, str]:
     if 'det' in tasks:
         ann = out / 'lvis_v1' / 'annotations'
         p.update(det_root=str(out / 'lvis_v1'), det_train_ann=str(ann / 'lvis_v1_train.json'),
-                 det_val_ann=str(ann / 'lvis_v1_val.json'))
+                 det_val_ann=str(ann / 'lvis_v1_val.json'),
+                 det_texts=str(out / 'lvis_v1' / 'class_texts.json'))
     if 'cls' in tasks:
         cls = out / 'classification'
         p.update(cls_root=str(cls), cls_classes=str(cls / 'classes.txt'),
                  cls_open_ann=str(cls / CLS_OPEN_ANN_FILE),
+                 cls_texts=str(cls / 'class_texts.json'),
                  **{f'cls_{k}_ann': str(cls / v) for k, v in CLS_ANN_FILES.items()})
     return p
 
@@ -482,8 +711,9 @@ def generate(out_dir: str | Path, preset: str = 'demo', seed: int = 0,
 
     Layout: ``lvis_v1/{annotations/lvis_v1_{train,val}.json, train2017/, val2017/}`` and
     ``classification/{classes.txt, ImageNet_LT_{train,val,test}.txt, train/, val/, test/}``
-    (+ the open-set split ``ImageNet_LT_open.txt``, ``open/``, ``open_classes.txt``), plus the stamp
-    ``generator.json``. Idempotent: if the stamp records the same version, preset (and its
+    (+ the open-set split ``ImageNet_LT_open.txt``, ``open/``, ``open_classes.txt``), each task
+    with a ``class_texts.json`` corpus for its classes, plus the stamp ``generator.json``.
+    Idempotent: if the stamp records the same version, preset (and its
     config), seed and tasks, nothing is written. Otherwise the stamp and old task dirs are removed
     first and the stamp is written last (temp file + ``os.replace``), so an interrupted run is
     never taken for a complete one.
