@@ -1,18 +1,20 @@
 """Atomic file writes: an interrupted tool leaves the old file or none, never half a file."""
+import csv
+import io
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterable, Sequence, Union
 
 
-def _atomic_write(path: Union[str, Path], data: Union[str, bytes]) -> None:
+def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``path``, then ``os.replace`` it there."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
-        with (os.fdopen(fd, 'wb') if isinstance(data, bytes)
-              else os.fdopen(fd, 'w', newline='')) as f:
+        with os.fdopen(fd, 'wb') as f:
             f.write(data)
         # mkstemp creates 0600; keep an existing file's mode, else a normal 0644
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
@@ -24,13 +26,8 @@ def _atomic_write(path: Union[str, Path], data: Union[str, bytes]) -> None:
 
 
 def atomic_write_text(path: Union[str, Path], text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, then ``os.replace`` it there."""
-    _atomic_write(path, text)
-
-
-def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
-    """Binary twin of :func:`atomic_write_text`."""
-    _atomic_write(path, bytes(data))
+    """:func:`atomic_write_bytes` of ``text`` encoded as UTF-8 (line ends kept as given)."""
+    atomic_write_bytes(path, text.encode('utf-8'))
 
 
 def atomic_write_json(path: Union[str, Path], obj: Any, **kwargs) -> None:
@@ -38,3 +35,11 @@ def atomic_write_json(path: Union[str, Path], obj: Any, **kwargs) -> None:
     kwargs.setdefault('indent', 2)
     atomic_write_text(path, json.dumps(obj, **kwargs))
 
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV text (header + rows, quoting as needed) for :func:`atomic_write_text`."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator='\n')
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()

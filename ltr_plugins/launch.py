@@ -39,10 +39,11 @@ def load_config(config: str, cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
     """Read a config, apply ``--cfg-options``, and set ``work_dir`` and ``launcher``.
 
+    ``config`` is a file or a package config name such as ``ltr_plugins::lvis/mask_rcnn_iif.py``.
     ``work_dir`` priority: argument > config > ``./work_dirs/<config name>`` (as in mmdet).
     """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config!r} does not exist')
+    from .mim import config_path
+    config = config_path(config)  # a file, or `ltr_plugins::lvis/...` / `mmdet::...`
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -53,13 +54,32 @@ def load_config(config: str, cfg_options: Optional[dict] = None,
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    set_metric_out_dirs(cfg)
     return cfg
+
+
+# Metrics of this package that write per-class / per-category csv files to ``out_dir``.
+_CSV_METRICS = ('LongTailAccuracy', 'OpenSetLongTailAccuracy', 'LongTailLVISMetric')
+
+
+def set_metric_out_dirs(cfg: Config) -> None:
+    """Point this package's metrics without an ``out_dir`` at ``<work_dir>/val`` (validation
+    during training) and ``<work_dir>/test`` (tools/test.py)."""
+    for key, sub in (('val_evaluator', 'val'), ('test_evaluator', 'test')):
+        evaluator = cfg.get(key)
+        metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+        for metric in metrics:
+            if isinstance(metric, dict) and metric.get('type') in _CSV_METRICS \
+                    and metric.get('out_dir') is None:
+                metric['out_dir'] = osp.join(cfg.work_dir, sub)
 
 
 def enable_amp(cfg: Config) -> None:
     """Mixed precision: mmengine's ``AmpOptimWrapper`` (fp16 + dynamic loss scale) on GPU;
     on CPU, where that wrapper refuses to run and autocast supports bf16 only,
-    :class:`ltr_plugins.optim.AutocastOptimWrapper` with bf16 (no loss scaling needed)."""
+    :class:`ltr_plugins.optim.AutocastOptimWrapper` with bf16 (no loss scaling needed; mmcv's
+    float32-only CPU nms / RoIAlign run in float32, see
+    :func:`ltr_plugins.compat.patch_mmcv_cpu_ops_for_autocast`)."""
     wrapper = cfg.optim_wrapper
     kind = wrapper.get('type', 'OptimWrapper')
     if kind in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
@@ -70,10 +90,6 @@ def enable_amp(cfg: Config) -> None:
     if torch.cuda.is_available():
         wrapper.type = 'AmpOptimWrapper'
         wrapper.loss_scale = 'dynamic'
-    elif cfg.default_scope == 'mmdet':
-        # mmcv's CPU nms / RoIAlign kernels accept float32 only and fail on bf16 tensors
-        raise NotImplementedError('--amp on CPU is not supported for mmdet models yet: '
-                                  "mmcv's CPU nms / RoIAlign kernels take float32 only")
     else:
         wrapper.type = 'AutocastOptimWrapper'
         wrapper.dtype = 'bfloat16'

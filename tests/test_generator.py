@@ -44,7 +44,7 @@ def test_returned_paths_and_layout(tiny):
     out, paths = tiny
     assert sorted(paths) == sorted(['det_train_ann', 'det_val_ann', 'det_root', 'det_texts',
                                     'cls_root', 'cls_classes', 'cls_texts', 'cls_train_ann',
-                                    'cls_val_ann', 'cls_test_ann'])
+                                    'cls_val_ann', 'cls_test_ann', 'cls_open_ann'])
     assert paths['det_train_ann'] == str(out / 'lvis_v1/annotations/lvis_v1_train.json')
     assert paths['cls_test_ann'] == str(out / 'classification/ImageNet_LT_test.txt')
     assert all(Path(p).exists() for p in paths.values())
@@ -277,8 +277,9 @@ def test_cli_help_and_run(tmp_path, capsys):
         assert opt in text
     assert g.main(['--preset', 'tiny', '--out', str(tmp_path), '--tasks', 'cls']) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert sorted(printed['paths']) == ['cls_classes', 'cls_root', 'cls_test_ann',
-                                        'cls_texts', 'cls_train_ann', 'cls_val_ann']
+    assert sorted(printed['paths']) == ['cls_classes', 'cls_open_ann', 'cls_root',
+                                        'cls_test_ann', 'cls_texts', 'cls_train_ann',
+                                        'cls_val_ann']
     assert not (tmp_path / 'lvis_v1').exists()
 
 
@@ -318,3 +319,18 @@ def test_framework_free():
             'if k in sys.modules]\n'
             'assert not bad, bad\n')
     subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def test_open_split_holds_unseen_classes_labelled_minus_one(tiny_data):
+    """OLTR's open set: every line has label -1 and its class is none of the training classes;
+    cls_test_per_class images for each of cls_open_classes glyph classes."""
+    root = tiny_data / 'classification'
+    cfg = g.PRESETS['tiny']
+    train_classes = set((root / 'classes.txt').read_text().split())
+    lines = [ln.split() for ln in (root / g.CLS_OPEN_ANN_FILE).read_text().splitlines()]
+    assert {label for _, label in lines} == {'-1'}
+    open_classes = {path.split('/')[1] for path, _ in lines}
+    assert open_classes == set((root / 'open_classes.txt').read_text().split())
+    assert len(open_classes) == cfg.cls_open_classes and not open_classes & train_classes
+    assert len(lines) == cfg.cls_open_classes * cfg.cls_test_per_class
+    assert all((root / path).is_file() for path, _ in lines)

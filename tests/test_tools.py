@@ -1,4 +1,5 @@
 """End to end through tools/train.py and tools/test.py (and mmdet's / mmpretrain's own tools)."""
+import csv
 import json
 import re
 from pathlib import Path
@@ -36,6 +37,12 @@ def test_classification_train_test(tiny_data, tmp_path):
     assert 0 <= top1 <= 100 and all(0 <= g <= 100 for g in groups)
     # tiny test set is balanced (5 per class, 2 classes per split): top-1 is the split mean
     assert top1 == pytest.approx(sum(groups) / 3, abs=0.01)
+    # per-class csv under <work_dir>/test, consistent with the printed split accuracies
+    with open(tmp_path / 'test' / 'per_class_accuracy.csv') as f:
+        rows = list(csv.DictReader(f))
+    for g, acc in zip(('many', 'medium', 'few'), groups):
+        mean = sum(float(r['accuracy']) for r in rows if r['split'] == g) / 2
+        assert mean == pytest.approx(acc, abs=0.01)
 
 
 def test_resume_continues_identically(tiny_data, tmp_path):
@@ -70,6 +77,12 @@ def test_detection_train_test(tiny_data, tmp_path):
         assert f' {col} ' in header
     rows = {ln.split('|')[1].strip(): ln for ln in out.splitlines() if ln.startswith('| ')}
     assert 'segm' in rows and 'bbox' in rows
+    # per-category AP csv under <work_dir>/test: its mean is the printed AP (3 decimals)
+    for iou_type in ('segm', 'bbox'):
+        with open(tmp_path / 'test' / f'per_category_ap_{iou_type}.csv') as f:
+            aps = [float(r['AP']) for r in csv.DictReader(f) if r['AP']]
+        printed = float(rows[iou_type].split('|')[2])
+        assert sum(aps) / len(aps) == pytest.approx(printed, abs=6e-4)
 
 
 def _mm_tool(pkg: str, tool: str) -> Path:

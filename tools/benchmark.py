@@ -69,6 +69,24 @@ def _cls_cosine_iif(env):
                                     in_channels=env.in_channels, scale=16.0, iif=env.cls_iif))
 
 
+CAMC = dict(lam=1.0, topk=3, momentum=0.9, corr_weight=0.5, combine='mean', aux_weight=0.5)
+
+
+def _cls_camc(env):
+    # no neck: the head pools the calibrated map itself
+    return dict(neck=None, head=dict(type='CAMCClsHead', num_classes=env.num_classes,
+                                     in_channels=env.in_channels, scale=16.0, camc=CAMC))
+
+
+def _cls_oltr(env, attention=True):
+    # OLTR stage 2: modulated attention on the 7x7 map + 512-d fc+ReLU (OLTRNeck), then the
+    # meta-embedding head (reachability, hallucinator, selector, squashed cosine, centroid loss)
+    return dict(neck=dict(type='OLTRNeck', in_channels=env.in_channels, out_channels=512,
+                          attention=attention, spatial_size=7),
+                head=dict(type='MetaEmbeddingClsHead', num_classes=env.num_classes,
+                          in_channels=512))
+
+
 def _vlltr_anchors(env, num_anchors: int, dim: int) -> str:
     """A random anchor file of the benchmark's class count (the cost does not depend on
     the values). Smoke runs use M = 2, D = 16."""
@@ -97,6 +115,9 @@ CLS_CASES: Dict[str, Callable] = {
     'IIFLinearClsHead': _cls_iif,
     'CosineClsHead (s=16)': _cls_cosine,
     'CosineClsHead + IIF': _cls_cosine_iif,
+    'CAMCClsHead (s=16)': _cls_camc,
+    'OLTR (attention + fc512 + meta-embedding)': _cls_oltr,
+    'OLTR (fc512 + meta-embedding, no attention)': lambda env: _cls_oltr(env, attention=False),
     'LGRClsHead (VL-LTR, M=64, D=1024)': _cls_lgr,
 }
 
@@ -119,6 +140,18 @@ def _det_cosine_iif(env):
                 cls_predictor_cfg=dict(type='CosineClassifier', scale=8.0))
 
 
+def _det_camc(env):
+    return dict(type='CAMCShared2FCBBoxHead', camc=CAMC, camc_scale=20.0,
+                cls_predictor_cfg=dict(type='CosineClassifier', scale=20.0),
+                roi_head=dict(type='CAMCRoIHead'))
+
+
+def _det_camc_iif(env):
+    return dict(type='CAMCShared2FCBBoxHead', camc=CAMC, camc_scale=8.0, iif=env.det_iif,
+                cls_predictor_cfg=dict(type='CosineClassifier', scale=8.0),
+                roi_head=dict(type='CAMCRoIHead'))
+
+
 def _det_lgr(env):
     # VL-LTR's LGR RoI classifier at LVIS size as configs/lvis/mask_rcnn_vlltr.py: M = 16,
     # D = 512, RoI feature 1024 -> 512, visual MLP hidden 512, learned background embedding
@@ -135,6 +168,9 @@ DET_CASES: Dict[str, Callable] = {
     'IIFShared2FCBBoxHead': _det_iif,
     'cosine (tau=20)': _det_cosine,
     'cosine (tau=8) + IIF': _det_cosine_iif,
+    'CAMC + cosine (tau=20)': _det_camc,
+    'CAMC + cosine (tau=8) + IIF': _det_camc_iif,
+    'OLTRShared2FCBBoxHead (meta-embedding)': lambda env: dict(type='OLTRShared2FCBBoxHead'),
     'LGR (VL-LTR, M=16, D=512)': _det_lgr,
 }
 
@@ -238,7 +274,8 @@ def build_cls_cases(env: Env, batch: int, device: torch.device, names=None) -> L
         if names and name not in names and not name.endswith('(stock)'):
             continue
         cfg = fn(env)
-        model = nn.ModuleDict(dict(neck=MODELS.build(cfg['neck']),
+        neck = MODELS.build(cfg['neck']) if cfg['neck'] else nn.Identity()  # None: no neck
+        model = nn.ModuleDict(dict(neck=neck,
                                    head=MODELS.build(cfg['head']))).to(device)
 
         def train_loss(model=model):

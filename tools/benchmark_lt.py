@@ -6,6 +6,9 @@ Each config is trained with tools/train.py (fixed seed from the config) and its 
 evaluated with tools/test.py; the table (markdown + csv) has top-1 / many / medium / few for
 classification and segm AP / APr / APc / APf (+ bbox AP) for detection, and the wall time of
 each run. Existing results are reused unless --force (delete the run's work dir to redo it).
+A row may start from another row's run: ``load_from=CONFIG`` trains from that run's last
+checkpoint (two-stage methods such as OLTR), ``checkpoint_from=CONFIG`` only tests it with this
+config (e.g. the plain model under the open-set protocol); see the ``oltr`` suite.
 """
 import argparse
 import csv
@@ -33,6 +36,40 @@ SUITES = {
                 ('cosine', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
                 ('cosine + IIF', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py')],
     },
+    'camc': {
+        'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+                ('cosine s=4', 'configs/demo/convnet_cosine_s4_demo.py'),
+                ('cosine s=8', 'configs/demo/convnet_cosine_s8_demo.py'),
+                ('cosine s=16', 'configs/demo/convnet_cosine_demo.py'),
+                ('cosine s=32', 'configs/demo/convnet_cosine_s32_demo.py'),
+                ('CAMC + cosine s=16', 'configs/demo/convnet_camc_demo.py'),
+                ('cosine s=16 + IIF', 'configs/demo/convnet_cosine_iif_demo.py'),
+                ('CAMC + cosine s=16 + IIF', 'configs/demo/convnet_camc_iif_demo.py')],
+        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+                ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
+                ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
+                ('IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py'),
+                ('CAMC + IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_camc_iif_demo.py')],
+    },
+    # OLTR: stage 1 is the plain CE model (its checkpoint is reused, tested with the open-set
+    # protocol); stage 2 trains from it (load_from). Optional third item of a row:
+    #   checkpoint_from=CONFIG: do not train, test the last checkpoint of CONFIG's run
+    #   load_from=CONFIG: train starting from the last checkpoint of CONFIG's run
+    'oltr': {
+        'cls': [('plain CE (stage 1)', 'configs/demo/convnet_oltr_stage1_demo.py',
+                 dict(checkpoint_from='configs/demo/convnet_ce_demo.py')),
+                ('CE + class-aware fine-tune (control)',
+                 'configs/demo/convnet_ce_classaware_stage2_demo.py',
+                 dict(load_from='configs/demo/convnet_ce_demo.py')),
+                ('OLTR (stage 2)', 'configs/demo/convnet_oltr_stage2_demo.py',
+                 dict(load_from='configs/demo/convnet_ce_demo.py'))],
+        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+                ('CE, 3-epoch fine-tune (control)',
+                 'configs/demo/mask_rcnn_r18_fpn_ce_finetune_demo.py',
+                 dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
+                ('OLTR head (stage 2)', 'configs/demo/mask_rcnn_r18_fpn_oltr_demo.py',
+                 dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py'))],
+    },
 }
 # VL-LTR: stage 2 reads the stage-1 checkpoint and anchor files at these (config-given) paths,
 # so this suite needs the default --out. Prepare steps run before a config's training when
@@ -44,7 +81,7 @@ _VL_ANSS = ['tools/vlltr/select_anchor_sentences.py', 'configs/demo/convnet_vllt
 
 def _anchors(name: str, *extra: str):
     out = _VL_STAGE1 + name
-    return [(out, _VL_ANSS + list(extra) + ['--out', out])]
+    return dict(prepare=[(out, _VL_ANSS + list(extra) + ['--out', out])])
 
 
 _VL_DET_ANCHORS = _anchors('anchors_det_anss_m8.safetensors', '--classes',
@@ -69,42 +106,92 @@ COLUMNS = {
     'det': [('AP', 'lvis/segm_AP'), ('APr', 'lvis/segm_APr'), ('APc', 'lvis/segm_APc'),
             ('APf', 'lvis/segm_APf'), ('box AP', 'lvis/bbox_AP')],
 }
+#: suite-specific columns (default: COLUMNS[task])
+SUITE_COLUMNS = {
+    ('oltr', 'cls'): [('top-1', 'open_set/top1'), ('many', 'open_set/many'),
+                      ('medium', 'open_set/medium'), ('few', 'open_set/few'),
+                      ('F (t=0.1)', 'open_set/f_measure'),
+                      ('F (t=0.5)', 'open_set/f_measure@0.5'),
+                      ('F (t=0.9)', 'open_set/f_measure@0.9'),
+                      ('open rejected % (0.5)', 'open_set/open_rejection_rate@0.5'),
+                      ('known rejected % (0.5)', 'open_set/known_rejection_rate@0.5')],
+}
 
 
-def run(name: str, config: str, out: str, force: bool, prepare=()) -> dict:
-    work_dir = osp.join(out, osp.splitext(osp.basename(config))[0])
+def _work_dir(config: str, out: str) -> str:
+    return osp.join(out, osp.splitext(osp.basename(config))[0])
+
+
+def _last_checkpoint(config: str, out: str, force: bool) -> str:
+    """Train ``config`` (as a benchmark run) if needed; its last checkpoint."""
+    run(config, config, out, force)
+    with open(osp.join(_work_dir(config, out), 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def run(name: str, config: str, out: str, force: bool, checkpoint_from: str = None,
+        load_from: str = None, prepare=()) -> dict:
+    work_dir = _work_dir(config, out)
     metrics_file = osp.join(work_dir, 'test_metrics.json')
     if osp.isfile(metrics_file) and not force:
         with open(metrics_file) as f:
             return json.load(f)
     start = time.time()
     py = sys.executable
-    for creates, argv in prepare:
+    for creates, argv in prepare:  # e.g. anchor sentence selection before an LGR run
         if force or not osp.exists(osp.join(ROOT, creates)):
             subprocess.run([py, *argv], cwd=ROOT, check=True)
-    subprocess.run([py, 'tools/train.py', config, '--work-dir', work_dir], cwd=ROOT, check=True)
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        ckpt = f.read().strip()
+    if checkpoint_from:
+        ckpt = _last_checkpoint(checkpoint_from, out, False)
+        os.makedirs(work_dir, exist_ok=True)
+    else:
+        extra = []
+        if load_from:
+            extra = ['--cfg-options', f'load_from={_last_checkpoint(load_from, out, False)}']
+        subprocess.run([py, 'tools/train.py', config, '--work-dir', work_dir, *extra],
+                       cwd=ROOT, check=True)
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            ckpt = f.read().strip()
     subprocess.run([py, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
                     '--metrics-out', metrics_file], cwd=ROOT, check=True)
     with open(metrics_file) as f:
         metrics = json.load(f)
     metrics['minutes'] = (time.time() - start) / 60
+    if checkpoint_from:
+        metrics['checkpoint'] = ckpt
     atomic_write_json(metrics_file, metrics)
     print(f'[benchmark] {name} ({config}) done in {metrics["minutes"]:.1f} min', flush=True)
     return metrics
 
 
-def table(task: str, rows) -> str:
-    cols = COLUMNS[task]
+def _finished(name: str, config: str, out: str) -> dict:
+    """The metrics of a finished run, or {} (shown as '-')."""
+    path = osp.join(out, osp.splitext(osp.basename(config))[0], 'test_metrics.json')
+    if not osp.isfile(path):
+        print(f'[benchmark] {name} ({config}): not run', flush=True)
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def table(task: str, rows, cols) -> str:
     lines = ['| method | config | ' + ' | '.join(c for c, _ in cols) + ' | minutes |',
              '|---|---|' + '---|' * (len(cols) + 1)]
     for name, config, m in rows:
-        scale = 100 if task == 'det' else 1  # LVIS AP in [0, 1] -> percent
-        cells = [f'{m[k] * scale:.1f}' if k in m else '-' for _, k in cols]
+        cells = [_cell(task, k, m) for _, k in cols]
+        minutes = f'{m["minutes"]:.1f}' if 'minutes' in m else '-'
         lines.append(f'| {name} | `{osp.basename(config)}` | ' + ' | '.join(cells) +
-                     f' | {m.get("minutes", float("nan")):.1f} |')
+                     f' | {minutes} |')
     return '\n'.join(lines)
+
+
+def _cell(task: str, key: str, m: dict) -> str:
+    if key not in m:
+        return '-'
+    if 'f_measure' in key:  # a fraction, as in the OLTR paper
+        return f'{m[key]:.3f}'
+    scale = 100 if task == 'det' else 1  # LVIS AP in [0, 1] -> percent
+    return f'{m[key] * scale:.1f}'
 
 
 def main(argv=None):
@@ -116,6 +203,8 @@ def main(argv=None):
     parser.add_argument('--out', default='work_dirs/benchmark_lt',
                         help='work dirs and results go here')
     parser.add_argument('--force', action='store_true', help='rerun finished runs')
+    parser.add_argument('--reuse-only', action='store_true',
+                        help='train nothing: table the finished runs, "-" for the others')
     args = parser.parse_args(argv)
     out = osp.join(ROOT, args.out) if not osp.isabs(args.out) else args.out
     os.makedirs(out, exist_ok=True)
@@ -123,15 +212,17 @@ def main(argv=None):
           f'{" ".join(args.tasks)}` ({time.strftime("%Y-%m-%d")}, embedded demo data, '
           'one seed; detection: segm AP unless noted, in %).', '']
     for task in args.tasks:
-        rows = [(n, c, run(n, c, out, args.force, *prep)) for n, c, *prep in
-                SUITES[args.suite][task]]
+        cols = SUITE_COLUMNS.get((args.suite, task), COLUMNS[task])
+        rows = [(n, c, _finished(n, c, out) if args.reuse_only else
+                 run(n, c, out, args.force, **(opts[0] if opts else {})))
+                for n, c, *opts in SUITES[args.suite][task]]
         md += [f'**{"classification" if task == "cls" else "instance segmentation (LVIS-format)"}**',
-               '', table(task, rows), '']
+               '', table(task, rows, cols), '']
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator='\n')
-        writer.writerow(['method', 'config'] + [k for _, k in COLUMNS[task]] + ['minutes'])
+        writer.writerow(['method', 'config'] + [k for _, k in cols] + ['minutes'])
         for n, c, m in rows:
-            writer.writerow([n, c] + [m.get(k, '') for _, k in COLUMNS[task]] +
+            writer.writerow([n, c] + [m.get(k, '') for _, k in cols] +
                             [m.get('minutes', '')])
         atomic_write_text(osp.join(out, f'{args.suite}_{task}.csv'), buf.getvalue())
     text = '\n'.join(md)

@@ -41,7 +41,9 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-GENERATOR_VERSION = 4  # 4: adds class_texts.json corpora; every older file is byte-identical
+# 4: open-set classification split (ImageNet_LT_open.txt); 5: class_texts.json corpora.
+# Every file of an older version is byte-identical.
+GENERATOR_VERSION = 5
 #: version of the image / annotation content, written into the LVIS jsons' ``info``; it stays at
 #: the version that last changed them, so adding outputs keeps those files byte-identical
 ANNOTATION_VERSION = 3
@@ -50,6 +52,9 @@ _PLACE_TRIES = 40
 #: classification lists, named as ImageNet-LT's so the real-data configs read the embedded data
 CLS_ANN_FILES = {'train': 'ImageNet_LT_train.txt', 'val': 'ImageNet_LT_val.txt',
                  'test': 'ImageNet_LT_test.txt'}
+#: open-set list (classes never seen in training, label -1), as OLTR's ImageNet_LT_open.txt
+CLS_OPEN_ANN_FILE = 'ImageNet_LT_open.txt'
+_CLS_OPEN_SPLIT = 3  # RNG key of the open split (train / val / test use 0 / 1 / 2)
 _COCO_PREFIX = 'http://images.cocodataset.org/'
 _DATE = '2017-01-01 00:00:00'
 
@@ -100,6 +105,7 @@ class GeneratorConfig:
     cls_imbalance: float = 100.0                  # head / tail train images
     cls_val_per_class: int = 20                   # val and test are balanced
     cls_test_per_class: int = 20
+    cls_open_classes: int = 10                    # open-set classes (test only, label -1)
     cls_object_size: tuple[float, float] = (0.7, 0.95)  # longest side / image size
     cls_max_distractors: int = 1                  # fewer than det: 32 px crops, 1.6k images
     # --- appearance ---
@@ -107,6 +113,9 @@ class GeneratorConfig:
     max_distractors: int = 3                      # background strokes / blobs per image
 
     def __post_init__(self) -> None:
+        if sum(self.cls_groups) + self.cls_open_classes > len(GLYPHS):
+            raise ValueError(f'cls_groups={self.cls_groups} + cls_open_classes='
+                             f'{self.cls_open_classes}: more than {len(GLYPHS)} glyph classes')
         for name in ('det_groups', 'cls_groups'):
             n = sum(getattr(self, name))
             if n > len(GLYPHS) or min(getattr(self, name)) < 1:
@@ -621,9 +630,40 @@ def _generate_det(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- classification
+def _render_cls_image(cfg: GeneratorConfig, rng: np.random.Generator, ch: str) -> Image.Image:
+    """One classification image: glyph ``ch`` on a random background (all draws from ``rng``)."""
+    size = cfg.cls_image_size
+    canvas = _background(rng, size, size, cfg.cls_max_distractors)
+    mask = _glyph_mask(ch, rng.uniform(*cfg.cls_object_size) * size,
+                       rng.uniform(0.8, 1.25), rng.uniform(-1, 1) * cfg.max_rotation)
+    mask = mask[:size, :size]
+    h, w = mask.shape
+    _paint(rng, canvas, mask, int(rng.integers(0, size - h + 1)),
+           int(rng.integers(0, size - w + 1)))
+    return Image.fromarray(_to_uint8(canvas))
+
+
+def _generate_cls_open(cfg: GeneratorConfig, seed: int, root: Path) -> int:
+    """The open-set split: ``cls_open_classes`` glyph classes that follow the training classes
+    in :data:`GLYPHS` (never seen in training), ``cls_test_per_class`` images each, listed in
+    ``ImageNet_LT_open.txt`` with label -1 (OLTR's open-set protocol: test + open images).
+    Own RNG streams (split key 3), so the closed-set files do not change."""
+    start = sum(cfg.cls_groups)
+    open_classes = GLYPHS[start:start + cfg.cls_open_classes]
+    lines = []
+    for k, (name, ch) in enumerate(open_classes):
+        (root / 'open' / name).mkdir(parents=True, exist_ok=True)
+        for idx in range(cfg.cls_test_per_class):
+            rel = f'open/{name}/{idx:05d}.png'
+            _render_cls_image(cfg, _rng(seed, 1, _CLS_OPEN_SPLIT, k, idx), ch).save(root / rel)
+            lines.append(f'{rel} -1\n')
+    (root / CLS_OPEN_ANN_FILE).write_text(''.join(lines))
+    (root / 'open_classes.txt').write_text(''.join(n + '\n' for n, _ in open_classes))
+    return len(lines)
+
+
 def _generate_cls(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
     classes = cfg.cls_classes
-    size = cfg.cls_image_size
     per_split = {'train': long_tail_counts(cfg.cls_groups, _cls_bands(cfg)),
                  'val': [cfg.cls_val_per_class] * len(classes),
                  'test': [cfg.cls_test_per_class] * len(classes)}
@@ -631,27 +671,20 @@ def _generate_cls(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
     (root / 'classes.txt').write_text(''.join(n + '\n' for n, _ in classes))
     _write_json(class_text_corpus(classes, seed), root / 'class_texts.json')
     counts: dict = {'classes': len(classes)}
-    for s, (split, targets) in enumerate(per_split.items()):
+    for s, (split, targets) in enumerate(per_split.items()):  # s: RNG key 0 / 1 / 2
         lines = []
         for label, ((name, ch), n) in enumerate(zip(classes, targets)):
             (root / split / name).mkdir(parents=True, exist_ok=True)
             for idx in range(n):
-                rng = _rng(seed, 1, s, label, idx)
-                canvas = _background(rng, size, size, cfg.cls_max_distractors)
-                mask = _glyph_mask(ch, rng.uniform(*cfg.cls_object_size) * size,
-                                   rng.uniform(0.8, 1.25), rng.uniform(-1, 1) * cfg.max_rotation)
-                mask = mask[:size, :size]
-                h, w = mask.shape
-                _paint(rng, canvas, mask, int(rng.integers(0, size - h + 1)),
-                       int(rng.integers(0, size - w + 1)))
                 rel = f'{split}/{name}/{idx:05d}.png'
-                Image.fromarray(_to_uint8(canvas)).save(root / rel)
+                _render_cls_image(cfg, _rng(seed, 1, s, label, idx), ch).save(root / rel)
                 lines.append(f'{rel} {label}\n')
         (root / CLS_ANN_FILES[split]).write_text(''.join(lines))
         counts[split] = sum(targets)
     t = per_split['train']
     counts['groups'] = {'many': sum(v > 100 for v in t), 'medium': sum(20 <= v <= 100 for v in t),
                         'few': sum(v < 20 for v in t)}
+    counts['open'] = _generate_cls_open(cfg, seed, root)
     return counts
 
 
@@ -666,6 +699,7 @@ def _paths(out: Path, tasks: Sequence[str]) -> dict[str, str]:
     if 'cls' in tasks:
         cls = out / 'classification'
         p.update(cls_root=str(cls), cls_classes=str(cls / 'classes.txt'),
+                 cls_open_ann=str(cls / CLS_OPEN_ANN_FILE),
                  cls_texts=str(cls / 'class_texts.json'),
                  **{f'cls_{k}_ann': str(cls / v) for k, v in CLS_ANN_FILES.items()})
     return p
@@ -676,8 +710,10 @@ def generate(out_dir: str | Path, preset: str = 'demo', seed: int = 0,
     """Generate the embedded data set(s) of ``preset`` into ``out_dir``; returns the paths.
 
     Layout: ``lvis_v1/{annotations/lvis_v1_{train,val}.json, train2017/, val2017/}`` and
-    ``classification/{classes.txt, ImageNet_LT_{train,val,test}.txt, train/, val/, test/}``,
-    each with a ``class_texts.json`` corpus for its classes, plus the stamp ``generator.json``. Idempotent: if the stamp records the same version, preset (and its
+    ``classification/{classes.txt, ImageNet_LT_{train,val,test}.txt, train/, val/, test/}``
+    (+ the open-set split ``ImageNet_LT_open.txt``, ``open/``, ``open_classes.txt``), each task
+    with a ``class_texts.json`` corpus for its classes, plus the stamp ``generator.json``.
+    Idempotent: if the stamp records the same version, preset (and its
     config), seed and tasks, nothing is written. Otherwise the stamp and old task dirs are removed
     first and the stamp is written last (temp file + ``os.replace``), so an interrupted run is
     never taken for a complete one.

@@ -1,8 +1,10 @@
 """Adapters registered into mmpretrain's registries."""
-from .backbones import SmallConvNet
-from .heads import CosineClsHead, IIFLinearClsHead
-from .metrics import LongTailAccuracy
+from .backbones import ResNetLT, SmallConvNet
+from .heads import CAMCClsHead, CosineClsHead, IIFLinearClsHead
+from .metrics import LongTailAccuracy, OpenSetLongTailAccuracy
+from .oltr import MetaEmbeddingClsHead, OLTRNeck
 from .vlltr import LGRClsHead, VLLTRPretrainer, VLLTRPretrainHead
 
-__all__ = ['SmallConvNet', 'CosineClsHead', 'IIFLinearClsHead', 'LongTailAccuracy', 'LGRClsHead',
-           'VLLTRPretrainer', 'VLLTRPretrainHead']
+__all__ = ['ResNetLT', 'SmallConvNet', 'CAMCClsHead', 'CosineClsHead', 'IIFLinearClsHead',
+           'LongTailAccuracy', 'OpenSetLongTailAccuracy', 'MetaEmbeddingClsHead', 'OLTRNeck',
+           'LGRClsHead', 'VLLTRPretrainer', 'VLLTRPretrainHead']

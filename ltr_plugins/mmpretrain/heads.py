@@ -1,11 +1,11 @@
-"""Classification heads: linear + IIF, cosine, cosine + IIF (math in ltr_plugins.core)."""
-from typing import Optional, Tuple
+"""Classification heads: linear + IIF, cosine, cosine + IIF, CAMC (math in ltr_plugins.core)."""
+from typing import List, Optional, Tuple
 
 import torch
 from mmpretrain.models.heads import ClsHead, LinearClsHead
 from mmpretrain.registry import MODELS
 
-from ..core import CosineClassifier, build_iif
+from ..core import CAMCalibration, CAMCOutput, CosineClassifier, build_iif
 
 
 @MODELS.register_module()
@@ -71,3 +71,60 @@ class CosineClsHead(ClsHead):
         """(N, in_channels) features -> (N, num_classes) logits."""
         logits = self.fc(self.pre_logits(feats))
         return logits if self.iif is None else self.iif(logits)
+
+
+@MODELS.register_module()
+class CAMCClsHead(CosineClsHead):
+    """CAMC on the un-pooled feature map + the scaled cosine classifier (+ optional IIF).
+
+    Use it with ``neck=None`` in an ``ImageClassifier``: it receives the backbone's last
+    feature map (N, C, H, W) and does the pooling itself (GAP of the calibrated map). The head
+    owns the classifier; the CAMC module (:class:`ltr_plugins.core.CAMCalibration`, with the
+    class prototypes as buffers) takes its weight rows for the CAMs, so CAMs and logits come
+    from one classifier, and the labels (only the head sees them) choose the training target.
+
+    Args:
+        num_classes, in_channels, scale, learnable_scale, bias, squash, iif: as
+            :class:`CosineClsHead` (IIF, if given, adjusts both passes' logits).
+        camc (dict): :class:`~ltr_plugins.core.CAMCalibration` options: ``lam``, ``topk``,
+            ``momentum``, ``corr_weight``, ``combine``, ``detach_map``, ``aux_weight``.
+
+    Losses: ``loss`` (calibrated logits, the head's ``loss`` module) and ``loss_camc_aux``
+    (``aux_weight`` times the same loss on the uncalibrated logits).
+    """
+
+    def __init__(self, num_classes: int, in_channels: int, camc: Optional[dict] = None,
+                 **kwargs) -> None:
+        super().__init__(num_classes, in_channels, **kwargs)
+        self.camc = CAMCalibration(num_classes, in_channels, **(camc or {}))
+
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(N, C) pooled features -> (N, K) logits (cosine classifier, then IIF if set)."""
+        logits = self.fc(pooled)
+        return logits if self.iif is None else self.iif(logits)
+
+    def camc_outputs(self, feats: Tuple[torch.Tensor],
+                     labels: Optional[torch.Tensor] = None) -> CAMCOutput:
+        """Both passes, maps and pooled features for the last (N, C, H, W) feature map."""
+        return self.camc(feats[-1], self.classify, self.fc.weight, labels)
+
+    def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """(N, C) pooled calibrated features (inference target: top-k of the first pass)."""
+        return self.camc_outputs(feats).pooled
+
+    def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """Calibrated (N, K) logits at inference (no labels)."""
+        return self.camc_outputs(feats).logits
+
+    def loss(self, feats: Tuple[torch.Tensor], data_samples: List, **kwargs) -> dict:
+        if 'gt_score' in data_samples[0]:
+            labels = torch.stack([i.gt_score for i in data_samples])
+        else:
+            labels = torch.cat([i.gt_label for i in data_samples])
+        out = self.camc_outputs(feats, labels)
+        losses = self._get_loss(out.logits, data_samples, **kwargs)
+        if self.camc.aux_weight > 0:
+            losses['loss_camc_aux'] = self.camc.auxiliary_loss(
+                lambda logits: self._get_loss(logits, data_samples, **kwargs)['loss'],
+                out.aux_logits)
+        return losses

@@ -1,13 +1,17 @@
-"""Top-1 accuracy overall and on the many / medium / few class splits."""
-from typing import List, Optional, Sequence
+"""Top-1 accuracy overall and on the many / medium / few class splits (+ per-class csv);
+OLTR's open-set metric."""
+import os.path as osp
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpretrain.registry import METRICS
 
-from ..core.evaluation import group_accuracy, per_class_accuracy
+from ..core.evaluation import (UNKNOWN, group_accuracy, macro_f1, open_set_f_measure,
+                               per_class_accuracy, reject_by_confidence)
 from ..datasets import SHOT_THRESHOLDS, ClassStats
+from ..fileio import atomic_write_text, to_csv
 
 
 @METRICS.register_module()
@@ -24,6 +28,11 @@ class LongTailAccuracy(BaseMetric):
             from which the per-class training counts are taken.
         class_counts: per-class training image counts, instead of ``train_ann_file``.
         thresholds: ``(few_below, many_above)`` boundaries, default ``(20, 100)``.
+        out_dir: if given, write ``per_class_accuracy.csv`` (class, name, training images,
+            split, test samples, accuracy %) and ``predictions.csv`` (label, prediction,
+            confidence = max softmax probability, for calibration plots) there, atomically.
+            ``tools/train.py`` / ``tools/test.py`` set it to ``<work_dir>/val`` /
+            ``<work_dir>/test`` unless the config sets it.
         collect_device / prefix: see :class:`mmengine.evaluator.BaseMetric`.
     """
 
@@ -33,6 +42,7 @@ class LongTailAccuracy(BaseMetric):
                  train_ann_file: Optional[str] = None,
                  class_counts: Optional[Sequence[int]] = None,
                  thresholds: Sequence[int] = SHOT_THRESHOLDS,
+                 out_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -43,17 +53,18 @@ class LongTailAccuracy(BaseMetric):
         else:
             self.stats = ClassStats.from_counts(class_counts)
         self.thresholds = tuple(thresholds)
+        self.out_dir = out_dir
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             if 'pred_score' in sample:
-                pred = int(sample['pred_score'].argmax())
+                conf, pred = (float(v) for v in sample['pred_score'].max(dim=-1))
             else:
-                pred = int(sample['pred_label'][0])
-            self.results.append((pred, int(sample['gt_label'][0])))
+                conf, pred = float('nan'), int(sample['pred_label'][0])
+            self.results.append((int(pred), int(sample['gt_label'][0]), conf))
 
     def compute_metrics(self, results: List[tuple]) -> dict:
-        pred, gt = (np.asarray(x, dtype=np.int64) for x in zip(*results))
+        pred, gt = (np.asarray(x, dtype=np.int64) for x in list(zip(*results))[:2])
         num_classes = self.stats.num_classes
         if (gt >= num_classes).any() or (gt < 0).any():
             raise ValueError(f'{self.stats.source}: the training set has {num_classes} classes '
@@ -63,8 +74,85 @@ class LongTailAccuracy(BaseMetric):
         groups = self.stats.group_indices(self.thresholds)
         for name, acc in group_accuracy(class_acc, groups).items():
             metrics[name] = acc * 100
+        if self.out_dir:
+            self._write_csvs(class_acc, gt, results, groups)
         missing = [g for g in groups if g not in metrics]
         if missing:
             MMLogger.get_current_instance().warning(
                 f'LongTailAccuracy: no evaluated class in split(s) {missing}')
+        return metrics
+
+    def _write_csvs(self, class_acc: np.ndarray, gt: np.ndarray, results: List[tuple],
+                    groups: dict) -> None:
+        names = (self.dataset_meta or {}).get('classes') or self.stats.classes
+        split = {int(i): g for g, idx in groups.items() for i in idx}
+        tested = np.bincount(gt, minlength=self.stats.num_classes)
+        rows = [(k, names[k], int(self.stats.image_counts[k]), split.get(k, ''), int(tested[k]),
+                 '' if np.isnan(acc) else f'{acc * 100:.4f}') for k, acc in enumerate(class_acc)]
+        atomic_write_text(osp.join(self.out_dir, 'per_class_accuracy.csv'), to_csv(
+            ('class', 'name', 'train_images', 'split', 'test_samples', 'accuracy'), rows))
+        atomic_write_text(osp.join(self.out_dir, 'predictions.csv'), to_csv(
+            ('label', 'prediction', 'confidence'), [(y, p, f'{c:.6g}') for p, y, c in results]))
+
+
+@METRICS.register_module()
+class OpenSetLongTailAccuracy(LongTailAccuracy):
+    """OLTR's open-set evaluation on a test set mixed with open-set samples (label -1).
+
+    Closed set (known samples only, argmax, no rejection): ``top1`` / ``many`` / ``medium`` /
+    ``few`` (%, as :class:`LongTailAccuracy`) and ``macro_f1``. Open set: a sample whose
+    maximum softmax probability is below ``threshold`` is rejected as unknown; then
+    ``f_measure`` (and its ``precision`` / ``recall``, see
+    :func:`ltr_plugins.core.evaluation.open_set_f_measure`), ``open_rejection_rate`` (% of
+    open samples rejected) and ``known_rejection_rate`` (% of known samples rejected).
+    F-measure, precision, recall and macro-F1 are fractions in [0, 1], as in the paper.
+
+    Args:
+        threshold: rejection threshold on the max probability (OLTR: 0.1), or a list of
+            them: the first gives the unsuffixed keys, the others ``f_measure@<t>`` etc.
+        rejected_known_is_fp: count rejected known samples as false positives (spec default).
+        train_ann_file / class_counts / thresholds / collect_device / prefix: as
+            :class:`LongTailAccuracy`.
+    """
+
+    default_prefix: Optional[str] = 'open_set'
+
+    def __init__(self, threshold: Union[float, Sequence[float]] = 0.1,
+                 rejected_known_is_fp: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        thresholds = [threshold] if isinstance(threshold, (int, float)) else list(threshold)
+        if not thresholds or not all(0.0 <= t <= 1.0 for t in thresholds):
+            raise ValueError(f'OpenSetLongTailAccuracy: threshold must be a value in [0, 1] '
+                             f'or a non-empty list of them, got {threshold}')
+        self.rejection_thresholds = thresholds
+        self.rejected_known_is_fp = rejected_known_is_fp
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        if any('pred_score' not in s for s in data_samples):
+            raise KeyError('OpenSetLongTailAccuracy needs pred_score (class probabilities)')
+        super().process(data_batch, data_samples)  # (prediction, label, max probability)
+
+    def compute_metrics(self, results: List[tuple]) -> dict:
+        pred, gt, max_prob = (np.asarray(x) for x in zip(*results))
+        pred, gt = pred.astype(np.int64), gt.astype(np.int64)
+        known = gt != UNKNOWN
+        if not known.any():
+            raise ValueError('OpenSetLongTailAccuracy: no known (closed-set) sample evaluated')
+        # closed set: LongTailAccuracy on the known samples (its csv files cover those)
+        metrics = super().compute_metrics([r for r in results if r[1] != UNKNOWN])
+        metrics['macro_f1'] = macro_f1(pred[known], gt[known], self.stats.num_classes)
+        for i, threshold in enumerate(self.rejection_thresholds):
+            suffix = '' if i == 0 else f'@{threshold:g}'
+            open_pred = reject_by_confidence(pred, max_prob, threshold)
+            for key, value in open_set_f_measure(open_pred, gt,
+                                                 self.rejected_known_is_fp).items():
+                metrics[key + suffix] = value
+            metrics['known_rejection_rate' + suffix] = float(
+                (open_pred[known] == UNKNOWN).mean() * 100)
+            if (~known).any():
+                metrics['open_rejection_rate' + suffix] = float(
+                    (open_pred[~known] == UNKNOWN).mean() * 100)
+        if known.all():
+            MMLogger.get_current_instance().warning(
+                'OpenSetLongTailAccuracy: no open-set sample (label -1) evaluated')
         return metrics

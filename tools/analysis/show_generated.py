@@ -11,6 +11,7 @@ If ``--data`` holds no generated data yet (no ``generator.json``), it is generat
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -20,6 +21,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run from a checkout
+
+from ltr_plugins.fileio import atomic_write_bytes  # noqa: E402
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
@@ -129,14 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     data = Path(args.data)
     if not (data / 'generator.json').exists():
-        if str(REPO) not in sys.path:
-            sys.path.insert(0, str(REPO))
         from ltr_plugins.datasets.generator import generate
         generate(data, args.preset, args.seed)
     fig = make_figure(data, args.split, args.num, args.cols, args.cls_num, args.scale)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     # An adaptive 256-colour palette keeps the PNG small (docs images should stay < 300 KB).
-    fig.quantize(256, method=Image.Quantize.MEDIANCUT).save(args.out, optimize=True)
+    buf = io.BytesIO()
+    fig.quantize(256, method=Image.Quantize.MEDIANCUT).save(buf, format='PNG', optimize=True)
+    atomic_write_bytes(args.out, buf.getvalue())
     kb = Path(args.out).stat().st_size // 1024
     print(f'saved {args.out} ({kb} KB, {fig.width}x{fig.height})')
     return 0

@@ -60,7 +60,7 @@ test_dataloader = val_dataloader
 
 # The official lvis evaluator: AP, AP50, AP75, APs/m/l, APr, APc, APf for bbox and segm.
 val_evaluator = dict(
-    type='LVISMetric',
+    type='LongTailLVISMetric',  # mmdet's LVISMetric + per-category AP csv
     ann_file=data_root + 'annotations/lvis_v1_val.json',
     metric=['bbox', 'segm'],
     backend_args=backend_args)

@@ -1,0 +1,338 @@
+"""CAMC core (ltr_plugins.core.camc) and its mmpretrain / mmdet heads: values against direct
+computations, the momentum rule, the DDP sync, lambda = 0 equivalence, determinism."""
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+
+import ltr_plugins  # noqa: F401
+from ltr_plugins.core import (CAMCalibration, CosineClassifier, class_activation_maps,
+                              normalize_map, select_targets)
+
+
+def _direct_cam(feats, weight, k):
+    """Loop over pixels: cos(w_k, F(i, j))."""
+    B, C, H, W = feats.shape
+    out = torch.zeros(B, H, W)
+    for b in range(B):
+        for i in range(H):
+            for j in range(W):
+                f = feats[b, :, i, j]
+                out[b, i, j] = f @ weight[k[b]] / (f.norm() * weight[k[b]].norm())
+    return out
+
+
+def test_cam_of_hand_built_map_equals_direct_computation():
+    # 2 channels, 2x2 map: pixel directions chosen so the cosines are simple numbers
+    feats = torch.tensor([[[[3., 0.], [1., -2.]],
+                           [[0., 2.], [1., 0.]]]])          # (1, 2, 2, 2)
+    weight = torch.tensor([[1., 0.], [0., 5.], [1., 1.]])    # (3, 2)
+    cams = class_activation_maps(feats, weight, torch.tensor([[0, 1, 2]]))
+    s = 2 ** -0.5
+    expected = torch.tensor([[[1., 0.], [s, -1.]],          # class 0: x-axis
+                             [[0., 1.], [s, 0.]],           # class 1: y-axis
+                             [[s, s], [1., -s]]])           # class 2: diagonal
+    torch.testing.assert_close(cams[0], expected)
+    torch.manual_seed(0)
+    feats, weight = torch.randn(3, 5, 4, 3), torch.randn(7, 5)
+    k = torch.tensor([6, 0, 3])
+    torch.testing.assert_close(class_activation_maps(feats, weight, k[:, None])[:, 0],
+                               _direct_cam(feats, weight, k))
+    # the module's map is normalize(ReLU(CAM)) of the ground-truth class
+    camc = CAMCalibration(7, 5, corr_weight=0.0)
+    out = camc.calibrate(feats, weight, torch.zeros(3, 7), labels=k)
+    torch.testing.assert_close(out.cam, normalize_map(_direct_cam(feats, weight, k)))
+
+
+def test_normalize_map_and_calibration_map_in_unit_interval():
+    m = torch.tensor([[[-1., 2.], [0.5, 4.]], [[-1., -2.], [-3., -4.]]])
+    torch.testing.assert_close(normalize_map(m), torch.tensor(
+        [[[0., .5], [.125, 1.]], [[0., 0.], [0., 0.]]]))       # all-negative map -> 0
+    torch.manual_seed(1)
+    for combine in ('mean', 'product'):
+        camc = CAMCalibration(6, 8, combine=combine, lam=2.0)
+        camc.train()
+        for step in range(3):  # step 0: no prototypes yet; later ones with prototypes
+            feats = torch.randn(10, 8, 5, 5) * 10
+            out = camc.calibrate(feats, torch.randn(6, 8), torch.randn(10, 6),
+                                 torch.randint(0, 6, (10,)))
+            for m in (out.calibration, out.cam, out.correlation):
+                assert m.min() >= 0 and m.max() <= 1 + 1e-6
+            assert out.cam.flatten(1).amax(1).gt(0.99).all()  # max-normalised per image
+            ratio = out.feats / feats
+            torch.testing.assert_close(ratio, (1 + 2.0 * out.calibration)[:, None].expand_as(
+                ratio))
+            if step == 0:  # without prototypes A is the CAM alone
+                torch.testing.assert_close(out.calibration, out.cam)
+
+
+def test_calibration_combines_cam_and_prototype_correlation():
+    torch.manual_seed(2)
+    camc = CAMCalibration(3, 4, corr_weight=0.25)
+    camc.prototypes[1] = torch.tensor([0., 1., 0., 0.])
+    camc.prototype_counts[1] = 5
+    feats, weight = torch.randn(2, 4, 3, 3), torch.randn(3, 4)
+    out = camc.calibrate(feats, weight, torch.zeros(2, 3), torch.tensor([1, 2]))
+    cam = normalize_map(_direct_cam(feats, weight, [1, 2]))
+    corr0 = normalize_map((feats[0, 1] / feats[0].norm(dim=0))[None])[0]  # cos with e_1
+    torch.testing.assert_close(out.calibration[0], 0.75 * cam[0] + 0.25 * corr0)
+    torch.testing.assert_close(out.calibration[1], cam[1])        # class 2: no prototype
+    camc.combine = 'product'
+    out = camc.calibrate(feats, weight, torch.zeros(2, 3), torch.tensor([1, 2]))
+    torch.testing.assert_close(out.calibration[0], (cam[0] * corr0).sqrt())
+
+
+def test_inference_target_is_probability_weighted_topk_mix():
+    torch.manual_seed(3)
+    logits = torch.randn(4, 6)
+    classes, w = select_targets(logits, None, topk=3)
+    p = logits.softmax(-1)
+    top = p.topk(3, -1)
+    assert torch.equal(classes, top.indices)
+    torch.testing.assert_close(w, top.values / top.values.sum(-1, keepdim=True))
+    # soft labels (mixup): their own top-k, renormalised
+    soft = torch.tensor([[0.7, 0.3, 0, 0, 0, 0]]).float()
+    c, w = select_targets(logits[:1], soft, topk=2)
+    assert c.tolist() == [[0, 1]] and torch.allclose(w, torch.tensor([[0.7, 0.3]]))
+    # the module mixes the raw cosine CAMs with these weights before ReLU / normalisation
+    camc = CAMCalibration(6, 5, topk=3).eval()
+    feats, weight = torch.randn(4, 5, 3, 3), torch.randn(6, 5)
+    out = camc.calibrate(feats, weight, logits)
+    cams = class_activation_maps(feats, weight, top.indices)
+    mixed = (cams * (top.values / top.values.sum(-1, keepdim=True))[..., None, None]).sum(1)
+    torch.testing.assert_close(out.cam, normalize_map(mixed))
+
+
+def test_inference_without_labels_is_deterministic_and_leaves_prototypes():
+    torch.manual_seed(4)
+    camc = CAMCalibration(5, 8)
+    clf = CosineClassifier(8, 5, scale=16.0)
+    camc.train()
+    camc(torch.randn(6, 8, 4, 4), clf, clf.weight, torch.tensor([0, 1, 2, 3, 4, 0]))
+    state = {k: v.clone() for k, v in camc.state_dict().items()}
+    camc.eval()
+    x = torch.randn(3, 8, 4, 4)
+    a, b = camc(x, clf, clf.weight), camc(x, clf, clf.weight)
+    for f in ('logits', 'calibration', 'pooled', 'aux_logits'):
+        assert torch.equal(getattr(a, f), getattr(b, f)), f
+    for k, v in camc.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    # training mode without labels (e.g. a val loop that forgets eval()) does not update either
+    camc.train()
+    camc(x, clf, clf.weight)
+    assert torch.equal(camc.prototype_counts, state['prototype_counts'])
+
+
+def test_prototypes_follow_momentum_rule():
+    camc = CAMCalibration(3, 2, momentum=0.8)
+    unit = lambda v: F.normalize(torch.tensor(v), dim=-1)  # noqa: E731
+    # step 1: class 0 from two samples (first sight: the batch mean), class 2 from one
+    pooled = torch.tensor([[2., 0.], [0., 3.], [0., -1.]])
+    camc.update_prototypes(pooled, torch.tensor([0, 0, 2]))
+    torch.testing.assert_close(camc.prototypes[0], (unit([1., 0.]) + unit([0., 1.])) / 2)
+    torch.testing.assert_close(camc.prototypes[2], unit([0., -1.]))
+    assert camc.prototype_counts.tolist() == [2, 0, 1]
+    assert torch.equal(camc.prototypes[1], torch.zeros(2))
+    # step 2: EMA for class 0, class 2 absent keeps its value, class 1 first sight
+    before = camc.prototypes.clone()
+    camc.update_prototypes(torch.tensor([[1., 1.], [5., 0.]]), torch.tensor([0, 1]))
+    torch.testing.assert_close(camc.prototypes[0], 0.8 * before[0] + 0.2 * unit([1., 1.]))
+    torch.testing.assert_close(camc.prototypes[1], unit([1., 0.]))
+    torch.testing.assert_close(camc.prototypes[2], before[2])
+    assert camc.prototype_counts.tolist() == [3, 1, 1]
+    # calibrate() uses the prototypes first, then updates them from the uncalibrated GAP
+    feats = torch.randn(2, 2, 3, 3)
+    before = camc.prototypes.clone()
+    camc.train()
+    out = camc.calibrate(feats, torch.randn(3, 2), torch.zeros(2, 3), torch.tensor([2, 2]))
+    corr = normalize_map(torch.einsum('bchw,c->bhw', F.normalize(feats, dim=1),
+                                      F.normalize(before[2], dim=0)))
+    torch.testing.assert_close(out.correlation, corr)
+    mean = F.normalize(feats.mean((2, 3)), dim=1).mean(0)
+    torch.testing.assert_close(camc.prototypes[2], 0.8 * before[2] + 0.2 * mean)
+
+
+def test_train_target_pred_calibrates_as_at_inference_and_still_learns_prototypes():
+    torch.manual_seed(7)
+    camc = CAMCalibration(5, 6, train_target='pred', topk=2)
+    camc.prototypes[:] = torch.randn(5, 6)
+    camc.prototype_counts[:] = 3
+    feats, weight, logits = torch.randn(4, 6, 3, 3), torch.randn(5, 6), torch.randn(4, 5)
+    expected = camc.eval().calibrate(feats, weight, logits)
+    before = camc.prototypes.clone()
+    got = camc.train().calibrate(feats, weight, logits, torch.tensor([0, 1, 2, 3]))
+    assert torch.equal(got.target_classes, logits.topk(2, -1).indices)
+    torch.testing.assert_close(got.calibration, expected.calibration)
+    assert camc.prototype_counts.tolist() == [4, 4, 4, 4, 3]
+    assert not torch.equal(camc.prototypes[:4], before[:4])
+    with pytest.raises(ValueError, match='train_target'):
+        CAMCalibration(5, 6, train_target='mix')
+
+
+def test_bad_inputs_raise_clear_errors():
+    camc = CAMCalibration(4, 8)
+    clf = CosineClassifier(8, 4)
+    with pytest.raises(ValueError, match=r'before pooling.*pooling neck'):
+        camc(torch.randn(2, 8), clf, clf.weight)
+    with pytest.raises(ValueError, match=r'weight has shape \(4, 7\)'):
+        camc.calibrate(torch.randn(2, 8, 2, 2), torch.randn(4, 7), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match='combine'):
+        CAMCalibration(4, 8, combine='max')
+    with pytest.raises(ValueError, match='momentum'):
+        CAMCalibration(4, 8, momentum=1.0)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, port, results):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=2)
+    try:
+        camc = CAMCalibration(3, 2, momentum=0.5)
+        # rank 0: one sample of class 0; rank 1: three samples of class 0, one of class 1
+        if rank == 0:
+            pooled, labels = torch.tensor([[1., 0.]]), torch.tensor([0])
+        else:
+            pooled = torch.tensor([[0., 1.], [0., 2.], [0., 3.], [1., 1.]])
+            labels = torch.tensor([0, 0, 0, 1])
+        camc.update_prototypes(pooled, labels)
+        results[rank] = (camc.prototypes.clone(), camc.prototype_counts.clone())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_prototypes_synchronised_across_two_gloo_ranks():
+    manager = mp.Manager()
+    results = manager.dict()
+    mp.spawn(_ddp_worker, args=(_free_port(), results), nprocs=2, join=True)
+    p0, c0 = results[0]
+    p1, c1 = results[1]
+    assert torch.equal(p0, p1) and torch.equal(c0, c1)
+    assert c0.tolist() == [4, 1, 0]
+    # sums and counts over ranks: (1, 0) + 3 * (0, 1) over 4 samples, not a mean of rank means
+    torch.testing.assert_close(p0[0], torch.tensor([0.25, 0.75]))
+    torch.testing.assert_close(p0[1], F.normalize(torch.tensor([1., 1.]), dim=0))
+
+
+# ----------------------------------------------------------------------------- mmpretrain head
+def _heads(lam=0.0, aux_weight=0.0):
+    from mmpretrain.registry import MODELS
+    torch.manual_seed(5)
+    plain = MODELS.build(dict(type='CosineClsHead', num_classes=4, in_channels=8, scale=16.0))
+    camc = MODELS.build(dict(type='CAMCClsHead', num_classes=4, in_channels=8, scale=16.0,
+                             camc=dict(lam=lam, aux_weight=aux_weight)))
+    missing, unexpected = camc.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ['camc.prototype_counts', 'camc.prototypes'] and not unexpected
+    return plain, camc
+
+
+def test_lambda_zero_reproduces_plain_cosine_head():
+    from mmpretrain.structures import DataSample
+    plain, camc = _heads(lam=0.0, aux_weight=0.0)
+    x = torch.randn(6, 8, 3, 3)
+    samples = [DataSample().set_gt_label(i % 4) for i in range(6)]
+    gap = (x.mean((2, 3)), )
+    assert torch.equal(camc((x, )), plain(gap))
+    assert torch.equal(camc.pre_logits((x, )), gap[0])
+    for p, c in zip(plain.predict(gap), camc.predict((x, ))):
+        assert torch.equal(p.pred_score, c.pred_score) and torch.equal(p.pred_label, c.pred_label)
+    xp, xc = x.clone().requires_grad_(), x.clone().requires_grad_()
+    lp = plain.loss((xp.mean((2, 3)), ), samples)
+    lc = camc.loss((xc, ), samples)
+    assert lc.keys() == lp.keys() and torch.equal(lc['loss'], lp['loss'])
+    lp['loss'].backward()
+    lc['loss'].backward()
+    torch.testing.assert_close(xc.grad, xp.grad)
+    torch.testing.assert_close(camc.fc.weight.grad, plain.fc.weight.grad)
+    assert camc.camc.prototype_counts.tolist() == [2, 2, 1, 1]  # prototypes still learn
+
+
+def test_camc_head_loss_is_calibrated_plus_weighted_aux():
+    from mmpretrain.structures import DataSample
+    _, camc = _heads(lam=1.0, aux_weight=0.3)
+    x = torch.randn(5, 8, 3, 3)
+    labels = torch.tensor([0, 1, 2, 3, 0])
+    samples = [DataSample().set_gt_label(int(i)) for i in labels]
+    losses = camc.loss((x, ), samples)
+    # independent: calibrate with the ground-truth CAM (no prototypes yet), GAP, cosine
+    w = camc.fc.weight.detach()
+    cam = normalize_map(_direct_cam(x, w, labels))
+    pooled = (x * (1 + cam[:, None])).mean((2, 3))
+    logits = 16 * F.normalize(pooled, dim=1) @ F.normalize(w, dim=1).t()
+    aux = 16 * F.normalize(x.mean((2, 3)), dim=1) @ F.normalize(w, dim=1).t()
+    torch.testing.assert_close(losses['loss'], F.cross_entropy(logits, labels))
+    torch.testing.assert_close(losses['loss_camc_aux'], 0.3 * F.cross_entropy(aux, labels))
+
+
+# ----------------------------------------------------------------------------- mmdet head
+def _bbox_heads(lam, **kw):
+    from mmdet.registry import MODELS
+    cfg = dict(in_channels=4, fc_out_channels=16, roi_feat_size=3, num_classes=4,
+               cls_predictor_cfg=dict(type='CosineClassifier', scale=20.0))
+    torch.manual_seed(6)
+    plain = MODELS.build(dict(type='Shared2FCBBoxHead', **cfg))
+    camc = MODELS.build(dict(type='CAMCShared2FCBBoxHead', camc=dict(lam=lam), **cfg, **kw))
+    plain.init_weights()
+    missing, unexpected = camc.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith(('camc', 'iif')) for k in missing), missing
+    return plain, camc
+
+
+def test_bbox_head_lambda_zero_equals_plain_and_maps_use_roi_classifier():
+    plain, camc = _bbox_heads(lam=0.0)
+    x = torch.randn(7, 4, 3, 3)
+    with pytest.raises(RuntimeError, match='CAMCRoIHead'):
+        camc(x)  # training through a plain StandardRoIHead would lose the labels
+    plain.eval()
+    camc.eval()
+    for a, b in zip(plain(x), camc(x)):
+        assert torch.equal(a, b)
+    _, camc = _bbox_heads(lam=1.0)
+    camc.eval()
+    out = camc.camc_outputs(x)
+    # the RoI-level classifier: K + 1 columns (background last) on GAP of the RoI map
+    w = camc.camc_cls.weight.detach()
+    assert w.shape == (5, 4)
+    aux = 20 * F.normalize(x.mean((2, 3)), dim=1) @ F.normalize(w, dim=1).t()
+    torch.testing.assert_close(out.aux_logits, aux)
+    cls_score, bbox_pred = camc(x)
+    ref_cls, ref_box = Shared2FC_forward(camc, out.feats)
+    torch.testing.assert_close(cls_score, ref_cls)
+    torch.testing.assert_close(bbox_pred, ref_box)
+
+
+def Shared2FC_forward(head, feats):
+    from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+    return Shared2FCBBoxHead.forward(head, feats)
+
+
+def test_bbox_head_loss_adds_aux_term_and_composes_with_iif(tmp_path):
+    ann = tmp_path / 'train.txt'
+    ann.write_text(''.join(f'x/{c}_{i}.png {c}\n' for c, n in enumerate([50, 20, 5, 1])
+                           for i in range(n)))
+    _, camc = _bbox_heads(lam=1.0, iif=dict(variant='raw', stats=str(ann)))
+    camc.train()
+    x = torch.randn(6, 4, 3, 3)
+    labels = torch.tensor([0, 1, 2, 3, 4, 4])  # 4 = background
+    cls_score, bbox_pred, aux = camc.forward_train(x, labels)
+    w = camc.iif.weights
+    assert w[-1] == 1.0 and w.shape == (5, )
+    # both passes are IIF-adjusted: the aux logits are IIF times the RoI cosine logits
+    raw = 20 * F.normalize(x.mean((2, 3)), dim=1) @ \
+        F.normalize(camc.camc_cls.weight.detach(), dim=1).t()
+    torch.testing.assert_close(aux, raw * w)
+    label_weights = torch.ones(6)
+    losses = camc.loss(cls_score, bbox_pred, None, labels, label_weights,
+                       torch.zeros(6, 4), torch.zeros(6, 4), aux_score=aux)
+    expected = 0.5 * F.cross_entropy(aux, labels)
+    torch.testing.assert_close(losses['loss_camc_aux'], expected)
+    torch.testing.assert_close(losses['loss_cls'], F.cross_entropy(cls_score, labels))
+    assert camc.camc.prototype_counts.tolist() == [1, 1, 1, 1, 2]
