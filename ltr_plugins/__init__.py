@@ -14,7 +14,7 @@ compat.apply()
 mim.register_config_package()  # `ltr_plugins::<config>` paths in mmengine configs
 
 if importlib.util.find_spec('mmengine') is not None:
-    from . import optim  # noqa: F401  (registers AutocastOptimWrapper)
+    from . import hooks, optim  # noqa: F401  (registers OLTRCentroidInitHook, AutocastOptimWrapper)
 if importlib.util.find_spec('mmpretrain') is not None:
     from . import mmpretrain  # noqa: F401  (registers into mmpretrain)
 if importlib.util.find_spec('mmdet') is not None:

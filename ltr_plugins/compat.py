@@ -197,8 +197,53 @@ def fix_editable_installed_path() -> None:
         module.get_installed_path = get_installed_path
 
 
+def _float32_on_cpu(*tensors):
+    """Cast reduced-precision CPU tensors to float32 (others unchanged)."""
+    return tuple(t.float() if isinstance(t, torch.Tensor) and t.device.type == 'cpu'
+                 and t.dtype in (torch.bfloat16, torch.float16) else t for t in tensors)
+
+
+def patch_mmcv_cpu_ops_for_autocast() -> None:
+    """mmcv's CPU kernels of ``nms`` and ``RoIAlign`` accept float32 only and raise
+    ``expected scalar type Float but found BFloat16`` under CPU autocast (``--amp``). Run them
+    in float32 when they get bf16 / fp16 CPU tensors, RoIAlign returning the input's dtype (the
+    casts are differentiable, so gradients reach the bf16 features); float32 and GPU inputs take
+    the original code path."""
+    if importlib.util.find_spec('mmcv') is None:
+        return
+    try:  # (mmcv.ops re-exports functions named like these modules: import the modules)
+        nms_module = importlib.import_module('mmcv.ops.nms')
+        roi_align_module = importlib.import_module('mmcv.ops.roi_align')
+    except ImportError:  # mmcv without compiled ops
+        return
+    nmsop = nms_module.NMSop
+    if not getattr(nmsop.forward, '_ltr_plugins_fix', False):
+        original_nms = nmsop.forward
+
+        def nms_forward(ctx, bboxes, scores, *args):
+            return original_nms(ctx, *_float32_on_cpu(bboxes, scores), *args)
+
+        nms_forward._ltr_plugins_fix = True
+        nmsop.forward = staticmethod(nms_forward)
+    module = roi_align_module.RoIAlign
+    if not getattr(module.forward, '_ltr_plugins_fix', False):
+        original_roi_align = module.forward
+
+        def roi_align_forward(self, input, rois):
+            if input.device.type == 'cpu' and (input.dtype != torch.float32
+                                               or rois.dtype != torch.float32):
+                with torch.autocast('cpu', enabled=False):  # output in the input's dtype
+                    out = original_roi_align(self, *_float32_on_cpu(input, rois))
+                return out.to(input.dtype)
+            return original_roi_align(self, input, rois)
+
+        roi_align_forward._ltr_plugins_fix = True
+        module.forward = roi_align_forward
+
+
 def apply() -> None:
     """Apply every fix whose package is installed. Idempotent."""
     patch_lvis_numpy()
     register_safe_checkpoint_loader()
     fix_editable_installed_path()
+    patch_mmcv_cpu_ops_for_autocast()

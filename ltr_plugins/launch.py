@@ -59,7 +59,7 @@ def load_config(config: str, cfg_options: Optional[dict] = None,
 
 
 # Metrics of this package that write per-class / per-category csv files to ``out_dir``.
-_CSV_METRICS = ('LongTailAccuracy', 'LongTailLVISMetric')
+_CSV_METRICS = ('LongTailAccuracy', 'OpenSetLongTailAccuracy', 'LongTailLVISMetric')
 
 
 def set_metric_out_dirs(cfg: Config) -> None:
@@ -77,7 +77,9 @@ def set_metric_out_dirs(cfg: Config) -> None:
 def enable_amp(cfg: Config) -> None:
     """Mixed precision: mmengine's ``AmpOptimWrapper`` (fp16 + dynamic loss scale) on GPU;
     on CPU, where that wrapper refuses to run and autocast supports bf16 only,
-    :class:`ltr_plugins.optim.AutocastOptimWrapper` with bf16 (no loss scaling needed)."""
+    :class:`ltr_plugins.optim.AutocastOptimWrapper` with bf16 (no loss scaling needed; mmcv's
+    float32-only CPU nms / RoIAlign run in float32, see
+    :func:`ltr_plugins.compat.patch_mmcv_cpu_ops_for_autocast`)."""
     wrapper = cfg.optim_wrapper
     kind = wrapper.get('type', 'OptimWrapper')
     if kind in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
@@ -88,10 +90,6 @@ def enable_amp(cfg: Config) -> None:
     if torch.cuda.is_available():
         wrapper.type = 'AmpOptimWrapper'
         wrapper.loss_scale = 'dynamic'
-    elif cfg.default_scope == 'mmdet':
-        # mmcv's CPU nms / RoIAlign kernels accept float32 only and fail on bf16 tensors
-        raise NotImplementedError('--amp on CPU is not supported for mmdet models yet: '
-                                  "mmcv's CPU nms / RoIAlign kernels take float32 only")
     else:
         wrapper.type = 'AutocastOptimWrapper'
         wrapper.dtype = 'bfloat16'

@@ -17,6 +17,14 @@ def tiny_data() -> Path:
     return TINY_ROOT
 
 
+@pytest.fixture(scope='session')
+def demo_data() -> Path:
+    """The `demo` embedded preset under data/demo (idempotent; ~10 s the first time)."""
+    from ltr_plugins.datasets.generator import generate
+    generate(REPO / 'data' / 'demo', preset='demo', seed=0)
+    return REPO / 'data' / 'demo'
+
+
 def run_tool(args, timeout=600, **env) -> subprocess.CompletedProcess:
     """Run a python tool from the repo root; fail the test with its output on error."""
     proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, capture_output=True,

@@ -1,6 +1,7 @@
 """Every shipped config parses and builds; the real-data configs run their data pipelines and
 evaluators on the embedded data (same layout, only the root differs)."""
 import glob
+import json
 import os
 from pathlib import Path
 
@@ -16,12 +17,6 @@ CONFIGS = sorted(str(Path(p).relative_to(REPO)) for p in glob.glob(str(REPO / 'c
                  if '/_base_/' not in p)
 
 
-@pytest.fixture(scope='module')
-def demo_data():
-    from ltr_plugins.datasets.generator import generate
-    generate(REPO / 'data' / 'demo', preset='demo', seed=0)
-
-
 def _build_model(cfg):
     from mmengine.registry import MODELS
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -29,14 +24,46 @@ def _build_model(cfg):
     return model
 
 
+def _vlltr_inputs(cfg, tmp_path, num_classes: int):
+    """VL-LTR configs read files made by earlier stages (anchor embeddings) or supplied by the
+    user (CLIP checkpoint, class texts): point them at small stand-ins of the right size."""
+    import torch
+    from ltr_plugins.core.vlltr import (CLASS_TEXTS_FORMAT, AnchorEmbeddings,
+                                        save_anchor_embeddings)
+    names = [f'c{i}' for i in range(num_classes)]
+    anchors = str(tmp_path / 'anchors.safetensors')
+    save_anchor_embeddings(anchors, AnchorEmbeddings(torch.randn(num_classes, 2, 8), names, 1.))
+    head = cfg.model.get('head', {})
+    if head.get('type') == 'LGRClsHead':
+        head.anchors = anchors
+    elif head.get('type') == 'VLLTRPretrainHead':
+        texts = tmp_path / 'texts.json'
+        texts.write_text(json.dumps(dict(format=CLASS_TEXTS_FORMAT, templates=['a {}.'],
+                                         classes={n: {} for n in names})))
+        head.update(class_texts=str(texts), classes=names)
+        if head.text_encoder.type != 'minilm':  # open_clip: a local checkpoint is needed
+            head.text_encoder = dict(type='random', dim=8)
+    if cfg.default_scope == 'mmdet':
+        predictor = cfg.model.roi_head.bbox_head.get('cls_predictor_cfg', {})
+        if predictor.get('type') == 'LGRPredictor':
+            predictor.anchors = anchors
+
+
 @pytest.mark.parametrize('path', CONFIGS)
-def test_config_builds(path, demo_data, monkeypatch):
+def test_config_builds(path, demo_data, monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
     cfg = Config.fromfile(path)
     assert cfg.default_scope in ('mmdet', 'mmpretrain')
     assert 'ltr_plugins' in cfg.custom_imports['imports']
+    if 'vlltr' in path:
+        num_classes = (cfg.model.roi_head.bbox_head.num_classes if cfg.default_scope == 'mmdet'
+                       else cfg.model.head.num_classes)
+        _vlltr_inputs(cfg, tmp_path, num_classes)
     model = _build_model(cfg)
     head = model.roi_head.bbox_head if cfg.default_scope == 'mmdet' else model.head
+    if 'vlltr' in path and cfg.default_scope == 'mmdet':
+        assert type(head.fc_cls).__name__ == 'LGRPredictor'
+        head = head.fc_cls  # holds the IIF weights
     num_classes = head.num_classes
     if '/lvis/' in path:
         assert num_classes == 1203

@@ -42,8 +42,9 @@ def _load(path: str) -> dict:
 
 def test_returned_paths_and_layout(tiny):
     out, paths = tiny
-    assert sorted(paths) == sorted(['det_train_ann', 'det_val_ann', 'det_root', 'cls_root',
-                                    'cls_classes', 'cls_train_ann', 'cls_val_ann', 'cls_test_ann'])
+    assert sorted(paths) == sorted(['det_train_ann', 'det_val_ann', 'det_root', 'det_texts',
+                                    'cls_root', 'cls_classes', 'cls_texts', 'cls_train_ann',
+                                    'cls_val_ann', 'cls_test_ann'])
     assert paths['det_train_ann'] == str(out / 'lvis_v1/annotations/lvis_v1_train.json')
     assert paths['cls_test_ann'] == str(out / 'classification/ImageNet_LT_test.txt')
     assert all(Path(p).exists() for p in paths.values())
@@ -277,8 +278,33 @@ def test_cli_help_and_run(tmp_path, capsys):
     assert g.main(['--preset', 'tiny', '--out', str(tmp_path), '--tasks', 'cls']) == 0
     printed = json.loads(capsys.readouterr().out)
     assert sorted(printed['paths']) == ['cls_classes', 'cls_root', 'cls_test_ann',
-                                        'cls_train_ann', 'cls_val_ann']
+                                        'cls_texts', 'cls_train_ann', 'cls_val_ann']
     assert not (tmp_path / 'lvis_v1').exists()
+
+
+def test_class_text_corpora(tiny):
+    """Each task's corpus covers its classes: 8 templates + 4 shape, 4 generic and 2
+    misleading sentences per class, in a per-class shuffled order from its own RNG stream."""
+    from ltr_plugins.core.vlltr import load_class_texts
+    out, paths = tiny
+    for key, classes in (('cls_texts', g.PRESETS['tiny'].cls_classes),
+                         ('det_texts', g.PRESETS['tiny'].det_classes)):
+        names = [n for n, _ in classes]
+        corpora = load_class_texts(paths[key], names)
+        assert len(corpora) == len(names)
+        for name, sentences in zip(names, corpora):
+            assert len(sentences) == len(g.TEXT_TEMPLATES) + 10
+            assert sentences[0].startswith('a photo of a ')
+            first, second = g.SHAPE_TEXT[name]
+            desc = sentences[len(g.TEXT_TEMPLATES):]
+            assert f'It looks like {first}.' in desc and f'Its outline is {second}.' in desc
+            assert sum(s in g._NOISE_TEXT for s in desc) == 4
+            wrong = [s for s in desc if s.startswith('Some say it resembles ')]
+            assert len(wrong) == 2 and all(first not in s for s in wrong)
+    # same corpus for the same classes and seed; another seed shuffles differently
+    cls = g.PRESETS['tiny'].cls_classes
+    assert g.class_text_corpus(cls, 0) == g.class_text_corpus(cls, 0)
+    assert g.class_text_corpus(cls, 0) != g.class_text_corpus(cls, 1)
 
 
 def test_framework_free():

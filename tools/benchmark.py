@@ -78,12 +78,47 @@ def _cls_camc(env):
                                      in_channels=env.in_channels, scale=16.0, camc=CAMC))
 
 
+def _cls_oltr(env, attention=True):
+    # OLTR stage 2: modulated attention on the 7x7 map + 512-d fc+ReLU (OLTRNeck), then the
+    # meta-embedding head (reachability, hallucinator, selector, squashed cosine, centroid loss)
+    return dict(neck=dict(type='OLTRNeck', in_channels=env.in_channels, out_channels=512,
+                          attention=attention, spatial_size=7),
+                head=dict(type='MetaEmbeddingClsHead', num_classes=env.num_classes,
+                          in_channels=512))
+
+
+def _vlltr_anchors(env, num_anchors: int, dim: int) -> str:
+    """A random anchor file of the benchmark's class count (the cost does not depend on
+    the values). Smoke runs use M = 2, D = 16."""
+    from ltr_plugins.core.vlltr import AnchorEmbeddings, save_anchor_embeddings
+    if env.num_classes < 100:
+        num_anchors, dim = 2, 16
+    path = osp.join(env.tmpdir, f'anchors_{env.num_classes}_{num_anchors}_{dim}.safetensors')
+    if not osp.exists(path):
+        g = torch.Generator().manual_seed(0)
+        save_anchor_embeddings(path, AnchorEmbeddings(
+            torch.randn(env.num_classes, num_anchors, dim, generator=g),
+            [f'c{i}' for i in range(env.num_classes)], 4.6))
+    return path
+
+
+def _cls_lgr(env):
+    # VL-LTR stage 2 at ImageNet-LT size: M = 64 anchors, D = 1024 (CLIP RN50), frozen image
+    # projection 2048 -> 1024, visual MLP 1024 -> 4096 -> C
+    return dict(neck=GAP, head=dict(type='LGRClsHead', num_classes=env.num_classes,
+                                    in_channels=env.in_channels,
+                                    anchors=_vlltr_anchors(env, 64, 1024)))
+
+
 CLS_CASES: Dict[str, Callable] = {
     'LinearClsHead (stock)': _cls_linear,
     'IIFLinearClsHead': _cls_iif,
     'CosineClsHead (s=16)': _cls_cosine,
     'CosineClsHead + IIF': _cls_cosine_iif,
     'CAMCClsHead (s=16)': _cls_camc,
+    'OLTR (attention + fc512 + meta-embedding)': _cls_oltr,
+    'OLTR (fc512 + meta-embedding, no attention)': lambda env: _cls_oltr(env, attention=False),
+    'LGRClsHead (VL-LTR, M=64, D=1024)': _cls_lgr,
 }
 
 
@@ -117,6 +152,15 @@ def _det_camc_iif(env):
                 roi_head=dict(type='CAMCRoIHead'))
 
 
+def _det_lgr(env):
+    # VL-LTR's LGR RoI classifier at LVIS size as configs/lvis/mask_rcnn_vlltr.py: M = 16,
+    # D = 512, RoI feature 1024 -> 512, visual MLP hidden 512, learned background embedding
+    return dict(cls_predictor_cfg=dict(type='LGRPredictor', anchors=_vlltr_anchors(env, 16, 512),
+                                       hidden_ratio=1),
+                loss_cls=dict(type='LGRClsLoss', num_classes=env.num_classes,
+                              alpha=0.5))
+
+
 # A det case returns bbox_head overrides (merged into the base config's bbox head), optionally
 # with a key 'roi_head' holding overrides of the RoI head itself (e.g. its type).
 DET_CASES: Dict[str, Callable] = {
@@ -126,6 +170,8 @@ DET_CASES: Dict[str, Callable] = {
     'cosine (tau=8) + IIF': _det_cosine_iif,
     'CAMC + cosine (tau=20)': _det_camc,
     'CAMC + cosine (tau=8) + IIF': _det_camc_iif,
+    'OLTRShared2FCBBoxHead (meta-embedding)': lambda env: dict(type='OLTRShared2FCBBoxHead'),
+    'LGR (VL-LTR, M=16, D=512)': _det_lgr,
 }
 
 

@@ -41,12 +41,20 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-GENERATOR_VERSION = 3
+# 4: open-set classification split (ImageNet_LT_open.txt); 5: class_texts.json corpora.
+# Every file of an older version is byte-identical.
+GENERATOR_VERSION = 5
+#: version of the image / annotation content, written into the LVIS jsons' ``info``; it stays at
+#: the version that last changed them, so adding outputs keeps those files byte-identical
+ANNOTATION_VERSION = 3
 TASKS = ('det', 'cls')
 _PLACE_TRIES = 40
 #: classification lists, named as ImageNet-LT's so the real-data configs read the embedded data
 CLS_ANN_FILES = {'train': 'ImageNet_LT_train.txt', 'val': 'ImageNet_LT_val.txt',
                  'test': 'ImageNet_LT_test.txt'}
+#: open-set list (classes never seen in training, label -1), as OLTR's ImageNet_LT_open.txt
+CLS_OPEN_ANN_FILE = 'ImageNet_LT_open.txt'
+_CLS_OPEN_SPLIT = 3  # RNG key of the open split (train / val / test use 0 / 1 / 2)
 _COCO_PREFIX = 'http://images.cocodataset.org/'
 _DATE = '2017-01-01 00:00:00'
 
@@ -97,6 +105,7 @@ class GeneratorConfig:
     cls_imbalance: float = 100.0                  # head / tail train images
     cls_val_per_class: int = 20                   # val and test are balanced
     cls_test_per_class: int = 20
+    cls_open_classes: int = 10                    # open-set classes (test only, label -1)
     cls_object_size: tuple[float, float] = (0.7, 0.95)  # longest side / image size
     cls_max_distractors: int = 1                  # fewer than det: 32 px crops, 1.6k images
     # --- appearance ---
@@ -104,6 +113,9 @@ class GeneratorConfig:
     max_distractors: int = 3                      # background strokes / blobs per image
 
     def __post_init__(self) -> None:
+        if sum(self.cls_groups) + self.cls_open_classes > len(GLYPHS):
+            raise ValueError(f'cls_groups={self.cls_groups} + cls_open_classes='
+                             f'{self.cls_open_classes}: more than {len(GLYPHS)} glyph classes')
         for name in ('det_groups', 'cls_groups'):
             n = sum(getattr(self, name))
             if n > len(GLYPHS) or min(getattr(self, name)) < 1:
@@ -264,6 +276,226 @@ def _to_uint8(canvas: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
 
 
+# ----------------------------------------------------------------------------- class texts
+#: What each glyph looks like (two short phrases): the "useful" sentences of the class corpora.
+SHAPE_TEXT: dict[str, tuple[str, str]] = {
+    'black_star': (
+        'a solid star with five sharp points',
+        'five triangular spikes around a pentagon'),
+    'letter_a': (
+        'two slanted strokes meeting at a peak with a crossbar',
+        'a pointed arch with a horizontal bar in the middle'),
+    'heart': (
+        'two rounded lobes on top joined into a point at the bottom',
+        'a filled valentine shape'),
+    'digit_3': (
+        'two open bumps stacked on the right, open to the left',
+        'a curve that bends back twice like a backwards E with round arms'),
+    'umbrella': (
+        'a domed canopy above a hooked handle',
+        'a half circle with a scalloped edge and a J-shaped stick'),
+    'letter_k': (
+        'a vertical stem with two diagonal arms meeting at its middle',
+        'a straight line with a sideways V attached'),
+    'spade': (
+        'an upside-down heart on a small triangular stem',
+        'a pointed leaf shape with a flared foot'),
+    'digit_7': (
+        'a horizontal top bar with a long diagonal stroke down to the left',
+        'a sharp corner at the top right and no curves'),
+    'airplane': (
+        'a long fuselage with two wide wings and a small tail',
+        'a cross-like shape with swept wings'),
+    'letter_r': (
+        'a vertical stem with a closed bowl at the top and a leg kicking out',
+        'like a P with a diagonal leg'),
+    'eighth_note': (
+        'a filled oval note head with a stem and one flag',
+        'a single musical note with a curled tail'),
+    'letter_e': (
+        'a vertical stem with three horizontal arms pointing right',
+        'a comb with three teeth, the middle one shorter'),
+    'anchor': (
+        'a vertical shaft with a ring on top and curved flukes at the bottom',
+        'a cross bar near the top and a wide curved base'),
+    'digit_4': (
+        'a vertical stroke crossed by a horizontal bar with a diagonal joining them',
+        'an open or closed triangle above a crossbar'),
+    'club': (
+        'three round leaves clustered on a small stem',
+        'a clover of three circles with a flared foot'),
+    'letter_g': (
+        'an open round curve with a short horizontal spur inside on the right',
+        'a C with a bar turning inwards at the bottom'),
+    'snowflake': (
+        'six thin arms radiating from the centre with small branches',
+        'a star of crossing lines with forked tips'),
+    'letter_m': (
+        'two vertical stems joined by a V in the middle',
+        'two peaks side by side with straight sides'),
+    'triangle': (
+        'a solid triangle pointing up',
+        'three straight sides meeting in three sharp corners'),
+    'digit_2': (
+        'a rounded top hook curving down into a flat base line',
+        'a swan neck curve that ends in a horizontal stroke'),
+    'scissors': (
+        'two crossed blades with two round finger loops',
+        'an X shape with rings at one end'),
+    'letter_h': (
+        'two vertical stems joined by a horizontal bar in the middle',
+        'a ladder with a single rung'),
+    'lightning': (
+        'a zigzag bolt with sharp angled corners',
+        'a jagged diagonal stroke shaped like a Z'),
+    'letter_y': (
+        'two short arms meeting in a V on top of a single vertical stem',
+        'a fork on a straight stick'),
+    'telephone': (
+        'a wide handset resting on a squat base with a round dial',
+        'a rounded box with a curved receiver on top'),
+    'digit_6': (
+        'a curve sweeping down from the top into a closed loop at the bottom',
+        'a round belly with a tail rising to the upper right'),
+    'chess_knight': (
+        'the head and neck of a horse in profile on a base',
+        'a horse head with a mane and a pointed ear'),
+    'letter_f': (
+        'a vertical stem with a top arm and a shorter middle arm to the right',
+        'like an E without the bottom arm'),
+    'sun': ('a central disc surrounded by many short rays', 'a circle with spikes all around it'),
+    'letter_b': (
+        'a vertical stem with two closed bowls on the right, stacked',
+        'two bumps on the right of a straight line'),
+    'check_mark': (
+        'a short stroke down to the right then a long stroke up to the right',
+        'a tick shaped like a lopsided V'),
+    'digit_9': (
+        'a closed loop at the top with a tail going down',
+        'a round head on a curved stem, like an upside-down six'),
+    'flower': ('five rounded petals around a small centre', 'a blossom with heart-shaped petals'),
+    'letter_t': (
+        'a horizontal bar on top of a vertical stem',
+        'a cross whose bar sits at the very top'),
+    'yin_yang': (
+        'a circle split into two swirling halves by an S-shaped curve',
+        'two comma shapes with a dot in each, inside a ring'),
+    'letter_w': (
+        'two V shapes side by side, four slanted strokes',
+        'a zigzag of three points at the bottom and top'),
+    'beamed_notes': (
+        'two note heads with stems joined by a beam on top',
+        'a pair of musical notes connected by a bar'),
+    'digit_5': (
+        'a flat top bar, a short vertical stroke and a round bottom bowl open to the left',
+        'a hook on the bottom and a corner on the top left'),
+    'gear': ('a round wheel with square teeth on its rim and a hole in the centre', 'a cog wheel'),
+    'letter_p': (
+        'a vertical stem with a closed bowl at the top only',
+        'a flag-like loop on a straight pole'),
+    'shamrock': ('three heart-shaped leaves on a curved stem', 'a three-leaf clover with a stalk'),
+    'letter_u': (
+        'two vertical strokes joined by a round curve at the bottom',
+        'a cup open at the top'),
+    'recycling': (
+        'three bent arrows chasing each other around a triangle',
+        'a triangular loop of arrows'),
+    'letter_d': (
+        'a vertical stem with one large round bowl on the right',
+        'a half circle closed by a straight line on the left'),
+    'flag': (
+        'a rectangular banner on the top right of a tall pole',
+        'a pole with a waving cloth at the top'),
+    'letter_j': ('a vertical stroke with a hook curving left at the bottom', 'a fish hook shape'),
+    'female_sign': ('a ring on top of a small cross', 'a circle above a plus sign'),
+    'letter_n': (
+        'two vertical stems joined by a diagonal from top left to bottom right',
+        'a zigzag of one diagonal between two posts'),
+    'chess_rook': (
+        'a tower with battlements on top and a wide base',
+        'a castle turret with square notches'),
+    'disc': ('a solid filled circle', 'a perfectly round dot'),
+    'skull': (
+        'a round skull above crossed bones',
+        'a head with dark eye holes over an X of bones'),
+    'letter_c': (
+        'an open curve like a circle with a gap on the right',
+        'a crescent opening to the right'),
+    'cloud': (
+        'a puffy outline of several rounded bumps on a flat bottom',
+        'a fluffy lump made of overlapping circles'),
+    'warning_sign': (
+        'a triangle pointing up with an exclamation mark inside',
+        'a hazard triangle'),
+    'crossed_swords': (
+        'two straight blades crossing in an X with hilts at the bottom',
+        'two diagonal swords'),
+    'letter_v': (
+        'two slanted strokes meeting at a point at the bottom',
+        'an arrowhead pointing down'),
+    'envelope': (
+        'a rectangle with a V-shaped flap across the top',
+        'a letter envelope seen from the back'),
+    'hot_beverage': (
+        'a cup with a handle and wavy steam rising above it',
+        'a mug with curly lines on top'),
+    'radioactive': ('three fan-shaped blades around a small central dot', 'a trefoil of wedges'),
+    'wheelchair': ('a seated figure on a large wheel', 'a person sitting in a wheelchair'),
+    'atom': (
+        'three elliptical orbits crossing around a central dot',
+        'overlapping ovals like a flower of rings'),
+    'snowman': (
+        'two stacked balls with a hat on top',
+        'a small round head on a larger round body'),
+}
+TEXT_TEMPLATES = (
+    'a photo of a {}.', 'a picture of the {} symbol.', 'a drawing of a {}.', 'a {} glyph.',
+    'a small image of a {}.', 'a rotated {}.', 'a coloured {} on a busy background.',
+    'the shape of a {}.',
+)
+#: Sentences true of every class (not discriminative): the "noise" of the corpora.
+_NOISE_TEXT = (
+    'Its colour changes from one picture to the next.',
+    'It may be filled with stripes, speckled noise or a smooth gradient.',
+    'The background can be plain, striped, blotchy or a colour gradient.',
+    'Thin lines and round blobs sometimes clutter the picture.',
+    'It is usually tilted a little to the left or to the right.',
+    'It can be stretched to look a bit wider or a bit taller.',
+    'Pictures of it are small, only a few dozen pixels wide.',
+    'It is a common sight in many documents.',
+    'People have used it for a long time.',
+    'It is one of many symbols in a font.',
+)
+
+
+def class_text_corpus(classes: Sequence[tuple[str, str]], seed: int) -> dict:
+    """Class text corpus (``ltr_plugins.class_texts/1`` json object, see
+    :func:`ltr_plugins.core.vlltr.load_class_texts`) for ``classes``: the prompt templates and,
+    per class, a shuffled description made of 4 useful sentences about its shape, 4 generic
+    sentences true of every class, and 2 misleading ones describing another class's shape.
+    Drawn from its own RNG stream (seed, 2, class index): images are not affected."""
+    names = [n for n, _ in classes]
+    entries = {}
+    for index, (name, ch) in enumerate(classes):
+        rng = _rng(seed, 2, index)
+        first, second = SHAPE_TEXT[name]
+        kind, _, rest = name.partition('_')
+        display = f'{"capital letter" if kind == "letter" else "digit"} {rest.upper()}' \
+            if kind in ('letter', 'digit') else name.replace('_', ' ')
+        useful = [f'It looks like {first}.', f'It is drawn as {second}.',
+                  f'The {display} has the shape of {first}.', f'Its outline is {second}.']
+        noise = [_NOISE_TEXT[i] for i in rng.choice(len(_NOISE_TEXT), 4, replace=False)]
+        others = [n for n in names if n != name] or [n for n, _ in GLYPHS if n != name]
+        wrong = [f'Some say it resembles {SHAPE_TEXT[str(o)][0]}.'
+                 for o in rng.choice(others, 2, replace=False)]
+        text = useful + noise + wrong
+        order = rng.permutation(len(text))
+        entries[name] = dict(display_name=display, glyph=ch,
+                             text=' '.join(text[i] for i in order))
+    return dict(format='ltr_plugins.class_texts/1', templates=list(TEXT_TEMPLATES),
+                classes=entries)
+
+
 # ----------------------------------------------------------------------------- detection
 _SPLITS = {'train': 0, 'val': 1}
 
@@ -381,6 +613,7 @@ def _generate_det(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
             frequency=lvis_frequency(img_count), image_count=img_count,
             instance_count=sum(a['category_id'] == i + 1 for a in train_anns),
             **{'def': f'the glyph {ch!r} (U+{ord(ch):04X}) of DejaVu Sans'}))
+    _write_json(class_text_corpus(cfg.det_classes, seed), root / 'class_texts.json')
     groups = {g: sum(c['frequency'] == g for c in cats) for g in 'rcf'}
     if min(groups.values()) == 0:  # guaranteed by the bands; a failure here is a bug
         raise RuntimeError(f'frequency groups not covered: {groups}')
@@ -388,7 +621,7 @@ def _generate_det(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
     (root / 'annotations').mkdir(parents=True, exist_ok=True)
     for split, (images, anns) in splits.items():
         _write_json(dict(info=dict(description='ltr_plugins embedded LVIS-format data',
-                                   version=str(GENERATOR_VERSION), date_created=_DATE),
+                                   version=str(ANNOTATION_VERSION), date_created=_DATE),
                          licenses=[dict(id=1, name='CC0', url='')],
                          images=images, annotations=anns, categories=cats),
                     root / 'annotations' / f'lvis_v1_{split}.json')
@@ -397,36 +630,61 @@ def _generate_det(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- classification
+def _render_cls_image(cfg: GeneratorConfig, rng: np.random.Generator, ch: str) -> Image.Image:
+    """One classification image: glyph ``ch`` on a random background (all draws from ``rng``)."""
+    size = cfg.cls_image_size
+    canvas = _background(rng, size, size, cfg.cls_max_distractors)
+    mask = _glyph_mask(ch, rng.uniform(*cfg.cls_object_size) * size,
+                       rng.uniform(0.8, 1.25), rng.uniform(-1, 1) * cfg.max_rotation)
+    mask = mask[:size, :size]
+    h, w = mask.shape
+    _paint(rng, canvas, mask, int(rng.integers(0, size - h + 1)),
+           int(rng.integers(0, size - w + 1)))
+    return Image.fromarray(_to_uint8(canvas))
+
+
+def _generate_cls_open(cfg: GeneratorConfig, seed: int, root: Path) -> int:
+    """The open-set split: ``cls_open_classes`` glyph classes that follow the training classes
+    in :data:`GLYPHS` (never seen in training), ``cls_test_per_class`` images each, listed in
+    ``ImageNet_LT_open.txt`` with label -1 (OLTR's open-set protocol: test + open images).
+    Own RNG streams (split key 3), so the closed-set files do not change."""
+    start = sum(cfg.cls_groups)
+    open_classes = GLYPHS[start:start + cfg.cls_open_classes]
+    lines = []
+    for k, (name, ch) in enumerate(open_classes):
+        (root / 'open' / name).mkdir(parents=True, exist_ok=True)
+        for idx in range(cfg.cls_test_per_class):
+            rel = f'open/{name}/{idx:05d}.png'
+            _render_cls_image(cfg, _rng(seed, 1, _CLS_OPEN_SPLIT, k, idx), ch).save(root / rel)
+            lines.append(f'{rel} -1\n')
+    (root / CLS_OPEN_ANN_FILE).write_text(''.join(lines))
+    (root / 'open_classes.txt').write_text(''.join(n + '\n' for n, _ in open_classes))
+    return len(lines)
+
+
 def _generate_cls(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
     classes = cfg.cls_classes
-    size = cfg.cls_image_size
     per_split = {'train': long_tail_counts(cfg.cls_groups, _cls_bands(cfg)),
                  'val': [cfg.cls_val_per_class] * len(classes),
                  'test': [cfg.cls_test_per_class] * len(classes)}
     root.mkdir(parents=True, exist_ok=True)
     (root / 'classes.txt').write_text(''.join(n + '\n' for n, _ in classes))
+    _write_json(class_text_corpus(classes, seed), root / 'class_texts.json')
     counts: dict = {'classes': len(classes)}
-    for s, (split, targets) in enumerate(per_split.items()):
+    for s, (split, targets) in enumerate(per_split.items()):  # s: RNG key 0 / 1 / 2
         lines = []
         for label, ((name, ch), n) in enumerate(zip(classes, targets)):
             (root / split / name).mkdir(parents=True, exist_ok=True)
             for idx in range(n):
-                rng = _rng(seed, 1, s, label, idx)
-                canvas = _background(rng, size, size, cfg.cls_max_distractors)
-                mask = _glyph_mask(ch, rng.uniform(*cfg.cls_object_size) * size,
-                                   rng.uniform(0.8, 1.25), rng.uniform(-1, 1) * cfg.max_rotation)
-                mask = mask[:size, :size]
-                h, w = mask.shape
-                _paint(rng, canvas, mask, int(rng.integers(0, size - h + 1)),
-                       int(rng.integers(0, size - w + 1)))
                 rel = f'{split}/{name}/{idx:05d}.png'
-                Image.fromarray(_to_uint8(canvas)).save(root / rel)
+                _render_cls_image(cfg, _rng(seed, 1, s, label, idx), ch).save(root / rel)
                 lines.append(f'{rel} {label}\n')
         (root / CLS_ANN_FILES[split]).write_text(''.join(lines))
         counts[split] = sum(targets)
     t = per_split['train']
     counts['groups'] = {'many': sum(v > 100 for v in t), 'medium': sum(20 <= v <= 100 for v in t),
                         'few': sum(v < 20 for v in t)}
+    counts['open'] = _generate_cls_open(cfg, seed, root)
     return counts
 
 
@@ -436,10 +694,13 @@ def _paths(out: Path, tasks: Sequence[str]) -> dict[str, str]:
     if 'det' in tasks:
         ann = out / 'lvis_v1' / 'annotations'
         p.update(det_root=str(out / 'lvis_v1'), det_train_ann=str(ann / 'lvis_v1_train.json'),
-                 det_val_ann=str(ann / 'lvis_v1_val.json'))
+                 det_val_ann=str(ann / 'lvis_v1_val.json'),
+                 det_texts=str(out / 'lvis_v1' / 'class_texts.json'))
     if 'cls' in tasks:
         cls = out / 'classification'
         p.update(cls_root=str(cls), cls_classes=str(cls / 'classes.txt'),
+                 cls_open_ann=str(cls / CLS_OPEN_ANN_FILE),
+                 cls_texts=str(cls / 'class_texts.json'),
                  **{f'cls_{k}_ann': str(cls / v) for k, v in CLS_ANN_FILES.items()})
     return p
 
@@ -449,8 +710,10 @@ def generate(out_dir: str | Path, preset: str = 'demo', seed: int = 0,
     """Generate the embedded data set(s) of ``preset`` into ``out_dir``; returns the paths.
 
     Layout: ``lvis_v1/{annotations/lvis_v1_{train,val}.json, train2017/, val2017/}`` and
-    ``classification/{classes.txt, ImageNet_LT_{train,val,test}.txt, train/, val/, test/}``, plus the stamp
-    ``generator.json``. Idempotent: if the stamp records the same version, preset (and its
+    ``classification/{classes.txt, ImageNet_LT_{train,val,test}.txt, train/, val/, test/}``
+    (+ the open-set split ``ImageNet_LT_open.txt``, ``open/``, ``open_classes.txt``), each task
+    with a ``class_texts.json`` corpus for its classes, plus the stamp ``generator.json``.
+    Idempotent: if the stamp records the same version, preset (and its
     config), seed and tasks, nothing is written. Otherwise the stamp and old task dirs are removed
     first and the stamp is written last (temp file + ``os.replace``), so an interrupted run is
     never taken for a complete one.

@@ -1,6 +1,10 @@
 """Adapters registered into mmpretrain's registries."""
-from .backbones import SmallConvNet
+from .backbones import ResNetLT, SmallConvNet
 from .heads import CAMCClsHead, CosineClsHead, IIFLinearClsHead
-from .metrics import LongTailAccuracy
+from .metrics import LongTailAccuracy, OpenSetLongTailAccuracy
+from .oltr import MetaEmbeddingClsHead, OLTRNeck
+from .vlltr import LGRClsHead, VLLTRPretrainer, VLLTRPretrainHead
 
-__all__ = ['SmallConvNet', 'CAMCClsHead', 'CosineClsHead', 'IIFLinearClsHead', 'LongTailAccuracy']
+__all__ = ['ResNetLT', 'SmallConvNet', 'CAMCClsHead', 'CosineClsHead', 'IIFLinearClsHead',
+           'LongTailAccuracy', 'OpenSetLongTailAccuracy', 'MetaEmbeddingClsHead', 'OLTRNeck',
+           'LGRClsHead', 'VLLTRPretrainer', 'VLLTRPretrainHead']

@@ -1,8 +1,11 @@
-"""A small plain conv net for 32 px images (demo and test configs on the embedded data)."""
+"""Backbones: a small plain conv net for 32 px images (demo and test configs on the embedded
+data) and mmpretrain's ResNet with OLTR's ResNet-10."""
 from typing import Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule
+from mmpretrain.models.backbones import ResNet
+from mmpretrain.models.backbones.resnet import BasicBlock
 from mmpretrain.registry import MODELS
 from torch import nn
 
@@ -45,3 +48,11 @@ class SmallConvNet(BaseModule):
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
         return (self.layers(x), )
+
+
+@MODELS.register_module()
+class ResNetLT(ResNet):
+    """mmpretrain's ``ResNet`` plus ``depth=10`` (BasicBlock, one block per stage, 512-d
+    output): the ResNet-10 that OLTR trains from scratch on ImageNet-LT."""
+
+    arch_settings = {**ResNet.arch_settings, 10: (BasicBlock, (1, 1, 1, 1))}

@@ -1,13 +1,15 @@
-"""Top-1 accuracy overall and on the many / medium / few class splits (+ per-class csv)."""
+"""Top-1 accuracy overall and on the many / medium / few class splits (+ per-class csv);
+OLTR's open-set metric."""
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpretrain.registry import METRICS
 
-from ..core.evaluation import group_accuracy, per_class_accuracy
+from ..core.evaluation import (UNKNOWN, group_accuracy, macro_f1, open_set_f_measure,
+                               per_class_accuracy, reject_by_confidence)
 from ..datasets import SHOT_THRESHOLDS, ClassStats
 from ..fileio import atomic_write_text, to_csv
 
@@ -91,3 +93,66 @@ class LongTailAccuracy(BaseMetric):
             ('class', 'name', 'train_images', 'split', 'test_samples', 'accuracy'), rows))
         atomic_write_text(osp.join(self.out_dir, 'predictions.csv'), to_csv(
             ('label', 'prediction', 'confidence'), [(y, p, f'{c:.6g}') for p, y, c in results]))
+
+
+@METRICS.register_module()
+class OpenSetLongTailAccuracy(LongTailAccuracy):
+    """OLTR's open-set evaluation on a test set mixed with open-set samples (label -1).
+
+    Closed set (known samples only, argmax, no rejection): ``top1`` / ``many`` / ``medium`` /
+    ``few`` (%, as :class:`LongTailAccuracy`) and ``macro_f1``. Open set: a sample whose
+    maximum softmax probability is below ``threshold`` is rejected as unknown; then
+    ``f_measure`` (and its ``precision`` / ``recall``, see
+    :func:`ltr_plugins.core.evaluation.open_set_f_measure`), ``open_rejection_rate`` (% of
+    open samples rejected) and ``known_rejection_rate`` (% of known samples rejected).
+    F-measure, precision, recall and macro-F1 are fractions in [0, 1], as in the paper.
+
+    Args:
+        threshold: rejection threshold on the max probability (OLTR: 0.1), or a list of
+            them: the first gives the unsuffixed keys, the others ``f_measure@<t>`` etc.
+        rejected_known_is_fp: count rejected known samples as false positives (spec default).
+        train_ann_file / class_counts / thresholds / collect_device / prefix: as
+            :class:`LongTailAccuracy`.
+    """
+
+    default_prefix: Optional[str] = 'open_set'
+
+    def __init__(self, threshold: Union[float, Sequence[float]] = 0.1,
+                 rejected_known_is_fp: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        thresholds = [threshold] if isinstance(threshold, (int, float)) else list(threshold)
+        if not thresholds or not all(0.0 <= t <= 1.0 for t in thresholds):
+            raise ValueError(f'OpenSetLongTailAccuracy: threshold must be a value in [0, 1] '
+                             f'or a non-empty list of them, got {threshold}')
+        self.rejection_thresholds = thresholds
+        self.rejected_known_is_fp = rejected_known_is_fp
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        if any('pred_score' not in s for s in data_samples):
+            raise KeyError('OpenSetLongTailAccuracy needs pred_score (class probabilities)')
+        super().process(data_batch, data_samples)  # (prediction, label, max probability)
+
+    def compute_metrics(self, results: List[tuple]) -> dict:
+        pred, gt, max_prob = (np.asarray(x) for x in zip(*results))
+        pred, gt = pred.astype(np.int64), gt.astype(np.int64)
+        known = gt != UNKNOWN
+        if not known.any():
+            raise ValueError('OpenSetLongTailAccuracy: no known (closed-set) sample evaluated')
+        # closed set: LongTailAccuracy on the known samples (its csv files cover those)
+        metrics = super().compute_metrics([r for r in results if r[1] != UNKNOWN])
+        metrics['macro_f1'] = macro_f1(pred[known], gt[known], self.stats.num_classes)
+        for i, threshold in enumerate(self.rejection_thresholds):
+            suffix = '' if i == 0 else f'@{threshold:g}'
+            open_pred = reject_by_confidence(pred, max_prob, threshold)
+            for key, value in open_set_f_measure(open_pred, gt,
+                                                 self.rejected_known_is_fp).items():
+                metrics[key + suffix] = value
+            metrics['known_rejection_rate' + suffix] = float(
+                (open_pred[known] == UNKNOWN).mean() * 100)
+            if (~known).any():
+                metrics['open_rejection_rate' + suffix] = float(
+                    (open_pred[~known] == UNKNOWN).mean() * 100)
+        if known.all():
+            MMLogger.get_current_instance().warning(
+                'OpenSetLongTailAccuracy: no open-set sample (label -1) evaluated')
+        return metrics

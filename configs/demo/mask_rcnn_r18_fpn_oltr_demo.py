@@ -1,0 +1,30 @@
+# Demo twin of lvis/mask_rcnn_oltr.py: OLTR's meta-embedding bbox head (visual memory over the
+# 12 foreground classes, background as an ordinary logit) fine-tuned for 3 epochs from the
+# plain demo Mask R-CNN (stage 1 = mask_rcnn_r18_fpn_demo.py; hallucinator and background
+# logit initialised from its fc_cls). Centroids <- class means of the GT-box RoI features of
+# the training set (OLTRCentroidInitHook, test transforms). AdamW as the demo's stage 1 (the
+# centroids, too, step with AdamW here: one optimiser type per run in mmengine).
+#   python tools/train.py configs/demo/mask_rcnn_r18_fpn_demo.py
+#   python tools/train.py configs/demo/mask_rcnn_r18_fpn_oltr_demo.py \
+#       --cfg-options load_from=<stage-1 work dir>/epoch_6.pth
+_base_ = './mask_rcnn_r18_fpn_demo.py'
+
+model = dict(
+    roi_head=dict(
+        bbox_head=dict(type='OLTRShared2FCBBoxHead', centroid_loss_weight=0.01,
+                       open_set_threshold=None, init_hallucinator_from='fc_cls')))
+custom_hooks = [dict(type='OLTRCentroidInitHook')]
+
+max_epochs = 3
+train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs + 1)
+param_scheduler = [
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[2], gamma=0.1)
+]
+optim_wrapper = dict(
+    paramwise_cfg=dict(custom_keys={
+        'backbone': dict(lr_mult=0.1),  # stage-1 features: fine-tuned at 1/10 of the head lr
+        'neck': dict(lr_mult=0.1),
+        'roi_head.bbox_head.loss_centroid.centroids': dict(lr_mult=1.0, decay_mult=0.0),
+    }))
+default_hooks = dict(checkpoint=dict(interval=max_epochs))
+load_from = 'work_dirs/benchmark_lt/mask_rcnn_r18_fpn_demo/epoch_6.pth'

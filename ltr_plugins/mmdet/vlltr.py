@@ -1,0 +1,125 @@
+"""VL-LTR's LGR head as the RoI classifier of Mask R-CNN (math in ltr_plugins.core.vlltr).
+
+Use in any ``BBoxHead`` (background last, as mmdet expects)::
+
+    bbox_head=dict(
+        cls_predictor_cfg=dict(type='LGRPredictor', anchors='anchors.safetensors'),
+        loss_cls=dict(type='LGRClsLoss', num_classes=C, alpha=0.5))
+
+``LGRPredictor`` returns the visual and language logits side by side, (N, 2 (C + 1));
+``LGRClsLoss`` declares those channels to the head (``custom_cls_channels``), trains
+CE(z1) + CE(z2) and fuses the branches at inference (``custom_activation``), so the stock
+``Shared2FCBBoxHead`` / ``StandardRoIHead`` code paths run unchanged.
+"""
+from typing import Optional
+
+import torch
+from mmdet.models.losses import accuracy
+from mmdet.models.losses.cross_entropy_loss import cross_entropy
+from mmdet.registry import MODELS
+from mmengine.registry import MODELS as ROOT_MODELS
+from torch import nn
+
+from ..core import build_iif
+from ..core.vlltr import (FUSION_MODES, LanguageGuidedClassifier, fuse_branch_scores,
+                          load_anchor_embeddings)
+
+
+@ROOT_MODELS.register_module()
+class LGRPredictor(nn.Module):
+    """RoI classifier: a Linear from the RoI feature to the anchors' dimension D, then the LGR
+    head with text anchors for the C foreground classes and a learned background embedding.
+
+    Args:
+        in_features: RoI feature dimension (given by the bbox head).
+        out_features: 2 (C + 1) (given by the bbox head from ``LGRClsLoss``).
+        anchors: anchor embedding file (C classes, in the detector's label order).
+        hidden_ratio: width of the visual MLP as a multiple of D.
+        iif: optional IIF config (see :func:`ltr_plugins.core.build_iif`): both branches'
+            logits are multiplied by the IIF weights (background weight 1.0).
+
+    Shape: (N, in_features) -> (N, 2 (C + 1)) = [visual logits | language logits].
+    """
+
+    def __init__(self, in_features: int, out_features: int, anchors: str,
+                 hidden_ratio: int = 1, iif: Optional[dict] = None) -> None:
+        super().__init__()
+        if out_features % 2:
+            raise ValueError(f'LGRPredictor needs out_features = 2 (C + 1), got {out_features}:'
+                             " use loss_cls=dict(type='LGRClsLoss', ...) in the bbox head")
+        num_classes = out_features // 2 - 1
+        emb = load_anchor_embeddings(anchors, num_classes=num_classes)
+        self.num_classes = num_classes
+        self.proj = nn.Linear(in_features, emb.anchors.shape[2])
+        self.lgr = LanguageGuidedClassifier(emb.anchors, emb.logit_scale, hidden_ratio,
+                                            background=True)
+        self.iif = build_iif(num_classes, background=True, **iif) if iif else None
+
+    def init_weights(self) -> None:
+        """Runs after the bbox head's ``init_cfg`` override of ``fc_cls`` (which re-draws
+        every Linear / LayerNorm weight): restore LayerNorm = (1, 0) and W_q = W_k = I."""
+        for norm in (self.lgr.query_norm, self.lgr.key_norm):
+            norm.reset_parameters()
+        self.lgr.reset_attention()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        visual, language = self.lgr(self.proj(x))
+        if self.iif is not None:
+            visual, language = self.iif(visual), self.iif(language)
+        return torch.cat([visual, language], dim=1)
+
+
+@MODELS.register_module()
+class LGRClsLoss(nn.Module):
+    """Loss / activation for :class:`LGRPredictor` scores (N, 2 (C + 1)).
+
+    Training: ``loss_cls_visual`` = CE(z1) and ``loss_cls_language`` = CE(z2), softmax over
+    C + 1 with mmdet's sample weights and ``avg_factor``. Inference (``get_activation``):
+    ``alpha * softmax(z1) + (1 - alpha) * softmax(z2)`` (``fusion='prob'``), background last.
+
+    Args:
+        num_classes: C (foreground).
+        alpha: weight of the visual branch at inference.
+        fusion: ``'prob'`` or ``'logit'`` (see :func:`ltr_plugins.core.vlltr.fuse_branch_scores`).
+        language_loss_weight: weight of CE(z2) relative to CE(z1).
+        loss_weight: overall weight.
+    """
+
+    def __init__(self, num_classes: int, alpha: float = 0.5, fusion: str = 'prob',
+                 language_loss_weight: float = 1.0, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        if fusion not in FUSION_MODES:
+            raise ValueError(f'unknown fusion {fusion!r}; choose one of {FUSION_MODES}')
+        self.num_classes, self.alpha, self.fusion = num_classes, float(alpha), fusion
+        self.language_loss_weight, self.loss_weight = language_loss_weight, loss_weight
+        self.use_sigmoid = False
+        self.custom_cls_channels = True
+        self.custom_activation = True
+        self.custom_accuracy = True
+
+    def get_cls_channels(self, num_classes: int) -> int:
+        if num_classes != self.num_classes:
+            raise ValueError(f'LGRClsLoss has num_classes={self.num_classes} but the bbox head '
+                             f'has {num_classes}')
+        return 2 * (num_classes + 1)
+
+    def split(self, cls_score: torch.Tensor):
+        """(N, 2 (C + 1)) -> visual (N, C + 1), language (N, C + 1)."""
+        return cls_score.split(self.num_classes + 1, dim=-1)
+
+    def get_activation(self, cls_score: torch.Tensor) -> torch.Tensor:
+        visual, language = self.split(cls_score)
+        return fuse_branch_scores(visual, language, self.alpha, self.fusion)
+
+    def get_accuracy(self, cls_score: torch.Tensor, labels: torch.Tensor) -> dict:
+        return dict(acc=accuracy(self.get_activation(cls_score), labels))
+
+    def forward(self, cls_score: torch.Tensor, labels: torch.Tensor,
+                weight: Optional[torch.Tensor] = None, avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> dict:
+        reduction = reduction_override or 'mean'
+        visual, language = self.split(cls_score)
+        ce = [cross_entropy(z, labels, weight, reduction=reduction, avg_factor=avg_factor)
+              for z in (visual, language)]
+        return dict(loss_cls_visual=self.loss_weight * ce[0],
+                    loss_cls_language=self.loss_weight * self.language_loss_weight * ce[1])

@@ -1,0 +1,240 @@
+"""VL-LTR in mmpretrain / mmdet: values against the core formulas, the teacher snapshot, and a
+tiny stage 1 -> AnSS -> stage 2 run (cls and det) through tools/train.py and tools/test.py."""
+import json
+import math
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ltr_plugins  # noqa: F401
+from conftest import run_tool
+from ltr_plugins.core import vlltr as V
+
+
+def _anchor_file(tmp_path, num_classes=4, m=3, dim=8, scale=math.log(10.0)):
+    torch.manual_seed(0)
+    path = tmp_path / 'anchors.safetensors'
+    V.save_anchor_embeddings(path, V.AnchorEmbeddings(
+        torch.randn(num_classes, m, dim), [f'c{i}' for i in range(num_classes)], scale))
+    return str(path)
+
+
+def _corpus(tmp_path, names):
+    path = tmp_path / 'texts.json'
+    path.write_text(json.dumps(dict(
+        format=V.CLASS_TEXTS_FORMAT, templates=['a photo of a {}.', 'a {} glyph.'],
+        classes={n: dict(text=f'It is {n}. It has {i + 1} corners.')
+                 for i, n in enumerate(names)})))
+    return str(path)
+
+
+# ----------------------------------------------------------------------------- mmpretrain
+def test_lgr_cls_head_loss_and_alpha_fusion(tmp_path):
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    head = MODELS.build(dict(type='LGRClsHead', num_classes=4, in_channels=5,
+                             anchors=_anchor_file(tmp_path), alpha=0.3,
+                             language_loss_weight=0.5))
+    assert not head.image_proj.weight.requires_grad  # frozen, from stage 1
+    x = torch.randn(6, 5)
+    f = head.image_proj(x)
+    z1, z2 = head.lgr.visual(f), head.lgr.language_logits(f)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    losses = head.loss((x, ), samples)
+    torch.testing.assert_close(losses['loss_visual'], F.cross_entropy(z1, labels))
+    torch.testing.assert_close(losses['loss_language'], 0.5 * F.cross_entropy(z2, labels))
+    preds = head.predict((x, ))
+    torch.testing.assert_close(torch.stack([p.pred_score for p in preds]),
+                               0.3 * z1.softmax(1) + 0.7 * z2.softmax(1))
+    with pytest.raises(ValueError, match='has 4 classes but the model expects 5'):
+        MODELS.build(dict(type='LGRClsHead', num_classes=5, in_channels=5,
+                          anchors=_anchor_file(tmp_path)))
+
+
+def _pretrainer(tmp_path, beta=0.5):
+    from mmpretrain.registry import MODELS
+    names = ['star', 'heart', 'anchor']
+    return MODELS.build(dict(
+        type='VLLTRPretrainer', distill_weight=beta,
+        backbone=dict(type='SmallConvNet', widths=(4, 8)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='VLLTRPretrainHead', num_classes=3, in_channels=8, embed_dim=6,
+                  class_texts=_corpus(tmp_path, names), classes=names,
+                  text_encoder=dict(type='random', dim=10, width=8))))
+
+
+def test_pretrainer_losses_and_teacher_snapshot(tmp_path):
+    from mmpretrain.structures import DataSample
+    torch.manual_seed(0)
+    model = _pretrainer(tmp_path)
+    model.init_weights()
+    head = model.head
+    # sentences: 2 templates + 2 description sentences per class, class-major
+    assert head.class_count.tolist() == [4, 4, 4] and head.class_start.tolist() == [0, 4, 8]
+    assert not any('text_encoder' in k for k in model.state_dict())  # frozen: not saved
+    inputs = torch.randn(5, 3, 16, 16)
+    labels = torch.tensor([0, 2, 0, 1, 2])
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    assert not model.teacher_ready
+    initial = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    torch.manual_seed(1)
+    losses = model.loss(inputs, samples)
+    assert bool(model.teacher_ready)
+    # the teacher is the model as it was before this first step (BN statistics included)
+    for k, v in initial.items():
+        assert torch.equal(v, model.teacher['backbone'].state_dict()[k]), k
+    # recompute with the same sentence draw, from the core formulas
+    torch.manual_seed(1)
+    idx = head.sample_sentences(labels)
+    assert (head.sentence_labels[idx] == labels).all()
+    with torch.no_grad():
+        t = model.teacher
+        t_img, t_txt = t['head'].embed(t['neck'](t['backbone'](inputs)), idx)
+    img, txt = head.embed(model.extract_feat(inputs), idx)  # train mode: batch statistics
+    ref = V.vlltr_pretrain_losses(img, txt, labels, head.scale(), t_img, t_txt, head.scale(),
+                                  beta=0.5, smoothing=0.1)
+    for k in ('loss_lin', 'loss_dis'):
+        torch.testing.assert_close(losses[k], ref[k])
+    # one optimiser step moves the student, never the teacher (and no new snapshot)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    sum(losses.values()).backward()
+    opt.step()
+    teacher_w = model.teacher['head'].image_proj.weight.clone()
+    assert not torch.equal(head.image_proj.weight, teacher_w)
+    model.loss(inputs, samples)
+    assert torch.equal(model.teacher['head'].image_proj.weight, teacher_w)
+    # zero-shot predict: softmax of scaled cosine to the mean class-sentence embeddings
+    feats = model.extract_feat(inputs)
+    protos = head.class_embeddings()
+    expected = (head.scale().exp() * F.normalize(head.image_proj(feats[-1]), dim=-1)
+                @ F.normalize(protos, dim=-1).t()).softmax(-1)
+    torch.testing.assert_close(torch.stack([p.pred_score for p in head.predict(feats)]),
+                               expected)
+
+
+# ----------------------------------------------------------------------------- mmdet
+def _bbox_head(anchors):
+    from mmdet.registry import MODELS
+    head = MODELS.build(dict(
+        type='Shared2FCBBoxHead', in_channels=4, fc_out_channels=16, roi_feat_size=2,
+        num_classes=4,
+        cls_predictor_cfg=dict(type='LGRPredictor', anchors=anchors, hidden_ratio=2),
+        loss_cls=dict(type='LGRClsLoss', num_classes=4, alpha=0.25)))
+    head.init_weights()
+    return head
+
+
+def test_det_lgr_predictor_and_loss(tmp_path):
+    head = _bbox_head(_anchor_file(tmp_path))
+    pred = head.fc_cls
+    assert head.custom_cls_channels and head.custom_activation
+    # the head's Normal(0.01) override of fc_cls ran first; init_weights restored these
+    torch.testing.assert_close(pred.lgr.query.weight, torch.eye(8))
+    torch.testing.assert_close(pred.lgr.key_norm.weight, torch.ones(8))
+    x = torch.randn(7, 4, 2, 2)
+    cls_score, bbox_pred = head(x)
+    assert cls_score.shape == (7, 10) and bbox_pred.shape == (7, 16)
+    feats = head.shared_fcs[1](torch.relu(head.shared_fcs[0](x.flatten(1)))).relu()
+    z1, z2 = pred.lgr(pred.proj(feats))
+    torch.testing.assert_close(cls_score, torch.cat([z1, z2], 1))
+    # background (last column) of the language branch is the learned embedding
+    f = pred.proj(feats)
+    torch.testing.assert_close(
+        z2[:, -1], pred.lgr.logit_scale.exp() *
+        F.cosine_similarity(f, pred.lgr.background[None], dim=1))
+    labels = torch.tensor([0, 4, 4, 1, 2, 3, 4])  # 4 = background
+    weights = torch.tensor([1., 1., 0., 1., 1., 1., 1.])
+    losses = head.loss_cls(cls_score, labels, weights, avg_factor=6.0)
+    ce = lambda z: (F.cross_entropy(z, labels, reduction='none') * weights).sum() / 6  # noqa
+    torch.testing.assert_close(losses['loss_cls_visual'], ce(z1))
+    torch.testing.assert_close(losses['loss_cls_language'], ce(z2))
+    act = head.loss_cls.get_activation(cls_score)
+    torch.testing.assert_close(act, 0.25 * z1.softmax(1) + 0.75 * z2.softmax(1))
+    with pytest.raises(ValueError, match='has 4 classes but the model expects 5'):
+        from mmdet.registry import MODELS
+        MODELS.build(dict(type='Shared2FCBBoxHead', num_classes=5,
+                          cls_predictor_cfg=dict(type='LGRPredictor',
+                                                 anchors=_anchor_file(tmp_path)),
+                          loss_cls=dict(type='LGRClsLoss', num_classes=5)))
+
+
+# ----------------------------------------------------------------------------- end to end
+@pytest.fixture(scope='module')
+def stage1(tiny_data, tmp_path_factory):
+    """Tiny stage-1 run (random text tower) and its AnSS anchors (M = 4)."""
+    work = tmp_path_factory.mktemp('vlltr_stage1')
+    cfg = 'tests/configs/convnet_vlltr_pretrain_tiny.py'
+    run_tool(['tools/train.py', cfg, '--work-dir', work, '--cfg-options',
+              'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+    ckpt = work / 'epoch_1.pth'
+    anchors = work / 'anchors.safetensors'
+    run_tool(['tools/vlltr/select_anchor_sentences.py', cfg, ckpt, '--out', anchors,
+              '--num-anchors', '4'])
+    return cfg, ckpt, anchors
+
+
+def test_anss_tool_output_matches_the_model(stage1):
+    """The anchors written are the stage-1 text embeddings of the sentences the report marks,
+    and they are the lowest-scoring ones of each class."""
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.registry import MODELS
+    cfg, ckpt, anchors = stage1
+    emb = V.load_anchor_embeddings(anchors, num_classes=6, num_anchors=4, dim=16)
+    model = MODELS.build(Config.fromfile(cfg).model)
+    load_checkpoint(model, str(ckpt), map_location='cpu')
+    head = model.head
+    assert emb.class_names == head.class_names and emb.method == 'anss'
+    assert emb.logit_scale == pytest.approx(float(head.scale()))
+    report = anchors.with_suffix('.md').read_text()
+    sections = report.split('\n## ')[1:]
+    assert len(sections) == 6
+    for c, section in enumerate(sections):
+        rows = re.findall(r'^- \[([x ])\] (.*) \(([-0-9.]+)\)$', section, re.M)
+        assert len(rows) == int(head.class_count[c])
+        scores = [float(s) for _, _, s in rows]
+        assert scores == sorted(scores)  # listed best first
+        chosen = [t for mark, t, _ in rows if mark == 'x']
+        assert [mark for mark, _, _ in rows[:4]] == ['x'] * 4  # the 4 lowest are chosen
+        with torch.no_grad():
+            idx = torch.tensor([head.sentences.index(t) for t in chosen])
+            expected = head.text_proj(head.text_features(idx))
+        got = emb.anchors[c]
+        # same set of rows (the file keeps the score order)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_lgr_cls_end_to_end(stage1, tmp_path):
+    _, ckpt, anchors = stage1
+    cfg = 'tests/configs/convnet_lgr_tiny.py'
+    opts = ['--cfg-options', f'load_from={ckpt}', f'model.head.anchors={anchors}',
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=2']  # test.py evaluates
+    run_tool(['tools/train.py', cfg, '--work-dir', tmp_path, *opts])
+    out = run_tool(['tools/test.py', cfg, tmp_path / 'epoch_1.pth', '--work-dir', tmp_path,
+                    '--metrics-out', tmp_path / 'm.json', *opts[:3]])
+    metrics = json.loads((tmp_path / 'm.json').read_text())
+    assert 0 <= metrics['accuracy/top1'] <= 100 and 'accuracy/few' in metrics, out.stdout[-2000:]
+    s1 = torch.load(ckpt, weights_only=False)['state_dict']
+    s2 = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)['state_dict']
+    # the frozen stage-1 encoder (backbone + image projection) came through unchanged
+    for k in ('head.image_proj.weight', 'backbone.layers.0.weight'):
+        assert torch.equal(s1[k], s2[k]), k
+    assert torch.equal(s2['head.lgr.anchors'], V.load_anchor_embeddings(anchors).anchors)
+
+
+def test_lgr_det_end_to_end(stage1, tmp_path):
+    _, _, anchors = stage1  # the tiny det classes are the tiny cls classes
+    cfg = 'tests/configs/mask_rcnn_lgr_tiny.py'
+    opt = ['--cfg-options', f'model.roi_head.bbox_head.cls_predictor_cfg.anchors={anchors}']
+    run_tool(['tools/train.py', cfg, '--work-dir', tmp_path, *opt,
+              'train_cfg.val_begin=2'])
+    run_tool(['tools/test.py', cfg, tmp_path / 'epoch_1.pth', '--work-dir', tmp_path,
+              '--metrics-out', tmp_path / 'm.json', *opt])
+    metrics = json.loads((tmp_path / 'm.json').read_text())
+    assert all(0 <= metrics[f'lvis/segm_AP{g}'] <= 1 or metrics[f'lvis/segm_AP{g}'] == -1
+               for g in 'rcf')
+    log = sorted(tmp_path.glob('*/vis_data/scalars.json'))[0].read_text()
+    assert 'loss_cls_visual' in log and 'loss_cls_language' in log
