@@ -9,6 +9,23 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_ROOT = REPO / 'data' / 'tiny'
 
 
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """In-process Runners set mmengine's global default scope (e.g. 'mmpretrain'), which then
+    redirects every later registry build: drop the scopes a test created, so tests do not depend
+    on their order."""
+    try:
+        from mmengine.registry import DefaultScope
+    except ImportError:
+        yield
+        return
+    before = list(DefaultScope._instance_dict)
+    yield
+    for name in list(DefaultScope._instance_dict):
+        if name not in before:
+            del DefaultScope._instance_dict[name]
+
+
 @pytest.fixture(scope='session')
 def tiny_data() -> Path:
     """The `tiny` embedded preset under data/tiny (idempotent; seconds)."""

@@ -118,11 +118,14 @@ def test_pretrainer_losses_and_teacher_snapshot(tmp_path):
 # ----------------------------------------------------------------------------- mmdet
 def _bbox_head(anchors):
     from mmdet.registry import MODELS
-    head = MODELS.build(dict(
-        type='Shared2FCBBoxHead', in_channels=4, fc_out_channels=16, roi_feat_size=2,
-        num_classes=4,
-        cls_predictor_cfg=dict(type='LGRPredictor', anchors=anchors, hidden_ratio=2),
-        loss_cls=dict(type='LGRClsLoss', num_classes=4, alpha=0.25)))
+    from mmengine.registry import DefaultScope
+    # in-process runners of other tests may leave another default scope (e.g. mmpretrain)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        head = MODELS.build(dict(
+            type='Shared2FCBBoxHead', in_channels=4, fc_out_channels=16, roi_feat_size=2,
+            num_classes=4,
+            cls_predictor_cfg=dict(type='LGRPredictor', anchors=anchors, hidden_ratio=2),
+            loss_cls=dict(type='LGRClsLoss', num_classes=4, alpha=0.25)))
     head.init_weights()
     return head
 
