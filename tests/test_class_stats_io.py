@@ -170,9 +170,10 @@ def test_tool_on_small_lvis_json(tmp_path):
 
 
 def test_tool_on_packaged_lvis_v1(tmp_path):
-    out = tmp_path / 'lvis.csv'
-    proc = run_tool(['tools/analysis/class_stats.py', 'lvis_v1', '--out', out])
+    out, png = tmp_path / 'lvis.csv', tmp_path / 'hist.png'
+    proc = run_tool(['tools/analysis/class_stats.py', 'lvis_v1', '--out', out, '--plot', png])
     assert 'r/c/f = 337/461/405' in proc.stdout
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and f'wrote {png}' in proc.stdout
     rows = _read_rows(out)
     assert len(rows) == 1203
     expected_cols = {'id', 'name', 'frequency', 'image_count', 'instance_count', 'shot'}

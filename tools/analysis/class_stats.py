@@ -1,7 +1,7 @@
 """Per-class statistics and IIF weights of a training set, written to a csv.
 
     python tools/analysis/class_stats.py ANN_FILE --out stats.csv [--variants raw smooth ...]
-        [--format {auto,lvis,mmpretrain,csv}] [--classes classes.txt] [--num-images N]
+        [--plot histogram.png] [--format {auto,lvis,mmpretrain,csv}] [--classes classes.txt] [--num-images N]
         [--p-norm P] [--clamp-negative] [--on-mismatch {error,warn}]
 
 ANN_FILE is an LVIS / COCO json, an mmpretrain annotation list (``path label`` lines), a stats
@@ -9,6 +9,8 @@ csv, or one of the packaged tables ``lvis_v1``, ``lvis_v05``, ``imagenet_lt``, `
 The csv (``ClassStats.to_csv`` layout, ``# num_images=N`` first line) holds
 ``id,name,frequency,image_count,instance_count``, the shot group (many / medium / few) and one
 column ``iif_<variant>`` per weight variant, image-level and instance-level (``*_obj``).
+``--plot`` also saves the class histogram: training images per class, classes sorted by count
+(log y), coloured by many / medium / few, with the LVIS r / c / f boundaries drawn.
 """
 from __future__ import annotations
 
@@ -58,6 +60,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='clamp negative weights (rel/normit/gombit of very frequent '
                              'classes) to 0; by default they are written as computed, with a '
                              'warning')
+    parser.add_argument('--plot', metavar='PNG',
+                        help='also save the class histogram (sorted image counts, log y) here')
     parser.add_argument('--on-mismatch', default='error', choices=('error', 'warn'),
                         help='lvis: what to do when a category\'s image_count/instance_count '
                              'disagrees with its annotations. Default error')
@@ -98,6 +102,41 @@ def weight_columns(stats: ClassStats, variants: Sequence[str], strict: bool,
     return out
 
 
+def plot_histogram(stats: ClassStats, path: str) -> None:
+    """Save the sorted per-class image counts (log y), coloured by shot group, as a PNG."""
+    import io
+
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ltr_plugins.fileio import atomic_write_bytes
+    order = np.argsort(-stats.image_counts, kind='stable')
+    counts = stats.image_counts[order]
+    groups = stats.groups()[order]
+    colors = {'many': 'C0', 'medium': 'C1', 'few': 'C3'}
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    x = np.arange(len(counts))
+    for g, c in colors.items():
+        sel = groups == g
+        ax.bar(x[sel], np.maximum(counts[sel], 0.5), width=1.0, color=c,
+               label=f'{g} ({int(sel.sum())})')
+    for bound, name in ((10.5, 'r | c'), (100.5, 'c | f')):
+        ax.axhline(bound, color='0.5', ls='--', lw=0.8)
+        ax.text(len(counts) - 1, bound, name, ha='right', va='bottom', fontsize=7, color='0.4')
+    ax.set_yscale('log')
+    ax.set_xlabel('classes, sorted by training images')
+    ax.set_ylabel('training images')
+    ax.set_title(f'{osp.basename(str(stats.source))}: {stats.num_classes} classes, '
+                 f'{stats.num_images} images')
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=110, bbox_inches='tight')
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     try:
@@ -124,6 +163,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f'{name:<18} min {min(w):.4f}  max {max(w):.4f}')
     if args.out:
         print(f'wrote {args.out}')
+    if args.plot:
+        plot_histogram(stats, args.plot)
+        print(f'wrote {args.plot}')
 
 
 if __name__ == '__main__':
