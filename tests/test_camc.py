@@ -1,7 +1,6 @@
 """CAMC core (ltr_plugins.core.camc) and its mmpretrain / mmdet heads: values against direct
 computations, the momentum rule, the DDP sync, lambda = 0 equivalence, determinism."""
 import os
-import socket
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ import torch.nn.functional as F
 import ltr_plugins  # noqa: F401
 from ltr_plugins.core import (CAMCalibration, CosineClassifier, class_activation_maps,
                               normalize_map, select_targets)
+from test_distributed import _free_port
 
 
 def _direct_cam(feats, weight, k):
@@ -184,12 +184,6 @@ def test_bad_inputs_raise_clear_errors():
         CAMCalibration(4, 8, combine='max')
     with pytest.raises(ValueError, match='momentum'):
         CAMCalibration(4, 8, momentum=1.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _ddp_worker(rank, port, results):
