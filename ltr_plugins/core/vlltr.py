@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cosine import cosine_logits
 from .distributed import all_gather_with_grad
 
 # ----------------------------------------------------------------------------- class texts
@@ -150,7 +151,7 @@ def classwise_targets(row_labels: torch.Tensor, col_labels: torch.Tensor,
 def contrastive_logits(image_emb: torch.Tensor, text_emb: torch.Tensor,
                        logit_scale: torch.Tensor) -> torch.Tensor:
     """(N_img, N_txt) similarities ``exp(logit_scale) * cos(image_i, text_j)``."""
-    return logit_scale.exp() * F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).t()
+    return cosine_logits(image_emb, text_emb, scale=logit_scale.exp())
 
 
 def classwise_contrastive_loss(logits: torch.Tensor, image_labels: torch.Tensor,
@@ -453,8 +454,8 @@ class LanguageGuidedClassifier(nn.Module):
         scale = self.logit_scale.exp()
         logits = scale * cos
         if self.background is not None:
-            bg = F.normalize(feats, dim=1, eps=eps) @ F.normalize(self.background, dim=0, eps=eps)
-            logits = torch.cat([logits, scale * bg[:, None]], dim=1)
+            bg = cosine_logits(feats, self.background[None], scale=scale, eps=eps)
+            logits = torch.cat([logits, bg], dim=1)
         return logits
 
     def forward(self, feats: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
