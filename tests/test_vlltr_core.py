@@ -359,3 +359,35 @@ def test_minilm_loads_offline_without_network():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'offline ok 384' in proc.stdout
+
+
+_TINY_CLIP = dict(embed_dim=16,
+                  vision_cfg=dict(image_size=32, layers=1, width=32, head_width=16, patch_size=16),
+                  text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2,
+                                layers=1))
+
+
+def test_open_clip_text_tower_from_local_checkpoint(tmp_path):
+    """A locally saved (random-init, tiny) CLIP: the encoder reads its weights from the file,
+    drops the image tower, and encodes like the saved model's own encode_text."""
+    open_clip = pytest.importorskip('open_clip', reason='text extra (open_clip_torch) missing')
+    config = tmp_path / 'ltr-tiny-clip.json'
+    config.write_text(json.dumps(_TINY_CLIP))
+    open_clip.add_model_config(str(config))
+    torch.manual_seed(0)
+    reference = open_clip.create_model('ltr-tiny-clip').eval()
+    ckpt = tmp_path / 'tiny_clip.pt'
+    torch.save(reference.state_dict(), ckpt)
+    sentences = ['a photo of a heart.', 'a lightning bolt.']
+    with torch.no_grad():
+        expected = reference.encode_text(open_clip.get_tokenizer('ltr-tiny-clip')(sentences))
+
+    torch.manual_seed(1)  # a different random init: equality below needs the checkpoint
+    enc = te.build_text_encoder(dict(type='open_clip', model_name='ltr-tiny-clip',
+                                     checkpoint=str(ckpt), model_config=str(config)))
+    assert enc.dim == 16
+    assert not any(k.startswith('model.visual.') for k in enc.state_dict())
+    torch.testing.assert_close(te.encode_sentences(enc, sentences), expected)
+    with pytest.raises(ValueError, match="no model 'other-name'"):
+        te.build_text_encoder(dict(type='open_clip', model_name='other-name',
+                                   checkpoint=str(ckpt), model_config=str(config)))

@@ -9,18 +9,27 @@ each run. Existing results are reused unless --force (delete the run's work dir 
 A row may start from another row's run: ``load_from=CONFIG`` trains from that run's last
 checkpoint (two-stage methods such as OLTR), ``checkpoint_from=CONFIG`` only tests it with this
 config (e.g. the plain model under the open-set protocol); see the ``oltr`` suite.
+
+``--preset bench`` runs the same demo configs on the larger ``bench`` preset of the embedded data
+(50 classification classes, 30 LVIS-format classes) with a fixed budget: each config is rewritten
+(data root, class count, work-dir references) and its schedule scaled to ``BUDGETS[task]`` of
+its demo epochs, and the rewritten config is saved in the run's work dir. ``--suite all`` is one
+row per method (both tasks) and also writes the per-class plot of every run next to the table.
 """
 import argparse
 import csv
 import io
 import json
+import math
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_OUT = 'work_dirs/benchmark_lt'
 sys.path.insert(0, ROOT)  # run from a checkout
 
 from ltr_plugins.fileio import atomic_write_json, atomic_write_text  # noqa: E402
@@ -48,6 +57,8 @@ SUITES = {
         'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
                 ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
                 ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
+                ('CAMC (train_target=pred) + cosine τ=20',
+                 'configs/demo/mask_rcnn_r18_fpn_camc_pred_demo.py'),
                 ('IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py'),
                 ('CAMC + IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_camc_iif_demo.py')],
     },
@@ -72,11 +83,14 @@ SUITES = {
     },
 }
 # VL-LTR: stage 2 reads the stage-1 checkpoint and anchor files at these (config-given) paths,
-# so this suite needs the default --out. Prepare steps run before a config's training when
-# their output is missing: (output file, tool argv).
+# so this suite needs the default --out (other --out / --preset values are rewritten, see
+# retarget). Prepare steps run before a config's training when their output is missing:
+# (output file, tool argv); an argv item ('last_checkpoint', CONFIG) is that run's last
+# checkpoint (trained first if needed), a demo config path stands for its retargeted copy.
+_VL_PRETRAIN = 'configs/demo/convnet_vlltr_pretrain_demo.py'
 _VL_STAGE1 = 'work_dirs/benchmark_lt/convnet_vlltr_pretrain_demo/'
-_VL_ANSS = ['tools/vlltr/select_anchor_sentences.py', 'configs/demo/convnet_vlltr_pretrain_demo.py',
-            _VL_STAGE1 + 'epoch_20.pth', '--num-anchors', '8']
+_VL_ANSS = ['tools/vlltr/select_anchor_sentences.py', _VL_PRETRAIN,
+            ('last_checkpoint', _VL_PRETRAIN), '--num-anchors', '8']
 
 
 def _anchors(name: str, *extra: str):
@@ -88,7 +102,7 @@ _VL_DET_ANCHORS = _anchors('anchors_det_anss_m8.safetensors', '--classes',
                            'data/demo/lvis_v1/annotations/lvis_v1_train.json')
 SUITES['vlltr'] = {
     'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
-            ('VL-LTR stage 1, zero-shot', 'configs/demo/convnet_vlltr_pretrain_demo.py'),
+            ('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
             ('stage 1 + FC head', 'configs/demo/convnet_vlltr_fc_demo.py'),
             ('stage 1 + LGR, random anchors', 'configs/demo/convnet_vlltr_random_anchors_demo.py',
              _anchors('anchors_random_m8.safetensors', '--method', 'random')),
@@ -100,9 +114,34 @@ SUITES['vlltr'] = {
              _VL_DET_ANCHORS),
             ('LGR + IIF', 'configs/demo/mask_rcnn_r18_fpn_vlltr_iif_demo.py', _VL_DET_ANCHORS)],
 }
+# One row per method, main variant of each (the method suites hold the ablations).
+SUITES['all'] = {
+    'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+            ('IIF (linear)', 'configs/demo/convnet_iif_demo.py'),
+            ('cosine s=16', 'configs/demo/convnet_cosine_demo.py'),
+            ('cosine s=16 + IIF', 'configs/demo/convnet_cosine_iif_demo.py'),
+            ('CAMC + cosine s=16', 'configs/demo/convnet_camc_demo.py'),
+            ('OLTR (stage 2 from CE)', 'configs/demo/convnet_oltr_stage2_demo.py',
+             dict(load_from='configs/demo/convnet_ce_demo.py')),
+            ('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
+            ('VL-LTR stage 1 + LGR (AnSS anchors)', 'configs/demo/convnet_vlltr_demo.py',
+             _anchors('anchors_anss_m8.safetensors'))],
+    'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+            ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
+            ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
+            ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
+            ('OLTR head (fine-tune from CE)', 'configs/demo/mask_rcnn_r18_fpn_oltr_demo.py',
+             dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
+            ('LGR (VL-LTR anchors)', 'configs/demo/mask_rcnn_r18_fpn_vlltr_demo.py',
+             _VL_DET_ANCHORS)],
+}
+#: --preset P (other than demo): each run gets this fraction of its demo config's epochs (at
+#: least 1). bench has ~3x (cls) / 2.5x (det) the demo's training images, so a bench run makes
+#: ~3/4 (cls) / ~5/6 (det) of the demo run's iterations.
+BUDGETS = {'cls': 0.25, 'det': 1 / 3}
 COLUMNS = {
-    'cls': [('top-1', 'accuracy/top1'), ('many', 'accuracy/many'),
-            ('medium', 'accuracy/medium'), ('few', 'accuracy/few')],
+    'cls': [('top-1', 'accuracy/top1|open_set/top1'), ('many', 'accuracy/many|open_set/many'),
+            ('medium', 'accuracy/medium|open_set/medium'), ('few', 'accuracy/few|open_set/few')],
     'det': [('AP', 'lvis/segm_AP'), ('APr', 'lvis/segm_APr'), ('APc', 'lvis/segm_APc'),
             ('APf', 'lvis/segm_APf'), ('box AP', 'lvis/bbox_AP')],
 }
@@ -118,60 +157,167 @@ SUITE_COLUMNS = {
 }
 
 
-def _work_dir(config: str, out: str) -> str:
-    return osp.join(out, osp.splitext(osp.basename(config))[0])
+class Bench:
+    """Where runs go and which data they use; runs trained / tested through the tools."""
 
+    def __init__(self, out: str, preset: str = 'demo', force: bool = False):
+        self.out, self.preset, self.force = out, preset, force
 
-def _last_checkpoint(config: str, out: str, force: bool) -> str:
-    """Train ``config`` (as a benchmark run) if needed; its last checkpoint."""
-    run(config, config, out, force)
-    with open(osp.join(_work_dir(config, out), 'last_checkpoint')) as f:
-        return f.read().strip()
+    def work_dir(self, config: str) -> str:
+        return osp.join(self.out, osp.splitext(osp.basename(config))[0])
 
+    def config(self, config: str) -> str:
+        """The config to run: ``config`` itself on the demo preset with the default --out, else
+        its rewritten copy in the run's work dir."""
+        if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT):
+            return config
+        path = osp.join(self.work_dir(config), 'bench_' + osp.basename(config))
+        retarget(osp.join(ROOT, config), path, self.preset, self._out_rel())
+        return path
 
-def run(name: str, config: str, out: str, force: bool, checkpoint_from: str = None,
-        load_from: str = None, prepare=()) -> dict:
-    work_dir = _work_dir(config, out)
-    metrics_file = osp.join(work_dir, 'test_metrics.json')
-    if osp.isfile(metrics_file) and not force:
-        with open(metrics_file) as f:
-            return json.load(f)
-    start = time.time()
-    py = sys.executable
-    for creates, argv in prepare:  # e.g. anchor sentence selection before an LGR run
-        if force or not osp.exists(osp.join(ROOT, creates)):
-            subprocess.run([py, *argv], cwd=ROOT, check=True)
-    if checkpoint_from:
-        ckpt = _last_checkpoint(checkpoint_from, out, False)
+    def _out_rel(self) -> str:
+        return osp.relpath(self.out, ROOT) if self.out.startswith(ROOT + os.sep) else self.out
+
+    def arg(self, item) -> str:
+        """A prepare-step argv item with config / checkpoint references resolved."""
+        if isinstance(item, tuple):
+            kind, config = item
+            assert kind == 'last_checkpoint', item
+            return self.last_checkpoint(config)
+        if item.startswith('configs/demo/') and item.endswith('.py'):
+            return self.config(item)
+        return _retarget_str(item, self.preset, self._out_rel())
+
+    def last_checkpoint(self, config: str) -> str:
+        """Train ``config`` (as a benchmark run) if needed; its last checkpoint."""
+        self.run(config, config)
+        with open(osp.join(self.work_dir(config), 'last_checkpoint')) as f:
+            return f.read().strip()
+
+    def run(self, name: str, config: str, checkpoint_from: str = None, load_from: str = None,
+            prepare=()) -> dict:
+        work_dir = self.work_dir(config)
+        metrics_file = osp.join(work_dir, 'test_metrics.json')
+        if osp.isfile(metrics_file) and not self.force:
+            with open(metrics_file) as f:
+                return json.load(f)
+        start = time.time()
+        py = sys.executable
+        for creates, argv in prepare:  # e.g. anchor sentence selection before an LGR run
+            creates = self.arg(creates)
+            if self.force or not osp.exists(osp.join(ROOT, creates)):
+                subprocess.run([py, *[self.arg(a) for a in argv]], cwd=ROOT, check=True)
         os.makedirs(work_dir, exist_ok=True)
-    else:
-        extra = []
-        if load_from:
-            extra = ['--cfg-options', f'load_from={_last_checkpoint(load_from, out, False)}']
-        subprocess.run([py, 'tools/train.py', config, '--work-dir', work_dir, *extra],
-                       cwd=ROOT, check=True)
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            ckpt = f.read().strip()
-    subprocess.run([py, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
-                    '--metrics-out', metrics_file], cwd=ROOT, check=True)
-    with open(metrics_file) as f:
-        metrics = json.load(f)
-    metrics['minutes'] = (time.time() - start) / 60
-    if checkpoint_from:
-        metrics['checkpoint'] = ckpt
-    atomic_write_json(metrics_file, metrics)
-    print(f'[benchmark] {name} ({config}) done in {metrics["minutes"]:.1f} min', flush=True)
-    return metrics
+        cfg = self.config(config)
+        if checkpoint_from:
+            ckpt = self.last_checkpoint(checkpoint_from)
+        else:
+            extra = []
+            if load_from:
+                extra = ['--cfg-options', f'load_from={self.last_checkpoint(load_from)}']
+            subprocess.run([py, 'tools/train.py', cfg, '--work-dir', work_dir, *extra],
+                           cwd=ROOT, check=True)
+            with open(osp.join(work_dir, 'last_checkpoint')) as f:
+                ckpt = f.read().strip()
+        subprocess.run([py, 'tools/test.py', cfg, ckpt, '--work-dir', work_dir,
+                        '--metrics-out', metrics_file], cwd=ROOT, check=True)
+        with open(metrics_file) as f:
+            metrics = json.load(f)
+        metrics['minutes'] = (time.time() - start) / 60
+        if checkpoint_from:
+            metrics['checkpoint'] = ckpt
+        atomic_write_json(metrics_file, metrics)
+        print(f'[benchmark] {name} ({config}) done in {metrics["minutes"]:.1f} min', flush=True)
+        return metrics
+
+    def finished(self, name: str, config: str) -> dict:
+        """The metrics of a finished run, or {} (shown as '-')."""
+        path = osp.join(self.work_dir(config), 'test_metrics.json')
+        if not osp.isfile(path):
+            print(f'[benchmark] {name} ({config}): not run', flush=True)
+            return {}
+        with open(path) as f:
+            return json.load(f)
 
 
-def _finished(name: str, config: str, out: str) -> dict:
-    """The metrics of a finished run, or {} (shown as '-')."""
-    path = osp.join(out, osp.splitext(osp.basename(config))[0], 'test_metrics.json')
-    if not osp.isfile(path):
-        print(f'[benchmark] {name} ({config}): not run', flush=True)
-        return {}
-    with open(path) as f:
-        return json.load(f)
+def scaled_epochs(epochs: int, task: str) -> int:
+    """The --preset budget of a config trained for ``epochs`` on the demo preset."""
+    return max(1, math.floor(epochs * BUDGETS[task] + 0.5))
+
+
+def _retarget_str(s: str, preset: str, out_rel: str) -> str:
+    """Data paths to ``preset``, benchmark work-dir references to ``out_rel``; checkpoint names
+    ``epoch_N.pth`` of referenced runs follow their scaled schedules."""
+    if preset != 'demo':
+        s = re.sub(r'(^|/)data/demo(/|$)', rf'\1data/{preset}\2', s)
+    if DEFAULT_OUT + '/' in s:
+        s = s.replace(DEFAULT_OUT + '/', out_rel.rstrip('/') + '/')
+        if preset != 'demo':
+            task = 'det' if '/mask_rcnn' in s else 'cls'
+            s = re.sub(r'epoch_(\d+)\.pth',
+                       lambda m: f'epoch_{scaled_epochs(int(m.group(1)), task)}.pth', s)
+    return s
+
+
+def retarget(config: str, out_path: str, preset: str, out_rel: str) -> None:
+    """Write ``config`` rewritten for the embedded ``preset`` and the benchmark dir ``out_rel``.
+
+    Every string's data root and work-dir reference is rewritten, every ``num_classes`` equal to
+    the demo's class count becomes the preset's, and (preset != demo) the schedule is scaled to
+    the budget: max_epochs, epoch-based scheduler bounds / T_max / milestones, checkpoint
+    interval, one validation at the end at most.
+    """
+    from mmengine.config import Config
+
+    from ltr_plugins.datasets.generator import PRESETS
+    cfg = Config.fromfile(config)
+    task = 'det' if 'mask_rcnn' in osp.basename(config) else 'cls'
+    groups = 'det_groups' if task == 'det' else 'cls_groups'
+    n_demo, n_new = sum(getattr(PRESETS['demo'], groups)), sum(getattr(PRESETS[preset], groups))
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            return {k: n_new if k == 'num_classes' and v == n_demo else walk(v)
+                    for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return type(obj)(walk(v) for v in obj)
+        return _retarget_str(obj, preset, out_rel) if isinstance(obj, str) else obj
+
+    d = walk(cfg.to_dict())
+    if d.get('embedded_data'):
+        d['embedded_data']['preset'] = preset
+    if preset != 'demo':
+        _scale_schedule(d, task)
+    text = Config(d).pretty_text
+    if osp.isfile(out_path) and open(out_path).read() == text:
+        return
+    os.makedirs(osp.dirname(out_path), exist_ok=True)
+    atomic_write_text(out_path, text)
+
+
+def _scale_schedule(d: dict, task: str) -> None:
+    epochs = d['train_cfg']['max_epochs']
+    new = scaled_epochs(epochs, task)
+    d['train_cfg']['max_epochs'] = new
+    if 'val_interval' in d['train_cfg']:
+        d['train_cfg']['val_interval'] = new
+    if 'val_begin' in d['train_cfg']:
+        d['train_cfg']['val_begin'] = new + 1 if d['train_cfg']['val_begin'] > epochs else 1
+    if 'max_epochs' in d:
+        d['max_epochs'] = new
+    scheds = d.get('param_scheduler') or []
+    for sch in [scheds] if isinstance(scheds, dict) else scheds:
+        if not sch.get('by_epoch', True):
+            continue  # iteration-based warm-up stays as is
+        for k in ('begin', 'end', 'T_max'):
+            if k in sch:
+                sch[k] = new if sch[k] >= epochs else math.floor(sch[k] * new / epochs + 0.5)
+        if 'milestones' in sch:  # keep each decay inside the shorter run (a 1-epoch run: none)
+            sch['milestones'] = [min(max(1, math.floor(m * new / epochs + 0.5)), max(new - 1, 1))
+                                 for m in sch['milestones']]
+    ckpt = d.get('default_hooks', {}).get('checkpoint')
+    if ckpt:
+        ckpt['interval'] = new
 
 
 def table(task: str, rows, cols) -> str:
@@ -185,46 +331,91 @@ def table(task: str, rows, cols) -> str:
     return '\n'.join(lines)
 
 
+def _value(m: dict, key: str):
+    """m[key]; ``key`` may list alternatives 'a|b' (first present wins), None if absent."""
+    return next((m[k] for k in key.split('|') if k in m), None)
+
+
 def _cell(task: str, key: str, m: dict) -> str:
-    if key not in m:
+    value = _value(m, key)
+    if value is None:
         return '-'
     if 'f_measure' in key:  # a fraction, as in the OLTR paper
-        return f'{m[key]:.3f}'
+        return f'{value:.3f}'
     scale = 100 if task == 'det' else 1  # LVIS AP in [0, 1] -> percent
-    return f'{m[key] * scale:.1f}'
+    return f'{value * scale:.1f}'
+
+
+def _selected(args, name: str, config: str) -> bool:
+    """Whether this row is trained / tested in this call."""
+    if args.reuse_only:
+        return False
+    return not args.rows or any(r in name or r in config for r in args.rows)
+
+
+def plot(rows, task: str, path: str) -> bool:
+    """Per-class accuracy / AP against training frequency of the finished runs (one PNG)."""
+    runs = [(n, wd) for n, wd, m in rows if m and osp.isdir(osp.join(wd, 'test'))]
+    if not runs:
+        return False
+    subprocess.run([sys.executable, 'tools/analysis/plot_per_class.py',
+                    *[wd for _, wd in runs], '--labels', *[n for n, _ in runs], '--out', path],
+                   cwd=ROOT, check=True)
+    return True
 
 
 def main(argv=None):
+    from ltr_plugins.datasets.generator import PRESETS
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--suite', default='iif', choices=sorted(SUITES),
-                        help='which set of methods to compare (default: iif)')
+                        help='which set of methods to compare (default: iif); all = one row '
+                             'per method')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
-    parser.add_argument('--out', default='work_dirs/benchmark_lt',
-                        help='work dirs and results go here')
+    parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),
+                        help='embedded data preset (default: demo = the configs as they are; '
+                             'bench: larger data, each run on the fixed budget BUDGETS)')
+    parser.add_argument('--out', help=f'work dirs and results go here (default: {DEFAULT_OUT} '
+                                      f'for the demo preset, {DEFAULT_OUT}_<preset> otherwise)')
     parser.add_argument('--force', action='store_true', help='rerun finished runs')
     parser.add_argument('--reuse-only', action='store_true',
                         help='train nothing: table the finished runs, "-" for the others')
+    parser.add_argument('--rows', nargs='+', metavar='TEXT',
+                        help='run only the rows whose method name or config contains one of '
+                             'these strings (the others are tabled if finished, else "-")')
     args = parser.parse_args(argv)
-    out = osp.join(ROOT, args.out) if not osp.isabs(args.out) else args.out
+    out = args.out or (DEFAULT_OUT if args.preset == 'demo' else f'{DEFAULT_OUT}_{args.preset}')
+    out = osp.join(ROOT, out) if not osp.isabs(out) else out
     os.makedirs(out, exist_ok=True)
-    md = [f'Results of `python tools/benchmark_lt.py --suite {args.suite} --tasks '
-          f'{" ".join(args.tasks)}` ({time.strftime("%Y-%m-%d")}, embedded demo data, '
-          'one seed; detection: segm AP unless noted, in %).', '']
+    bench = Bench(out, args.preset, args.force)
+    budget = ('' if args.preset == 'demo' else
+              f', budget {BUDGETS["cls"]:g} (cls) / {BUDGETS["det"]:.3g} (det) of each demo '
+              'schedule')
+    cmd = f'python tools/benchmark_lt.py --suite {args.suite} --tasks {" ".join(args.tasks)}'
+    if args.preset != 'demo':
+        cmd += f' --preset {args.preset}'
+    md = [f'Results of `{cmd}` ({time.strftime("%Y-%m-%d")}, embedded {args.preset} data'
+          f'{budget}, one seed; detection: segm AP unless noted, in %).', '']
+    total = 0.0
     for task in args.tasks:
         cols = SUITE_COLUMNS.get((args.suite, task), COLUMNS[task])
-        rows = [(n, c, _finished(n, c, out) if args.reuse_only else
-                 run(n, c, out, args.force, **(opts[0] if opts else {})))
+        rows = [(n, c, bench.finished(n, c) if not _selected(args, n, c) else
+                 bench.run(n, c, **(opts[0] if opts else {})))
                 for n, c, *opts in SUITES[args.suite][task]]
-        md += [f'**{"classification" if task == "cls" else "instance segmentation (LVIS-format)"}**',
-               '', table(task, rows, cols), '']
+        total += sum(m.get('minutes', 0.0) for _, _, m in rows)
+        title = 'classification' if task == 'cls' else 'instance segmentation (LVIS-format)'
+        md += [f'**{title}**', '', table(task, rows, cols), '']
+        png = f'{args.suite}_{task}_per_class.png'
+        if plot([(n, bench.work_dir(c), m) for n, c, m in rows], task, osp.join(out, png)):
+            md += [f'Per-class plot: `{osp.join(bench._out_rel(), png)}`', '']
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator='\n')
         writer.writerow(['method', 'config'] + [k for _, k in cols] + ['minutes'])
         for n, c, m in rows:
-            writer.writerow([n, c] + [m.get(k, '') for _, k in cols] +
-                            [m.get('minutes', '')])
+            writer.writerow([n, c] + [_value(m, k) if _value(m, k) is not None else ''
+                                      for _, k in cols] + [m.get('minutes', '')])
         atomic_write_text(osp.join(out, f'{args.suite}_{task}.csv'), buf.getvalue())
+    md += [f'Total wall time of the runs in the table: {total:.0f} min.']
     text = '\n'.join(md)
     atomic_write_text(osp.join(out, f'{args.suite}.md'), text + '\n')
     print(text)

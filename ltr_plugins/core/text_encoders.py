@@ -88,14 +88,18 @@ class OpenCLIPTextEncoder(nn.Module):
 
     Args:
         model_name: open_clip architecture, e.g. ``'RN50'`` (1024-d) or ``'ViT-B-16'`` (512-d).
-        checkpoint: local file with the model's weights (open_clip's ``pretrained`` path form).
+        checkpoint: local file with the model's weights (open_clip's ``pretrained`` path form:
+            a state dict, or a dict with a ``state_dict`` entry).
+        model_config: optional path of an open_clip model-config JSON (``embed_dim``,
+            ``vision_cfg``, ``text_cfg``) registered under ``model_name`` before building, for
+            architectures open_clip does not ship.
 
     ``forward(sentences)`` -> (N, embed_dim) = ``model.encode_text(tokenize(sentences))``.
-    open_clip builds the whole model; the image tower is dropped after loading. Not tested
-    here (open_clip_torch is not installed in this environment).
+    open_clip builds the whole model; the image tower is dropped after loading.
     """
 
-    def __init__(self, model_name: str, checkpoint: str) -> None:
+    def __init__(self, model_name: str, checkpoint: str,
+                 model_config: Optional[str] = None) -> None:
         super().__init__()
         try:
             import open_clip
@@ -104,6 +108,13 @@ class OpenCLIPTextEncoder(nn.Module):
         if not os.path.isfile(checkpoint):
             raise FileNotFoundError(f'CLIP checkpoint {checkpoint!r} does not exist (no model '
                                     'hub is used: give a local file)')
+        if model_config is not None:
+            if not os.path.isfile(model_config):
+                raise FileNotFoundError(f'open_clip model config {model_config!r} does not exist')
+            open_clip.add_model_config(model_config)
+            if model_name not in open_clip.list_models():
+                raise ValueError(f'{model_config}: open_clip knows no model {model_name!r} '
+                                 'after reading it (the JSON file name is the model name)')
         self.model = open_clip.create_model(model_name, pretrained=checkpoint, device='cpu')
         # only the text tower is used: drop the image tower and freeze CLIP's own scale, so a
         # fine-tuned encoder has no unused parameters (DDP) and no dead weights in checkpoints

@@ -1,0 +1,85 @@
+"""tools/benchmark_lt.py: configs retargeted to another embedded preset on a fixed budget."""
+import importlib.util
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.fixture(scope='module')
+def blt():
+    spec = importlib.util.spec_from_file_location('benchmark_lt', REPO / 'tools' /
+                                                  'benchmark_lt.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load(path):
+    from mmengine.config import Config
+    return Config.fromfile(str(path))
+
+
+def test_retarget_classification_config(blt, tmp_path):
+    out = tmp_path / 'bench_convnet_camc_iif_demo.py'
+    blt.retarget(str(REPO / 'configs/demo/convnet_camc_iif_demo.py'), str(out), 'bench',
+                 'work_dirs/benchmark_lt_bench')
+    cfg = _load(out)
+    assert cfg.model.head.num_classes == 50 and cfg.data_preprocessor.num_classes == 50
+    assert cfg.embedded_data == dict(preset='bench', root='data/bench', seed=0)
+    assert cfg.train_dataloader.dataset.data_root == 'data/bench/classification/'
+    assert cfg.model.head.iif.stats == 'data/bench/classification/ImageNet_LT_train.txt'
+    assert 'data/demo' not in out.read_text()
+    # 30 demo epochs -> round(30 / 4) = 8; cosine schedule and checkpoint follow
+    assert cfg.train_cfg.max_epochs == 8 and cfg.train_cfg.val_interval == 8
+    sched = cfg.param_scheduler
+    sched = sched[0] if isinstance(sched, list) else sched
+    assert sched.T_max == 8 and sched.end == 8
+    assert cfg.default_hooks.checkpoint.interval == 8
+
+
+def test_retarget_detection_config_and_references(blt, tmp_path):
+    out = tmp_path / 'bench_mask_rcnn_r18_fpn_oltr_demo.py'
+    blt.retarget(str(REPO / 'configs/demo/mask_rcnn_r18_fpn_oltr_demo.py'), str(out), 'bench',
+                 'work_dirs/elsewhere')
+    cfg = _load(out)
+    assert cfg.model.roi_head.bbox_head.num_classes == 30
+    assert cfg.model.roi_head.mask_head.num_classes == 30
+    assert cfg.val_evaluator.ann_file == 'data/bench/lvis_v1/annotations/lvis_v1_val.json'
+    # 3 demo epochs -> 1; the referenced stage-1 run (6 epochs) ends at epoch 2 on the budget
+    assert cfg.train_cfg.max_epochs == 1 and cfg.train_cfg.val_begin == 2
+    assert cfg.load_from == 'work_dirs/elsewhere/mask_rcnn_r18_fpn_demo/epoch_2.pth'
+    step, = cfg.param_scheduler
+    assert step.end == 1 and step.milestones == [1]  # = the end: no decay in one epoch
+
+
+def test_scale_schedule_keeps_decay_inside_the_run(blt):
+    d = dict(train_cfg=dict(max_epochs=6, val_begin=7),
+             param_scheduler=[dict(type='LinearLR', by_epoch=False, begin=0, end=50),
+                              dict(type='MultiStepLR', begin=0, end=6, milestones=[3, 5])],
+             default_hooks=dict(checkpoint=dict(interval=6)))
+    blt._scale_schedule(d, 'det')
+    assert d['train_cfg'] == dict(max_epochs=2, val_begin=3)
+    assert d['param_scheduler'][0]['end'] == 50
+    assert d['param_scheduler'][1]['end'] == 2
+    assert d['param_scheduler'][1]['milestones'] == [1, 1]
+    assert d['default_hooks']['checkpoint']['interval'] == 2
+    assert [blt.scaled_epochs(e, 'cls') for e in (1, 15, 20, 30)] == [1, 4, 5, 8]
+
+
+def test_retarget_strings(blt):
+    r = blt._retarget_str
+    assert r('data/demo/lvis_v1/', 'bench', 'out') == 'data/bench/lvis_v1/'
+    assert r('data/demo', 'bench', 'out') == 'data/bench'
+    assert r('mydata/demo/x', 'bench', 'out') == 'mydata/demo/x'
+    assert r('work_dirs/benchmark_lt/convnet_vlltr_pretrain_demo/epoch_20.pth', 'bench',
+             'o/b') == 'o/b/convnet_vlltr_pretrain_demo/epoch_5.pth'
+    # demo preset, other --out: only the directory moves
+    assert r('work_dirs/benchmark_lt/x/epoch_20.pth', 'demo', 'o') == 'o/x/epoch_20.pth'
+
+
+def test_columns_take_the_first_present_metric(blt):
+    m = {'open_set/top1': 50.0, 'lvis/segm_AP': 0.25}
+    assert blt._cell('cls', 'accuracy/top1|open_set/top1', m) == '50.0'
+    assert blt._cell('det', 'lvis/segm_AP', m) == '25.0'
+    assert blt._cell('cls', 'accuracy/few', m) == '-'
