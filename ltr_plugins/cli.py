@@ -37,22 +37,27 @@ def _run_tool(name: str, argv: Optional[List[str]] = None) -> None:
 
 
 def train() -> None:
+    """``ltr-train``: ``tools/train.py`` with this process's arguments."""
     _run_tool('train.py')
 
 
 def test() -> None:
+    """``ltr-test``: ``tools/test.py`` with this process's arguments."""
     _run_tool('test.py')
 
 
 def stats() -> None:
+    """``ltr-stats``: ``tools/analysis/class_stats.py`` with this process's arguments."""
     _run_tool('analysis/class_stats.py')
 
 
 def plot() -> None:
+    """``ltr-plot``: ``tools/analysis/plot_per_class.py`` with this process's arguments."""
     _run_tool('analysis/plot_per_class.py')
 
 
 def benchmark() -> None:
+    """``ltr-benchmark``: ``tools/benchmark.py`` with this process's arguments."""
     _run_tool('benchmark.py')
 
 

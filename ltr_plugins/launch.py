@@ -30,6 +30,7 @@ def add_common_args(parser: argparse.ArgumentParser, work_dir_help: str) -> None
 
 
 def parse_tool_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) and export ``LOCAL_RANK`` for torchrun."""
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -93,6 +94,70 @@ def enable_amp(cfg: Config) -> None:
     else:
         wrapper.type = 'AutocastOptimWrapper'
         wrapper.dtype = 'bfloat16'
+
+
+def enable_tensorboard(cfg: Config) -> None:
+    """Add mmengine's ``TensorboardVisBackend`` to ``cfg.visualizer.vis_backends``.
+
+    The configs list only the ``LocalVisBackend`` (as mmdet's and mmpretrain's default
+    runtimes, which keep the TensorBoard line commented out); ``--tensorboard`` adds it, so
+    the same scalars (losses, learning rate, metrics) also go to TensorBoard event files under
+    ``<work_dir>/<timestamp>/vis_data/``. Idempotent.
+
+    Raises:
+        ImportError: ``tensorboard`` is not installed (mmengine's backend writes through
+            ``torch.utils.tensorboard``, which needs it).
+        ValueError: the config has no ``visualizer``.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401  (needs tensorboard)
+    except ImportError as e:
+        raise ImportError('--tensorboard needs the tensorboard package: pip install tensorboard '
+                          f'({e})') from e
+    visualizer = cfg.get('visualizer')
+    if not visualizer:
+        raise ValueError(f'{cfg.filename}: --tensorboard needs a visualizer in the config '
+                         '(e.g. the one of configs/_base_/mmdet_runtime.py)')
+    backends = list(visualizer.get('vis_backends') or [])
+    if not any(str(b.get('type', '')).split('.')[-1] == 'TensorboardVisBackend'
+               for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    visualizer['vis_backends'] = backends
+
+
+_DET_VIS_HOOK = 'DetVisualizationHook'
+_CLS_VIS_HOOK = 'VisualizationHook'
+
+
+def enable_show_dir(cfg: Config, show_dir: str, score_thr: Optional[float] = None) -> None:
+    """Draw the test predictions into ``show_dir``, one image per test image.
+
+    As mmdet's / mmpretrain's own ``tools/test.py``: switches on the config's
+    ``default_hooks.visualization`` — mmdet's ``DetVisualizationHook`` (``draw=True``,
+    ``test_out_dir``; boxes and masks above ``score_thr``) or mmpretrain's
+    ``VisualizationHook`` (``enable=True``, ``out_dir``, every sample: ``interval=1``). As in
+    the upstream tools, mmdet's hook puts a relative ``show_dir`` under
+    ``<work_dir>/<timestamp>/`` and names each file after its image; mmpretrain's hook takes
+    ``show_dir`` as given (relative to the working directory) and writes
+    ``<image name>_0.png`` (images with the same file name share one output file).
+
+    Raises:
+        ValueError: the config has no visualization hook of either kind.
+    """
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    kind = str(hook.get('type', '')).split('.')[-1] if hook else None
+    if kind == _DET_VIS_HOOK:
+        hook['draw'] = True
+        hook['test_out_dir'] = show_dir
+        if score_thr is not None:
+            hook['score_thr'] = score_thr
+    elif kind == _CLS_VIS_HOOK:
+        hook['enable'] = True
+        hook['out_dir'] = show_dir
+        hook['interval'] = 1
+    else:
+        raise ValueError(f'{cfg.filename}: --show-dir needs default_hooks.visualization to be '
+                         f'mmdet\'s {_DET_VIS_HOOK} or mmpretrain\'s {_CLS_VIS_HOOK}, got {kind!r}')
 
 
 def setup_distributed(cfg: Config) -> None:

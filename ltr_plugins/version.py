@@ -1,1 +1,2 @@
+"""Package version (read by setup.cfg)."""
 __version__ = '0.1.0'

@@ -1,6 +1,6 @@
 """Train an mmdet or mmpretrain model with ltr_plugins loaded.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--tensorboard]
                                  [--cfg-options k=v ...] [--launcher {none,pytorch}]
 
 The config's ``default_scope`` (mmdet / mmpretrain) selects the framework. Configs with an
@@ -14,10 +14,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
 from ltr_plugins.launch import (add_common_args, build_runner, enable_amp,  # noqa: E402
-                                load_config, parse_tool_args)
+                                enable_tensorboard, load_config, parse_tool_args)
 
 
 def parse_args(argv=None):
+    """Command line of tools/train.py (``--help`` lists every option)."""
     parser = argparse.ArgumentParser(description='Train a detector or classifier')
     parser.add_argument('config', help='train config file path')
     add_common_args(parser, 'the dir to save logs and models')
@@ -30,12 +31,19 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or, without a value, from the '
                         'latest checkpoint in the work dir')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help="also log the scalars to TensorBoard: adds mmengine's "
+                        'TensorboardVisBackend to visualizer.vis_backends (events under '
+                        '<work_dir>/<timestamp>/vis_data/; needs pip install tensorboard)')
     return parse_tool_args(parser, argv)
 
 
 def main(argv=None):
+    """Train CONFIG (see the module docstring)."""
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if args.tensorboard:
+        enable_tensorboard(cfg)
     if args.amp:
         enable_amp(cfg)
     if args.auto_scale_lr:

@@ -1,4 +1,4 @@
-# CAMC (class activation map calibration, reconstructed; docs/methods.md) + the scaled cosine
+# CAMC (class activation map calibration, reconstructed; docs/methods/camc.md) + the scaled cosine
 # classifier (s = 16), ResNet-50 on ImageNet-LT. No pooling neck: CAMCClsHead takes the
 # 2048 x 7 x 7 map, calibrates it with the CAMs of its own classifier and the class
 # prototypes, then pools. Loss: CE on the calibrated logits + 0.5 x CE on the uncalibrated ones.

@@ -5,7 +5,7 @@
 # Inputs (no model hub is used):
 #   - clip_checkpoint: an open_clip-loadable RN50 checkpoint (e.g. OpenAI's RN50.pt), local;
 #   - class_texts: ltr_plugins.class_texts/1 json (the 80 CLIP templates + a description per
-#     class, e.g. Wikipedia, split into sentences; see docs/methods.md), classes.txt with the
+#     class, e.g. Wikipedia, split into sentences; see docs/methods/vlltr.md), classes.txt with the
 #     1000 class names in label order;
 #   - image_init: optional local checkpoint of a pretrained ResNet-50 image tower in mmpretrain
 #     key format (the reference starts from CLIP's image tower; no converter is included).

@@ -1,4 +1,4 @@
-# CAMC (reconstructed, docs/methods.md) on the RoI feature maps of Mask R-CNN R50-FPN 1x,
+# CAMC (reconstructed, docs/methods/camc.md) on the RoI feature maps of Mask R-CNN R50-FPN 1x,
 # LVIS v1, RFS: the 256 x 7 x 7 RoI map is calibrated with the CAMs of an RoI-level cosine
 # classifier (1203 + 1 columns, s = 20) and the class prototypes before the shared FCs; the
 # box classifier is the scaled cosine one (tau = 20), as configs/lvis/mask_rcnn_normed.py.

@@ -3,7 +3,7 @@
 # CE(z1) + CE(z2), alpha = 0.5 probability fusion at inference (background last, through
 # mmdet's custom_cls_channels / custom_activation path). RoI features (1024-d) are projected to
 # the anchors' dimension by a learned Linear. M = 16 anchors per class (not the reference's 64:
-# the language branch costs O(RoIs x C x M x D), see docs/methods.md).
+# the language branch costs O(RoIs x C x M x D), see docs/methods/vlltr.md).
 # Anchors: tools/vlltr/select_anchor_sentences.py with a stage-1 model covering the LVIS
 # classes and --classes <lvis_v1_train.json> (writes them in the detector's label order).
 _base_ = './mask_rcnn_r50_fpn_1x_lvis_v1.py'

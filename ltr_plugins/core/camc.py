@@ -1,7 +1,7 @@
 """CAMC: class activation map calibration (reconstruction of Zhang et al., arXiv 2108.12757).
 
 Only the paper's abstract is public; the module below is this package's reconstruction
-(docs/methods.md, "CAMC", lists every choice and why). For a feature map ``F`` (B, C, H, W)
+(docs/methods/camc.md lists every choice and why). For a feature map ``F`` (B, C, H, W)
 before pooling and the (K, C) weight rows ``W`` of a cosine classifier:
 
 1. first (uncalibrated) pass: ``z0 = classifier(GAP(F))``;

@@ -134,6 +134,8 @@ class CosineClassifier(_ScaleMixin, nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Weight rows uniform in ``±1/sqrt(D)`` (``init_std=None``) or ``normal(0, init_std)``;
+        bias 0."""
         if self.init_std is None:
             bound = 1 / math.sqrt(self.in_features)
             nn.init.uniform_(self.weight, -bound, bound)
@@ -143,6 +145,7 @@ class CosineClassifier(_ScaleMixin, nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(..., D) features -> (..., K) scaled cosine logits in ``x.dtype``."""
         return cosine_logits(x, self.weight, self.scale, self.eps, self.squash, self.bias)
 
     def extra_repr(self) -> str:
@@ -178,6 +181,7 @@ class CosineConv2d(_ScaleMixin, nn.Conv2d):
         self._init_scale(scale, learnable_scale)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, C_in, H, W) -> (N, C_out, H', W') scaled per-pixel cosine responses."""
         dtype = x.dtype
         w = l2_normalize(self.weight.flatten(1), -1, self.eps).view_as(self.weight)
         out = self._conv_forward(l2_normalize(x, 1, self.eps, self.squash).to(dtype),

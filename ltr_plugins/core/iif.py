@@ -206,6 +206,8 @@ class IIFLogitAdjustment(nn.Module):
         return self.weights.numel() - int(self.background)
 
     def forward(self, logits: Tensor) -> Tensor:
+        """(..., K) logits (``(..., K + 1)`` with ``background``) -> ``logits * weights``,
+        same shape and dtype; a mismatching last dimension raises ``ValueError``."""
         if logits.shape[-1] != self.weights.numel():
             bg = ' (K classes + 1 background)' if self.background else ''
             raise ValueError(f'IIFLogitAdjustment holds {self.weights.numel()} weights{bg} but '

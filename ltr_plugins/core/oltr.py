@@ -1,6 +1,6 @@
 """OLTR (Liu et al., CVPR 2019): dynamic meta-embedding, visual memory, discriminative centroid
 loss and modulated attention. Behaviour follows the authors' code (zhmiao/OpenLongTailRecognition-
-OLTR) where it differs from the paper; see docs/methods.md.
+OLTR) where it differs from the paper; see docs/methods/oltr.md.
 
 Shapes: B samples, D feature dimension, C classes (foreground classes for detection).
 """
@@ -163,6 +163,8 @@ class DiscCentroidsLoss(nn.Module):
         self.initialized.fill_(True)
 
     def forward(self, features: Tensor, labels: Tensor) -> Tensor:
+        """(B, D) direct features, (B,) labels in ``[0, C)`` -> scalar
+        ``L_att + repel_weight * L_rep`` (0 with the graph kept for an empty batch)."""
         labels = labels.long()
         if features.shape[0] == 0:
             # keep the graph (and DDP's parameter bookkeeping) intact with a zero loss
@@ -226,12 +228,15 @@ class ModulatedAttention(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """θ, φ, g: Kaiming normal, zero bias; ``W_mask`` zero (the layer starts as identity)."""
         for conv in (self.theta, self.phi, self.g):
             nn.init.kaiming_normal_(conv.weight)
             nn.init.zeros_(conv.bias)
         nn.init.zeros_(self.conv_mask.weight)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, C, H, W): ``x + spatial_softmax * W_mask(NonLocal(x))``; the
+        shape must match ``in_channels`` and ``spatial_size``."""
         n, c, h, w = x.shape
         if (c, h, w) != (self.in_channels, *self.spatial_size):
             raise ValueError(f'ModulatedAttention: input of shape {tuple(x.shape)}, expected '

@@ -76,6 +76,7 @@ class SentenceTransformerTextEncoder(nn.Module):
         self.dim = int(get_dim())
 
     def forward(self, sentences: Sequence[str]) -> torch.Tensor:
+        """N sentences -> (N, dim) sentence embeddings (mean-pooled, as the model defines)."""
         device = next(self.model.parameters()).device
         tokenize = getattr(self.model, 'preprocess', None) or self.model.tokenize
         features = {k: v.to(device) if torch.is_tensor(v) else v
@@ -127,6 +128,7 @@ class OpenCLIPTextEncoder(nn.Module):
             self.dim = int(self.model.encode_text(self.tokenizer(['a'])).shape[-1])
 
     def forward(self, sentences: Sequence[str]) -> torch.Tensor:
+        """N sentences -> (N, dim) text-tower embeddings (unnormalised)."""
         device = next(self.model.parameters()).device
         return self.model.encode_text(self.tokenizer(list(sentences)).to(device))
 
@@ -164,6 +166,7 @@ class RandomTextEncoder(nn.Module):
         return ids
 
     def forward(self, sentences: Sequence[str]) -> torch.Tensor:
+        """N sentences -> (N, dim): mean of the encoded real tokens, projected."""
         ids = self.tokenize(sentences).to(self.pos_embed.device)
         pad = ids == 0
         x = self.encoder(self.token_embed(ids) + self.pos_embed, src_key_padding_mask=pad)

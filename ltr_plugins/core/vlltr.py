@@ -1,7 +1,7 @@
 """VL-LTR (Tian et al., ECCV 2022): class-wise visual-linguistic pretraining, anchor sentence
 selection (AnSS) and the language-guided recognition (LGR) head, on plain tensors.
 
-Pieces (formulas in docs/methods.md):
+Pieces (formulas in docs/methods/vlltr.md):
 
 * class text corpora: :func:`load_class_texts` reads the on-disk format, :func:`split_sentences`
   splits free text;
@@ -301,6 +301,7 @@ class AnchorEmbeddings:
 
     @property
     def num_anchors(self) -> int:
+        """M, anchors per class."""
         return int(self.anchors.shape[1])
 
 

@@ -70,10 +70,12 @@ class ClassStats:
 
     @property
     def num_classes(self) -> int:
+        """K, the number of classes."""
         return len(self.classes)
 
     @property
     def num_instances(self) -> int:
+        """Total instance count (the ``N`` of the ``*_obj`` IIF variants)."""
         return int(self.instance_counts.sum())
 
     # ----------------------------------------------------------------------------- groups

@@ -128,10 +128,12 @@ class GeneratorConfig:
 
     @property
     def det_classes(self) -> list[tuple[str, str]]:
+        """(name, glyph) of the detection classes: the first ``sum(det_groups)`` glyphs."""
         return list(GLYPHS[:sum(self.det_groups)])
 
     @property
     def cls_classes(self) -> list[tuple[str, str]]:
+        """(name, glyph) of the classification classes: the first ``sum(cls_groups)`` glyphs."""
         return list(GLYPHS[:sum(self.cls_groups)])
 
 

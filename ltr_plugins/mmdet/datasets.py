@@ -25,6 +25,8 @@ class LVISV1JsonDataset(LVISV1Dataset):
     # the setter reads the category names while the api exists, without parsing the json twice.
     @property
     def lvis(self):
+        """The ``lvis.LVIS`` api while mmdet's ``load_data_list`` runs (setting it records the
+        json's category names)."""
         return self._lvis_api
 
     @lvis.setter

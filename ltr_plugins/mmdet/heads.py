@@ -68,7 +68,8 @@ class CAMCShared2FCBBoxHead(Shared2FCBBoxHead):
 
     Args:
         camc (dict): :class:`~ltr_plugins.core.CAMCalibration` options (``lam``, ``topk``,
-            ``momentum``, ``corr_weight``, ``combine``, ``detach_map``, ``aux_weight``).
+            ``momentum``, ``corr_weight``, ``combine``, ``detach_map``, ``aux_weight``,
+            ``train_target``).
         camc_scale: s of ``camc_cls`` (default 20, as mmdet's ``NormedLinear``).
         iif (dict, optional): IIF on both passes' logits (background weight 1), as
             :class:`IIFShared2FCBBoxHead`.

@@ -63,6 +63,8 @@ class LGRPredictor(nn.Module):
         self.lgr.reset_attention()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_features) RoI features -> (N, 2 (C + 1)) = [visual | language] logits,
+        background last in each half (IIF-adjusted if ``iif`` is set)."""
         visual, language = self.lgr(self.proj(x))
         if self.iif is not None:
             visual, language = self.iif(visual), self.iif(language)
@@ -98,6 +100,7 @@ class LGRClsLoss(nn.Module):
         self.custom_accuracy = True
 
     def get_cls_channels(self, num_classes: int) -> int:
+        """``2 (C + 1)`` output channels of the predictor (mmdet's custom-channels hook)."""
         if num_classes != self.num_classes:
             raise ValueError(f'LGRClsLoss has num_classes={self.num_classes} but the bbox head '
                              f'has {num_classes}')
@@ -108,15 +111,19 @@ class LGRClsLoss(nn.Module):
         return cls_score.split(self.num_classes + 1, dim=-1)
 
     def get_activation(self, cls_score: torch.Tensor) -> torch.Tensor:
+        """(N, 2 (C + 1)) scores -> (N, C + 1) fused probabilities, background last."""
         visual, language = self.split(cls_score)
         return fuse_branch_scores(visual, language, self.alpha, self.fusion)
 
     def get_accuracy(self, cls_score: torch.Tensor, labels: torch.Tensor) -> dict:
+        """``{'acc': top-1 %}`` of the fused scores (N, 2 (C + 1)) against (N,) labels."""
         return dict(acc=accuracy(self.get_activation(cls_score), labels))
 
     def forward(self, cls_score: torch.Tensor, labels: torch.Tensor,
                 weight: Optional[torch.Tensor] = None, avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None) -> dict:
+        """(N, 2 (C + 1)) scores, (N,) labels in ``[0, C]`` (C = background), optional (N,)
+        sample weights -> ``{'loss_cls_visual', 'loss_cls_language'}`` (softmax CE each)."""
         reduction = reduction_override or 'mean'
         visual, language = self.split(cls_score)
         ce = [cross_entropy(z, labels, weight, reduction=reduction, avg_factor=avg_factor)

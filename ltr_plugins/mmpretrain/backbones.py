@@ -47,6 +47,7 @@ class SmallConvNet(BaseModule):
         return super().train(mode and not self.frozen)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
+        """(N, in_channels, H, W) -> ((N, widths[-1], H / 2^(S-1), W / 2^(S-1)),)."""
         return (self.layers(x), )
 
 

@@ -87,7 +87,8 @@ class CAMCClsHead(CosineClsHead):
         num_classes, in_channels, scale, learnable_scale, bias, squash, iif: as
             :class:`CosineClsHead` (IIF, if given, adjusts both passes' logits).
         camc (dict): :class:`~ltr_plugins.core.CAMCalibration` options: ``lam``, ``topk``,
-            ``momentum``, ``corr_weight``, ``combine``, ``detach_map``, ``aux_weight``.
+            ``momentum``, ``corr_weight``, ``combine``, ``detach_map``, ``aux_weight``,
+            ``train_target``.
 
     Losses: ``loss`` (calibrated logits, the head's ``loss`` module) and ``loss_camc_aux``
     (``aux_weight`` times the same loss on the uncalibrated logits).

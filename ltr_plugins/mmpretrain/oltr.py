@@ -44,6 +44,8 @@ class OLTRNeck(BaseModule):
             self.attention.reset_parameters()
 
     def forward(self, inputs: Tuple[torch.Tensor]) -> Tuple[torch.Tensor]:
+        """Backbone outputs (last: (N, C, H, W)) -> ((N, out_channels or C),): attention,
+        global average pooling, fc + ReLU."""
         x = inputs[-1]
         if self.attention is not None:
             x = self.attention(x)

@@ -36,6 +36,8 @@ class FrozenSentenceFeatures:
         return self
 
     def get(self, indices: torch.Tensor) -> torch.Tensor:
+        """(S,) sentence indices -> (S, dim) frozen embeddings on ``indices``' device (the whole
+        corpus is encoded on the first call)."""
         if self.features is None or self.features.device != indices.device:
             if self.features is None:
                 self.encoder.to(indices.device)
@@ -64,7 +66,7 @@ class VLLTRPretrainHead(BaseModule):
             MiniLM).
         train_text_encoder: fine-tune the text encoder (default False: it stays frozen and its
             sentence embeddings are computed once; only the projections and the image backbone
-            train, see docs/methods.md).
+            train, see docs/methods/vlltr.md).
         logit_scale_init: initial log scale (CLIP: log(1 / 0.07)).
         smoothing: label smoothing of the class-wise contrastive loss (reference 0.1).
     """
@@ -121,6 +123,7 @@ class VLLTRPretrainHead(BaseModule):
         return self.image_proj(feats[-1]), self.text_proj(self.text_features(indices))
 
     def scale(self) -> torch.Tensor:
+        """The log similarity scale t, capped at log 100 (0-dim tensor)."""
         return self.logit_scale.clamp(max=MAX_LOGIT_SCALE)
 
     @torch.no_grad()
