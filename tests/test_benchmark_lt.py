@@ -83,3 +83,16 @@ def test_columns_take_the_first_present_metric(blt):
     assert blt._cell('cls', 'accuracy/top1|open_set/top1', m) == '50.0'
     assert blt._cell('det', 'lvis/segm_AP', m) == '25.0'
     assert blt._cell('cls', 'accuracy/few', m) == '-'
+
+
+def test_bench_writes_retargeted_configs_outside_the_work_dirs(blt, tmp_path):
+    """The runner dumps its resolved config into the work dir under the config's name: the
+    retargeted copy must live elsewhere, and the demo preset with the default --out runs the
+    configs as they are."""
+    bench = blt.Bench(str(tmp_path / 'out'), 'bench')
+    path = bench.config('configs/demo/convnet_ce_demo.py')
+    assert path == str(tmp_path / 'out' / 'configs' / 'convnet_ce_demo.py')
+    assert not path.startswith(bench.work_dir('configs/demo/convnet_ce_demo.py'))
+    assert "preset='bench'" in open(path).read()
+    demo = blt.Bench(str(REPO / blt.DEFAULT_OUT), 'demo')
+    assert demo.config('configs/demo/convnet_ce_demo.py') == 'configs/demo/convnet_ce_demo.py'

@@ -13,7 +13,7 @@ config (e.g. the plain model under the open-set protocol); see the ``oltr`` suit
 ``--preset bench`` runs the same demo configs on the larger ``bench`` preset of the embedded data
 (50 classification classes, 30 LVIS-format classes) with a fixed budget: each config is rewritten
 (data root, class count, work-dir references) and its schedule scaled to ``BUDGETS[task]`` of
-its demo epochs, and the rewritten config is saved in the run's work dir. ``--suite all`` is one
+its demo epochs; the rewritten configs are saved under ``<out>/configs/``. ``--suite all`` is one
 row per method (both tasks) and also writes the per-class plot of every run next to the table.
 """
 import argparse
@@ -168,10 +168,11 @@ class Bench:
 
     def config(self, config: str) -> str:
         """The config to run: ``config`` itself on the demo preset with the default --out, else
-        its rewritten copy in the run's work dir."""
+        its rewritten copy ``<out>/configs/<name>.py`` (not in the work dir: the runner dumps
+        its resolved config there under the same name)."""
         if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT):
             return config
-        path = osp.join(self.work_dir(config), 'bench_' + osp.basename(config))
+        path = osp.join(self.out, 'configs', osp.basename(config))
         retarget(osp.join(ROOT, config), path, self.preset, self._out_rel())
         return path
 
