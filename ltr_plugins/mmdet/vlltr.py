@@ -20,7 +20,7 @@ from mmdet.registry import MODELS
 from mmengine.registry import MODELS as ROOT_MODELS
 from torch import nn
 
-from ..core import build_iif
+from ..core import build_iif, check_finite
 from ..core.vlltr import (FUSION_MODES, LanguageGuidedClassifier, fuse_branch_scores,
                           load_anchor_embeddings)
 
@@ -63,6 +63,8 @@ class LGRPredictor(nn.Module):
         self.lgr.reset_attention()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            check_finite(x, type(self).__name__, 'RoI features')
         visual, language = self.lgr(self.proj(x))
         if self.iif is not None:
             visual, language = self.iif(visual), self.iif(language)
