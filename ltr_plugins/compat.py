@@ -8,6 +8,9 @@
    unpickles with an allow-list: torch's own weights-only globals + the few types mmengine
    writes. ``getattr`` (which the message hub pickles as ``getattr(HistoryBuffer, 'min')``) is
    only admitted on allow-listed classes. Any other global raises ``pickle.UnpicklingError``.
+3. mmengine's local file backend writes checkpoints in place; we make it write a temporary file
+   and rename it (:func:`patch_mmengine_atomic_local_writes`).
+4. mmcv's CPU nms / RoIAlign accept float32 only; under CPU autocast they run in float32.
 """
 from __future__ import annotations
 
@@ -241,9 +244,39 @@ def patch_mmcv_cpu_ops_for_autocast() -> None:
         module.forward = roi_align_forward
 
 
+def patch_mmengine_atomic_local_writes() -> bool:
+    """mmengine's ``LocalBackend.put`` / ``put_text`` (checkpoints, via ``save_checkpoint``)
+    open the target with ``'wb'`` and write into it: a run killed while saving leaves a
+    truncated ``epoch_N.pth`` under its final name. Write a temporary file in the same folder
+    and ``os.replace`` it there (:mod:`ltr_plugins.fileio`), so the target is either the old
+    file or the complete new one. Returns False if mmengine is not installed."""
+    try:
+        from mmengine.fileio.backends.local_backend import LocalBackend
+    except ImportError:
+        return False
+    if getattr(LocalBackend.put, '_ltr_plugins_fix', False):
+        return True
+    from .fileio import atomic_write_bytes
+    original_put, original_put_text = LocalBackend.put, LocalBackend.put_text
+
+    def put(self, obj: bytes, filepath) -> None:
+        atomic_write_bytes(filepath, obj)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        atomic_write_bytes(filepath, obj.encode(encoding))
+
+    for fn, original in ((put, original_put), (put_text, original_put_text)):
+        fn._ltr_plugins_fix = True
+        fn._ltr_plugins_original = original
+        fn.__doc__ = original.__doc__
+    LocalBackend.put, LocalBackend.put_text = put, put_text
+    return True
+
+
 def apply() -> None:
     """Apply every fix whose package is installed. Idempotent."""
     patch_lvis_numpy()
     register_safe_checkpoint_loader()
+    patch_mmengine_atomic_local_writes()
     fix_editable_installed_path()
     patch_mmcv_cpu_ops_for_autocast()

@@ -8,6 +8,18 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence, Union
 
 
+def read_text(path: Union[str, Path], what: str = 'file') -> str:
+    """The UTF-8 text of ``path``. A binary file (e.g. a pickle given where a csv / json / list
+    is expected) raises ``ValueError`` naming the file, not a bare ``UnicodeDecodeError``.
+    Nothing is ever unpickled or executed."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e:
+        raise ValueError(f'{path}: not a UTF-8 text {what} (undecodable byte at offset '
+                         f'{e.start}: {e.reason}); is it a binary file?') from None
+
+
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, then ``os.replace`` it there."""
     path = Path(path)

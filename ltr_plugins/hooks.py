@@ -11,7 +11,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.utils import ProgressBar
 
-from .core import DiscCentroidsLoss, all_reduce_class_sums, class_feature_sums, is_distributed
+from .core import (DiscCentroidsLoss, all_reduce_class_sums, check_finite, class_feature_sums,
+                   is_distributed)
 
 #: dataset wrappers whose inner ``dataset`` the centroid pass uses (each image once)
 _WRAPPERS = ('ClassBalancedDataset', 'RepeatDataset')
@@ -105,6 +106,7 @@ class OLTRCentroidInitHook(Hook):
                 data = model.data_preprocessor(data, False)
                 feats, labels = head.centroid_features(model, data['inputs'],
                                                        data['data_samples'])
+                check_finite(feats, type(self).__name__, 'features of the centroid pass')
                 s, c = class_feature_sums(feats, labels, memory.num_classes)
                 sums, counts = (s, c) if sums is None else (sums + s, counts + c)
                 if progress is not None:
@@ -124,3 +126,78 @@ class OLTRCentroidInitHook(Hook):
                   f'samples{" (summed over ranks)" if is_distributed() else ""}'
                   + (f'; classes without samples keep their initial values: {missing}'
                      if missing else ''), logger='current')
+
+
+@HOOKS.register_module()
+class NumClassesCheckHook(Hook):
+    """Stop with a clear error when the model's class count does not match the data set's.
+
+    Compares ``num_classes`` of the heads (mmpretrain ``model.head``; mmdet
+    ``model.roi_head.bbox_head`` / ``mask_head`` or a one-stage ``model.bbox_head``) and of an
+    mmpretrain ``data_preprocessor`` with ``len(dataset.metainfo['classes'])`` of the train
+    (``before_train``), val (``before_val``) and test (``before_test``) data sets. Without it a
+    head with fewer classes fails deep inside the loss ("Target 5 is out of bounds") and one
+    with more trains silently. Data sets without a class list are skipped. ``tools/train.py``
+    and ``tools/test.py`` add it to every config (:func:`ltr_plugins.launch.build_runner`).
+
+    mmdet's own ``NumClassCheckHook`` compares every submodule that has a ``num_classes``
+    attribute, which is wrong for modules that count the background column (CAMC's detection
+    calibration holds K + 1 prototypes).
+    """
+
+    priority = 'VERY_HIGH'
+    #: where the class count of a model lives (dotted attribute paths)
+    PLACES = ('head', 'roi_head.bbox_head', 'roi_head.mask_head', 'bbox_head',
+              'data_preprocessor')
+
+    def __init__(self) -> None:
+        self._checked = set()
+
+    @classmethod
+    def model_class_counts(cls, model: torch.nn.Module) -> List[tuple]:
+        """``[(config path, num_classes), ...]`` of ``model`` (unwrapped)."""
+        out = []
+        for place in cls.PLACES:
+            module = model
+            for name in place.split('.'):
+                module = getattr(module, name, None)
+                if module is None:
+                    break
+            num = getattr(module, 'num_classes', None) if module is not None else None
+            if isinstance(num, int):
+                out.append((f'model.{place}.num_classes', num))
+        return out
+
+    def _check(self, runner, split: str) -> None:
+        if split in self._checked:
+            return
+        loader = getattr(runner, f'{split}_dataloader', None)
+        dataset = getattr(loader, 'dataset', None)
+        classes = getattr(dataset, 'metainfo', {}).get('classes') if dataset is not None \
+            else None
+        self._checked.add(split)
+        if not classes or isinstance(classes, str):
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        bad = [(place, num) for place, num in self.model_class_counts(model)
+               if num != len(classes)]
+        if bad:
+            inner = dataset
+            while not hasattr(inner, 'ann_file') and hasattr(inner, 'dataset'):
+                inner = inner.dataset
+            source = getattr(inner, 'ann_file', '') or ''
+            raise ValueError(
+                f'the {split} data set {type(dataset).__name__}'
+                f'{" (" + str(source) + ")" if source else ""} has {len(classes)} classes but '
+                + ', '.join(f'{place}={num}' for place, num in bad)
+                + f'; set num_classes={len(classes)} in the config (model head(s) and '
+                'data_preprocessor) or give the data set the intended class list')
+
+    def before_train(self, runner) -> None:
+        self._check(runner, 'train')
+
+    def before_val(self, runner) -> None:
+        self._check(runner, 'val')
+
+    def before_test(self, runner) -> None:
+        self._check(runner, 'test')

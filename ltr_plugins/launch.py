@@ -203,15 +203,77 @@ def prepare_embedded_data(cfg: Config) -> None:
                  tasks=tuple(spec.get('tasks', ('det', 'cls'))))
 
 
+def add_default_hooks(cfg: Config) -> None:
+    """Append :class:`ltr_plugins.hooks.NumClassesCheckHook` to ``custom_hooks`` (once)."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') == 'NumClassesCheckHook' for h in hooks):
+        hooks.append(dict(type='NumClassesCheckHook'))
+    cfg.custom_hooks = hooks
+
+
 def build_runner(cfg: Config):
-    """Build the mmengine runner (``runner_type`` in the config is honoured, as in mmdet)."""
+    """Build the mmengine runner (``runner_type`` in the config is honoured, as in mmdet),
+    with the class-count check hook added."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     setup_distributed(cfg)
     prepare_embedded_data(cfg)
+    add_default_hooks(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def check_checkpoint_fits(model: torch.nn.Module, checkpoint: str, limit: int = 6) -> None:
+    """Refuse a checkpoint that does not fit ``model`` (``tools/test.py``).
+
+    mmengine's ``load_checkpoint`` only *warns* about missing and unexpected keys, so a
+    checkpoint of another head (an OLTR checkpoint given to an IIF config) would be evaluated
+    with randomly initialised classifier weights. Here a model **parameter** missing from the
+    checkpoint, or a checkpoint key the model has no place for, raises ``ValueError`` listing
+    them. Missing **buffers** are allowed and logged: they are set from the config (post-hoc
+    IIF tests a plain checkpoint with the IIF weights of the config).
+
+    The state dict is loaded into ``model`` (``strict=False``, after mmengine's ``module.``
+    prefix revision), so heads that remap keys on loading (OLTR's hallucinator) are judged by
+    what they actually take; the runner loads the same file again afterwards.
+    """
+    import re
+    from collections import OrderedDict
+
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner.checkpoint import _load_checkpoint
+    model = model.module if is_model_wrapper(model) else model
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    state = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state.items())
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    params = {name for name, _ in model.named_parameters()}
+    missing_params = [k for k in missing if k in params]
+    missing_buffers = [k for k in missing if k not in params]
+
+    def listed(keys):
+        if len(keys) <= limit:
+            return ', '.join(keys)
+        groups = {}  # many keys: by module (first two name components)
+        for k in keys:
+            prefix = '.'.join(k.split('.')[:2])
+            groups[prefix] = groups.get(prefix, 0) + 1
+        return ', '.join(f'{p}.* ({n})' for p, n in groups.items())
+
+    if missing_params or unexpected:
+        parts = []
+        if missing_params:
+            parts.append(f'model parameters missing from it: {listed(missing_params)}')
+        if unexpected:
+            parts.append(f'keys the model does not have: {listed(list(unexpected))}')
+        raise ValueError(f'checkpoint {checkpoint} does not fit the model '
+                         f'({type(model).__name__}): ' + '; '.join(parts)
+                         + '. Is it a checkpoint of another head or config? Testing it would '
+                         'evaluate untrained weights.')
+    if missing_buffers:
+        print_log(f'buffers not in the checkpoint, kept as the config sets them: '
+                  f'{listed(missing_buffers)}', logger='current')
 
 
 _DET_ORDER = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')

@@ -49,9 +49,7 @@ def test_lgr_cls_head_loss_and_alpha_fusion(tmp_path):
     preds = head.predict((x, ))
     torch.testing.assert_close(torch.stack([p.pred_score for p in preds]),
                                0.3 * z1.softmax(1) + 0.7 * z2.softmax(1))
-    with pytest.raises(ValueError, match='has 4 classes but the model expects 5'):
-        MODELS.build(dict(type='LGRClsHead', num_classes=5, in_channels=5,
-                          anchors=_anchor_file(tmp_path)))
+    # anchors of another class count: tests/test_reliability.py, bad-input table
 
 
 def _pretrainer(tmp_path, beta=0.5):
@@ -156,12 +154,7 @@ def test_det_lgr_predictor_and_loss(tmp_path):
     torch.testing.assert_close(losses['loss_cls_language'], ce(z2))
     act = head.loss_cls.get_activation(cls_score)
     torch.testing.assert_close(act, 0.25 * z1.softmax(1) + 0.75 * z2.softmax(1))
-    with pytest.raises(ValueError, match='has 4 classes but the model expects 5'):
-        from mmdet.registry import MODELS
-        MODELS.build(dict(type='Shared2FCBBoxHead', num_classes=5,
-                          cls_predictor_cfg=dict(type='LGRPredictor',
-                                                 anchors=_anchor_file(tmp_path)),
-                          loss_cls=dict(type='LGRClsLoss', num_classes=5)))
+    # anchors of another class count: tests/test_reliability.py, bad-input table
 
 
 # ----------------------------------------------------------------------------- end to end

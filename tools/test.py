@@ -12,8 +12,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
 from ltr_plugins.fileio import atomic_write_json  # noqa: E402
-from ltr_plugins.launch import (add_common_args, build_runner, enable_show_dir,  # noqa: E402
-                                format_results, load_config, parse_tool_args)
+from ltr_plugins.launch import (add_common_args, build_runner,  # noqa: E402
+                                check_checkpoint_fits, enable_show_dir, format_results,
+                                load_config, parse_tool_args)
 
 
 def parse_args(argv=None):
@@ -44,6 +45,8 @@ def main(argv=None):
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir, args.score_thr)
     runner = build_runner(cfg)
+    # a checkpoint of another head would only get mmengine's warning: refuse it
+    check_checkpoint_fits(runner.model, args.checkpoint)
     metrics = runner.test()
     if runner.rank == 0:
         print(format_results(metrics), flush=True)

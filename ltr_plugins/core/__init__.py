@@ -1,8 +1,10 @@
 """Framework-free torch building blocks (one file per method). Never imports mm* packages."""
 from .camc import (CAMCalibration, CAMCOutput, class_activation_maps, normalize_map,
                    select_targets)
+from .checks import check_finite
 from .cosine import CosineClassifier, CosineConv2d, cosine_logits, l2_normalize
-from .distributed import all_gather_with_grad, all_reduce_class_sums, is_distributed
+from .distributed import (all_gather_with_grad, all_reduce_class_sums, all_reduce_sum,
+                          is_distributed)
 from .oltr import (DiscCentroidsLoss, MetaEmbedding, ModulatedAttention, centroid_attract,
                    centroid_repel, class_feature_sums, reachability)
 from .iif import (IIF_VARIANTS, IIFLogitAdjustment, build_iif, iif_weights,
@@ -13,7 +15,8 @@ from .vlltr import (AnchorEmbeddings, LanguageGuidedClassifier, fuse_branch_scor
 
 __all__ = [
     'CAMCalibration', 'CAMCOutput', 'class_activation_maps', 'normalize_map', 'select_targets',
-    'all_gather_with_grad', 'all_reduce_class_sums', 'is_distributed',
+    'check_finite', 'all_gather_with_grad', 'all_reduce_class_sums', 'all_reduce_sum',
+    'is_distributed',
     'CosineClassifier', 'CosineConv2d', 'cosine_logits', 'l2_normalize',
     'DiscCentroidsLoss', 'MetaEmbedding', 'ModulatedAttention', 'centroid_attract',
     'centroid_repel', 'class_feature_sums', 'reachability',

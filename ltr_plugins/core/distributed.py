@@ -38,6 +38,15 @@ def all_reduce_class_sums(sums: torch.Tensor,
     return packed[:, :-1].to(sums.dtype), packed[:, -1].to(counts.dtype)
 
 
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """Element-wise sum of ``x`` over all ranks, as a new tensor (a detached copy in one
+    process). Every rank must call it, with the same shape."""
+    out = x.detach().clone()
+    if is_distributed():
+        dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
+
+
 class _AllGatherWithGrad(torch.autograd.Function):
     """all_gather whose backward returns this rank's slice of the summed gradient."""
 

@@ -6,13 +6,14 @@ Shapes: B samples, D feature dimension, C classes (foreground classes for detect
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .cosine import CosineClassifier
+from .distributed import all_reduce_sum
 
 
 def reachability(features: Tensor, centroids: Tensor, scale: float = 10.0) -> Tensor:
@@ -60,21 +61,24 @@ class MetaEmbedding(nn.Module):
                                            squash=True)
 
     def embed(self, features: Tensor, centroids: Tensor) -> Tensor:
-        """(B, D) direct features, (C, D) memory -> (B, D) meta embedding (features' dtype).
+        """(B, D) direct features, (C, D) memory -> (B, D) meta embedding, **float32**.
 
-        The caller passes the centroids detached: the classification loss must not move them.
+        The reachability factor is applied in float32: near a centroid it exceeds the fp16
+        range (``10 / dist > 65504`` for ``dist < 1.5e-4``), while the squashed cosine
+        classifier only needs the direction and ``|x| / (1 + |x|)``. The caller passes the
+        centroids detached: the classification loss must not move them.
         """
         if centroids.shape != (self.num_classes, self.feat_dim):
             raise ValueError(f'MetaEmbedding: centroids of shape {tuple(centroids.shape)}, '
                              f'expected ({self.num_classes}, {self.feat_dim})')
-        gamma = reachability(features, centroids, self.reachability_scale).to(features.dtype)
+        gamma = reachability(features, centroids, self.reachability_scale)  # float32
         memory = self.hallucinator(features).softmax(dim=1) @ centroids.to(features.dtype)
         selector = torch.tanh(self.concept_selector(features))
-        return gamma[:, None] * (features + selector * memory)
+        return gamma[:, None] * (features + selector * memory).float()
 
     def forward(self, features: Tensor, centroids: Tensor) -> Tensor:
-        """(B, D) direct features, (C, D) detached memory -> (B, C) logits."""
-        return self.classifier(self.embed(features, centroids))
+        """(B, D) direct features, (C, D) detached memory -> (B, C) logits (features' dtype)."""
+        return self.classifier(self.embed(features, centroids)).to(features.dtype)
 
 
 class _CentroidAttract(torch.autograd.Function):
@@ -84,31 +88,41 @@ class _CentroidAttract(torch.autograd.Function):
     gradient g). Centroid gradient: ``(1/B) sum_{i: y_i=j} (c_j - f_i) / (1 + n_j)``, **not**
     multiplied by g, so the outer loss weights do not slow the memory down (OLTR's
     ``DiscCentroidsLossFunc``). Classes absent from the batch get a zero gradient.
+
+    ``n_j`` is the class count of the *global* batch (``counts``, summed over DDP ranks): with
+    per-rank counts DDP's gradient average would not equal the update of one process on the
+    whole batch (``1 / (1 + n_j)`` is not linear in the batch).
     """
 
     @staticmethod
-    def forward(ctx, features: Tensor, labels: Tensor, centroids: Tensor) -> Tensor:
+    def forward(ctx, features: Tensor, labels: Tensor, centroids: Tensor,
+                counts: Tensor) -> Tensor:
         diff = features - centroids.index_select(0, labels)  # (B, D)
-        ctx.save_for_backward(diff, labels)
+        ctx.save_for_backward(diff, labels, counts)
         ctx.num_classes = centroids.shape[0]
         return diff.pow(2).sum() / (2.0 * features.shape[0])
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        diff, labels = ctx.saved_tensors
+        diff, labels, counts = ctx.saved_tensors
         batch = diff.shape[0]
         grad_features = grad_output * diff / batch if ctx.needs_input_grad[0] else None
         grad_centroids = None
         if ctx.needs_input_grad[2]:
-            counts = torch.bincount(labels, minlength=ctx.num_classes).to(diff.dtype)
             sums = diff.new_zeros(ctx.num_classes, diff.shape[1]).index_add_(0, labels, -diff)
-            grad_centroids = sums / (1.0 + counts)[:, None] / batch
-        return grad_features, None, grad_centroids
+            grad_centroids = sums / (1.0 + counts.to(diff.dtype))[:, None] / batch
+        return grad_features, None, grad_centroids, None
 
 
-def centroid_attract(features: Tensor, labels: Tensor, centroids: Tensor) -> Tensor:
-    """Attracting term of the discriminative centroid loss; see :class:`_CentroidAttract`."""
-    return _CentroidAttract.apply(features, labels, centroids)
+def centroid_attract(features: Tensor, labels: Tensor, centroids: Tensor,
+                     counts: Optional[Tensor] = None) -> Tensor:
+    """Attracting term of the discriminative centroid loss; see :class:`_CentroidAttract`.
+
+    ``counts``: (C,) per-class sample counts of the global batch for the centroid update
+    (default: the counts of ``labels``, i.e. one process)."""
+    if counts is None:
+        counts = torch.bincount(labels, minlength=centroids.shape[0])
+    return _CentroidAttract.apply(features, labels, centroids, counts)
 
 
 def centroid_repel(features: Tensor, labels: Tensor, centroids: Tensor,
@@ -166,14 +180,16 @@ class DiscCentroidsLoss(nn.Module):
         """(B, D) direct features, (B,) labels in ``[0, C)`` -> scalar
         ``L_att + repel_weight * L_rep`` (0 with the graph kept for an empty batch)."""
         labels = labels.long()
+        if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f'DiscCentroidsLoss: labels must lie in [0, {self.num_classes}), '
+                             f'got [{int(labels.min())}, {int(labels.max())}]')
+        # class counts of the global batch (every DDP rank joins, even without samples)
+        counts = all_reduce_sum(torch.bincount(labels, minlength=self.num_classes))
         if features.shape[0] == 0:
             # keep the graph (and DDP's parameter bookkeeping) intact with a zero loss
             return features.sum() * 0 + self.centroids.sum() * 0
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f'DiscCentroidsLoss: labels must lie in [0, {self.num_classes}), '
-                             f'got [{int(labels.min())}, {int(labels.max())}]')
         centroids = self.centroids.to(features.dtype)
-        attract = centroid_attract(features, labels, centroids)
+        attract = centroid_attract(features, labels, centroids, counts)
         repel = centroid_repel(features, labels, centroids, self.margin)
         return attract + self.repel_weight * repel.to(attract.dtype)
 

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cosine import cosine_logits
+from ..fileio import read_text
+from .cosine import cosine_logits, l2_normalize
 from .distributed import all_gather_with_grad
 
 # ----------------------------------------------------------------------------- class texts
@@ -67,7 +68,7 @@ def load_class_texts(path: Union[str, Path], class_names: Sequence[str]) -> List
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding='utf-8'))
+        data = json.loads(read_text(path, 'class text corpus'))
     except FileNotFoundError:
         raise FileNotFoundError(f'class text corpus {str(path)!r} does not exist') from None
     except ValueError as e:
@@ -112,11 +113,14 @@ def read_class_names(source: Union[str, Path, Sequence[str]]) -> List[str]:
     if not path.is_file():
         raise FileNotFoundError(f'class name file {str(path)!r} does not exist')
     if path.suffix == '.json':
-        cats = json.loads(path.read_text(encoding='utf-8')).get('categories')
+        try:
+            cats = json.loads(read_text(path, 'json')).get('categories')
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{path}: not valid json ({e})') from None
         if not cats:
             raise ValueError(f'{path}: no "categories" to read class names from')
         return [c['name'] for c in sorted(cats, key=lambda c: c['id'])]
-    return [line.strip() for line in path.read_text(encoding='utf-8').splitlines()
+    return [line.strip() for line in read_text(path, 'class name list').splitlines()
             if line.strip()]
 
 
@@ -443,20 +447,28 @@ class LanguageGuidedClassifier(nn.Module):
         return self._cache
 
     def language_logits(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, D) -> (B, C [+1]) ``s * cos(f, v_c)`` (+ background)."""
-        attn = self.attention(feats)
-        anchors = self.anchors
-        f_dot_v = (attn * torch.einsum('cmd,bd->bcm', anchors, feats)).sum(-1)
-        gram, _ = self.anchor_cache()
-        v_norm_sq = torch.einsum('bcm,cmn,bcn->bc', attn, gram, attn)
+        """(B, D) -> (B, C [+1]) ``s * cos(f, v_c)`` (+ background), in ``feats.dtype``.
+
+        Norms as in :func:`~ltr_plugins.core.cosine.l2_normalize`: float32, a zero feature
+        (or a zero v_c) gives logit 0 with a finite gradient, also in bf16 / fp16."""
         eps = 1e-6
-        cos = f_dot_v / (feats.norm(dim=1, keepdim=True).clamp_min(eps) *
-                         v_norm_sq.clamp_min(eps * eps).sqrt())
+        attn = self.attention(feats)
+        unit = l2_normalize(feats, -1, eps).to(feats.dtype)          # (B, D), 0 for f = 0
+        f_dot_v = (attn * torch.einsum('cmd,bd->bcm', self.anchors.to(feats.dtype),
+                                       unit)).sum(-1)
+        gram, _ = self.anchor_cache()
+        v_norm_sq = torch.einsum('bcm,cmn,bcn->bc', attn, gram.to(attn.dtype), attn)
+        # float32 (autocast may have run the einsums in bf16 / fp16, where eps^2 underflows);
+        # a v_c of norm <= eps (a class without anchor direction) gives cos 0 and no gradient
+        # (not the 1/eps one of a clamped denominator, which overflows fp16)
+        v_norm_sq = v_norm_sq.float()
+        cos = torch.where(v_norm_sq > eps * eps,
+                          f_dot_v.float() / v_norm_sq.clamp_min(eps * eps).sqrt(), 0.0)
         scale = self.logit_scale.exp()
-        logits = scale * cos
+        logits = (scale * cos).to(feats.dtype)
         if self.background is not None:
             bg = cosine_logits(feats, self.background[None], scale=scale, eps=eps)
-            logits = torch.cat([logits, bg], dim=1)
+            logits = torch.cat([logits, bg.to(logits.dtype)], dim=1)
         return logits
 
     def forward(self, feats: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

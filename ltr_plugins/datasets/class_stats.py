@@ -18,7 +18,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, read_text
 
 PathLike = Union[str, Path]
 
@@ -125,18 +125,18 @@ class ClassStats:
         """
         ann_file = Path(ann_file)
         if isinstance(classes, (str, Path)):
-            classes = [ln.strip() for ln in Path(classes).read_text().splitlines() if ln.strip()]
+            classes = [ln.strip() for ln in read_text(classes, 'class name list').splitlines()
+                       if ln.strip()]
         labels = []
-        with open(ann_file) as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                parts = line.rsplit(maxsplit=1)
-                try:
-                    labels.append(int(parts[1]))
-                except (IndexError, ValueError):
-                    raise ValueError(f'{ann_file}:{lineno}: expected "<path> <int label>", '
-                                     f'got {line.strip()!r}') from None
+        for lineno, line in enumerate(read_text(ann_file, 'annotation list').splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.rsplit(maxsplit=1)
+            try:
+                labels.append(int(parts[1]))
+            except (IndexError, ValueError):
+                raise ValueError(f'{ann_file}:{lineno}: expected "<path> <int label>", '
+                                 f'got {line.strip()!r}') from None
         if not labels:
             raise ValueError(f'{ann_file}: no annotations')
         k = len(classes) if classes is not None else (num_classes or max(labels) + 1)
@@ -161,7 +161,7 @@ class ClassStats:
             raise ValueError(f"on_mismatch must be 'error' or 'warn', got {on_mismatch!r}")
         ann_file = Path(ann_file)
         try:
-            data = json.loads(ann_file.read_text())
+            data = json.loads(read_text(ann_file, 'json'))
         except json.JSONDecodeError as e:
             raise ValueError(f'{ann_file}: not valid json ({e})') from None
         for key in ('images', 'annotations', 'categories'):
@@ -258,7 +258,7 @@ class ClassStats:
                 N, an instance count below the image count, or a missing / conflicting N.
         """
         path = Path(path)
-        lines = path.read_text().splitlines(keepends=True)
+        lines = read_text(path, 'csv').splitlines(keepends=True)
         meta: Dict[str, str] = {}
         start = 0
         while start < len(lines) and (not lines[start].strip()

@@ -10,7 +10,8 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 from mmengine.registry import MODELS as ROOT_MODELS
 
-from ..core import CAMCalibration, CAMCOutput, CosineClassifier, CosineConv2d, build_iif
+from ..core import (CAMCalibration, CAMCOutput, CosineClassifier, CosineConv2d, build_iif,
+                    check_finite)
 
 # The framework-free modules take mmdet's predictor arguments (in_features / out_features,
 # in_channels / out_channels / kernel_size) as they are: register them as predictors, e.g.
@@ -47,6 +48,8 @@ class IIFShared2FCBBoxHead(Shared2FCBBoxHead):
 
     def forward(self, x: Tuple[torch.Tensor]) -> tuple:
         """RoI features (N, C, 7, 7) -> IIF-adjusted (N, K + 1) scores and box deltas."""
+        if self.training:
+            check_finite(x, type(self).__name__, 'RoI features')
         cls_score, bbox_pred = super().forward(x)
         return self.iif(cls_score), bbox_pred
 
@@ -101,6 +104,7 @@ class CAMCShared2FCBBoxHead(Shared2FCBBoxHead):
     def forward_train(self, x: torch.Tensor, labels: torch.Tensor) -> tuple:
         """RoI maps and their (N,) labels -> calibrated (N, K + 1) scores, box deltas and the
         uncalibrated (N, K + 1) scores of ``camc_cls``; updates the class prototypes."""
+        check_finite(x, type(self).__name__, 'RoI features')  # before the prototypes see them
         out = self.camc_outputs(x, labels)
         cls_score, bbox_pred = super().forward(out.feats)
         return self._adjust(cls_score), bbox_pred, out.aux_logits

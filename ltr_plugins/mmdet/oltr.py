@@ -7,7 +7,7 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 from torch import Tensor, nn
 
-from ..core import DiscCentroidsLoss, MetaEmbedding
+from ..core import DiscCentroidsLoss, MetaEmbedding, check_finite
 
 
 @MODELS.register_module()
@@ -77,6 +77,8 @@ class OLTRShared2FCBBoxHead(Shared2FCBBoxHead):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """RoI features -> (N, C + 1) class logits (background last) and box deltas."""
+        if self.training:
+            check_finite(x, type(self).__name__, 'RoI features')
         v = self.direct_feature(x)
         fg = self.meta_embedding(v, self.loss_centroid.centroids.detach())
         cls_score = torch.cat([fg, self.fc_bg(v).to(fg.dtype)], dim=1)

@@ -20,7 +20,7 @@ from mmdet.registry import MODELS
 from mmengine.registry import MODELS as ROOT_MODELS
 from torch import nn
 
-from ..core import build_iif
+from ..core import build_iif, check_finite
 from ..core.vlltr import (FUSION_MODES, LanguageGuidedClassifier, fuse_branch_scores,
                           load_anchor_embeddings)
 
@@ -65,6 +65,8 @@ class LGRPredictor(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_features) RoI features -> (N, 2 (C + 1)) = [visual | language] logits,
         background last in each half (IIF-adjusted if ``iif`` is set)."""
+        if self.training:
+            check_finite(x, type(self).__name__, 'RoI features')
         visual, language = self.lgr(self.proj(x))
         if self.iif is not None:
             visual, language = self.iif(visual), self.iif(language)

@@ -5,7 +5,7 @@ import torch
 from mmpretrain.models.heads import ClsHead, LinearClsHead
 from mmpretrain.registry import MODELS
 
-from ..core import CAMCalibration, CAMCOutput, CosineClassifier, build_iif
+from ..core import CAMCalibration, CAMCOutput, CosineClassifier, build_iif, check_finite
 
 
 @MODELS.register_module()
@@ -30,6 +30,10 @@ class IIFLinearClsHead(LinearClsHead):
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """(N, in_channels) features -> (N, num_classes) IIF-adjusted logits."""
         return self.iif(super().forward(feats))
+
+    def loss(self, feats: Tuple[torch.Tensor], data_samples: List, **kwargs) -> dict:
+        check_finite(feats[-1], type(self).__name__)
+        return super().loss(feats, data_samples, **kwargs)
 
 
 @MODELS.register_module()
@@ -71,6 +75,10 @@ class CosineClsHead(ClsHead):
         """(N, in_channels) features -> (N, num_classes) logits."""
         logits = self.fc(self.pre_logits(feats))
         return logits if self.iif is None else self.iif(logits)
+
+    def loss(self, feats: Tuple[torch.Tensor], data_samples: List, **kwargs) -> dict:
+        check_finite(feats[-1], type(self).__name__)
+        return super().loss(feats, data_samples, **kwargs)
 
 
 @MODELS.register_module()
@@ -118,6 +126,7 @@ class CAMCClsHead(CosineClsHead):
         return self.camc_outputs(feats).logits
 
     def loss(self, feats: Tuple[torch.Tensor], data_samples: List, **kwargs) -> dict:
+        check_finite(feats[-1], type(self).__name__)  # before the prototypes see them
         if 'gt_score' in data_samples[0]:
             labels = torch.stack([i.gt_score for i in data_samples])
         else:

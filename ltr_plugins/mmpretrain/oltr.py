@@ -10,7 +10,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
-from ..core import DiscCentroidsLoss, MetaEmbedding, ModulatedAttention
+from ..core import DiscCentroidsLoss, MetaEmbedding, ModulatedAttention, check_finite
 
 
 @MODELS.register_module()
@@ -114,6 +114,7 @@ class MetaEmbeddingClsHead(ClsHead):
             raise ValueError('MetaEmbeddingClsHead needs hard labels (gt_label); the centroid '
                              'loss is undefined for mixed / soft targets (batch augments)')
         feature = self.pre_logits(feats)
+        check_finite(feature, type(self).__name__)  # before the centroid update sees it
         logits = self.meta_embedding(feature, self.loss_centroid.centroids.detach())
         losses = self._get_loss(logits, data_samples, **kwargs)
         labels = torch.cat([s.gt_label for s in data_samples]).to(feature.device)

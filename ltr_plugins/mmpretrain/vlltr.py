@@ -12,6 +12,8 @@ from mmpretrain.structures import DataSample
 from mmengine.model import BaseModule
 from torch import nn
 
+from ..core.checks import check_finite
+from ..core.cosine import cosine_logits, l2_normalize
 from ..core.text_encoders import build_text_encoder, encode_sentences
 from ..core.vlltr import (FUSION_MODES, LanguageGuidedClassifier, flatten_corpora,
                           fuse_branch_scores, load_anchor_embeddings, load_class_texts,
@@ -132,7 +134,7 @@ class VLLTRPretrainHead(BaseModule):
         idx = torch.arange(len(self.sentences), device=self.logit_scale.device)
         feats = self.text_features(idx) if not self.train_text_encoder else \
             encode_sentences(self.text_encoder, self.sentences).to(idx.device)
-        emb = nn.functional.normalize(self.text_proj(feats), dim=-1)
+        emb = l2_normalize(self.text_proj(feats), -1)
         sums = torch.zeros(len(self.class_names), emb.shape[1], device=emb.device)
         sums.index_add_(0, self.sentence_labels, emb)
         return sums / self.class_count[:, None]
@@ -140,9 +142,8 @@ class VLLTRPretrainHead(BaseModule):
     def predict(self, feats: Tuple[torch.Tensor],
                 data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
         """Zero-shot classification: softmax of ``exp(logit_scale) * cos(image, class text)``."""
-        image = nn.functional.normalize(self.image_proj(feats[-1]), dim=-1)
-        logits = self.scale().exp() * image @ nn.functional.normalize(
-            self.class_embeddings(), dim=-1).t()
+        logits = cosine_logits(self.image_proj(feats[-1]), self.class_embeddings(),
+                               scale=self.scale().exp())
         return set_predictions(logits.softmax(-1), data_samples)
 
 
@@ -211,7 +212,9 @@ class VLLTRPretrainer(ImageClassifier):
             self._snapshot_teacher()  # before the student's forward updates BN statistics
         labels = torch.cat([s.gt_label for s in data_samples]).to(inputs.device)
         indices = self.head.sample_sentences(labels)
-        image, text = self.head.embed(self.extract_feat(inputs), indices)
+        feats = self.extract_feat(inputs)
+        check_finite(feats[-1], type(self).__name__, 'image features')
+        image, text = self.head.embed(feats, indices)
         teacher = dict()
         if self.distill_weight > 0:
             with torch.no_grad():
@@ -293,6 +296,7 @@ class LGRClsHead(ClsHead):
 
     def loss(self, feats: Tuple[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> dict:
+        check_finite(feats[-1], type(self).__name__)
         visual, language = self(feats)
         losses = {'loss_visual': self._get_loss(visual, data_samples, **kwargs)['loss']}
         losses['loss_language'] = self.language_loss_weight * self._get_loss(
