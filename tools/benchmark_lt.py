@@ -173,10 +173,11 @@ class Bench:
         if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT):
             return config
         path = osp.join(self.out, 'configs', osp.basename(config))
-        retarget(osp.join(ROOT, config), path, self.preset, self._out_rel())
+        retarget(osp.join(ROOT, config), path, self.preset, self.out_rel())
         return path
 
-    def _out_rel(self) -> str:
+    def out_rel(self) -> str:
+        """``out`` relative to the repository root when inside it (as configs refer to it)."""
         return osp.relpath(self.out, ROOT) if self.out.startswith(ROOT + os.sep) else self.out
 
     def arg(self, item) -> str:
@@ -187,7 +188,7 @@ class Bench:
             return self.last_checkpoint(config)
         if item.startswith('configs/demo/') and item.endswith('.py'):
             return self.config(item)
-        return _retarget_str(item, self.preset, self._out_rel())
+        return _retarget_str(item, self.preset, self.out_rel())
 
     def last_checkpoint(self, config: str) -> str:
         """Train ``config`` (as a benchmark run) if needed; its last checkpoint."""
@@ -408,7 +409,7 @@ def main(argv=None):
         md += [f'**{title}**', '', table(task, rows, cols), '']
         png = f'{args.suite}_{task}_per_class.png'
         if plot([(n, bench.work_dir(c), m) for n, c, m in rows], task, osp.join(out, png)):
-            md += [f'Per-class plot: `{osp.join(bench._out_rel(), png)}`', '']
+            md += [f'Per-class plot: `{osp.join(bench.out_rel(), png)}`', '']
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator='\n')
         writer.writerow(['method', 'config'] + [k for _, k in cols] + ['minutes'])
