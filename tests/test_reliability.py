@@ -337,6 +337,7 @@ AMP_KINDS = ('IIFLinearClsHead', 'CosineClsHead(learnable_scale)', 'CAMCClsHead'
 AMP_COVERED_INSIDE = {
     'OLTRNeck': 'OLTRNeck+MetaEmbeddingClsHead', 'CAMCRoIHead': 'its bbox head',
     'CosineClassifier': 'CAMC / IIF bbox heads', 'LGRClsLoss': 'LGRPredictor',
+    'LGRRoIHead': 'test_vlltr_adapters.py::test_det_lgr_class_subset_in_training (bf16)',
     'VLLTRPretrainHead': 'VLLTRPretrainer', 'SmallConvNet': 'backbone',
     'ResNetLT': 'backbone'}
 

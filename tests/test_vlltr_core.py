@@ -241,6 +241,45 @@ def test_lgr_background_column_and_visual_branch():
     assert {'anchors', 'logit_scale'} <= set(head.state_dict())
 
 
+def test_language_logits_of_a_class_subset_are_the_full_columns():
+    torch.manual_seed(0)
+    head = V.LanguageGuidedClassifier(torch.randn(7, 3, 8), 1.2, hidden_ratio=1,
+                                      background=True)
+    with torch.no_grad():  # away from the identity / LayerNorm defaults
+        for p in (head.query.weight, head.key.weight, head.key_norm.weight,
+                  head.key_norm.bias, head.query_norm.bias):
+            p.add_(0.3 * torch.randn_like(p))
+    f = torch.randn(5, 8)
+    classes = torch.tensor([1, 4, 6])
+    full, sub = head.language_logits(f), head.language_logits(f, classes)
+    assert full.shape == (5, 8) and sub.shape == (5, 4)
+    torch.testing.assert_close(sub[:, :3], full[:, classes])
+    torch.testing.assert_close(sub[:, 3], full[:, 7])  # background stays last
+    torch.testing.assert_close(head.attention(f, classes), head.attention(f)[:, classes])
+
+
+def test_sample_class_subset():
+    g = torch.Generator().manual_seed(0)
+    present = torch.tensor([[5, 5], [2, 9]])
+    counts = torch.zeros(12)
+    for _ in range(900):
+        s = V.sample_class_subset(present, 12, 6, generator=g)
+        assert s.tolist() == sorted(set(s.tolist())) and len(s) == 6
+        assert {2, 5, 9} <= set(s.tolist())
+        counts[s] += 1
+    others = torch.tensor([c for c in range(12) if c not in (2, 5, 9)])
+    # each of the 9 others is drawn with probability 3 / 9: 300 of 900, binomial sd ~14
+    assert (counts[others] - 300).abs().max() < 60, counts
+    # more present classes than the size: all of them, nothing added; size >= C: every class
+    assert V.sample_class_subset(torch.tensor([3, 0, 1]), 12, 2).tolist() == [0, 1, 3]
+    none = torch.tensor([], dtype=torch.long)
+    assert V.sample_class_subset(none, 4, 9).tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match='size must be >= 1'):
+        V.sample_class_subset(torch.tensor([1]), 4, 0)
+    with pytest.raises(ValueError, match=r'present classes must be in \[0, 4\)'):
+        V.sample_class_subset(torch.tensor([4]), 4, 2)  # 4 = background is not a class
+
+
 def test_alpha_fusion():
     z1 = torch.tensor([[2.0, 0.0, 0.0]])
     z2 = torch.tensor([[0.0, 3.0, 0.0]])

@@ -161,6 +161,13 @@ def _det_lgr(env):
                               alpha=0.5))
 
 
+def _det_lgr_subset(env):
+    # as configs/lvis/mask_rcnn_vlltr.py: language logits of 64 classes per training step
+    case = _det_lgr(env)
+    case['cls_predictor_cfg']['train_class_subset'] = 64
+    return dict(case, roi_head=dict(type='LGRRoIHead'))
+
+
 # A det case returns bbox_head overrides (merged into the base config's bbox head), optionally
 # with a key 'roi_head' holding overrides of the RoI head itself (e.g. its type).
 DET_CASES: Dict[str, Callable] = {
@@ -172,6 +179,7 @@ DET_CASES: Dict[str, Callable] = {
     'CAMC + cosine (tau=8) + IIF': _det_camc_iif,
     'OLTRShared2FCBBoxHead (meta-embedding)': lambda env: dict(type='OLTRShared2FCBBoxHead'),
     'LGR (VL-LTR, M=16, D=512)': _det_lgr,
+    'LGR (VL-LTR, M=16, D=512, 64-class subset)': _det_lgr_subset,
 }
 
 
@@ -306,6 +314,11 @@ class _FixedRoIFeatures(nn.Module):
         return feats
 
 
+#: LVIS v1 train: 360,952 (class, image) pairs (sum of image_count in
+#: ../shared/data/lvis_v1_categories.csv) over 100,170 images = 3.6 classes per image
+CLASSES_PER_IMAGE = 4
+
+
 def _sampling_results(num_imgs: int, rois_per_img: int, num_classes: int, size: int,
                       g: torch.Generator) -> list:
     from mmdet.models.task_modules.assigners import AssignResult
@@ -321,7 +334,11 @@ def _sampling_results(num_imgs: int, rois_per_img: int, num_classes: int, size: 
         gt_inds = torch.zeros(rois_per_img, dtype=torch.long)
         gt_inds[:num_pos] = torch.arange(1, num_pos + 1)
         labels = torch.full((rois_per_img, ), -1, dtype=torch.long)
-        labels[:num_pos] = torch.randint(0, num_classes, (num_pos, ), generator=g)
+        # positives carry the labels of CLASSES_PER_IMAGE classes of the image (only the
+        # class-subset LGR case depends on it)
+        image_classes = torch.randperm(num_classes, generator=g)[:CLASSES_PER_IMAGE]
+        labels[:num_pos] = image_classes[torch.randint(0, len(image_classes), (num_pos, ),
+                                                       generator=g)]
         assign = AssignResult(num_pos, gt_inds, torch.ones(rois_per_img), labels)
         results.append(SamplingResult(torch.arange(num_pos), torch.arange(num_pos, rois_per_img),
                                       priors, gt, assign, torch.zeros(rois_per_img)))

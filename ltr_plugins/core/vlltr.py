@@ -13,7 +13,8 @@ Pieces (formulas in docs/methods/vlltr.md):
   (:func:`save_anchor_embeddings` / :func:`load_anchor_embeddings`, safetensors);
 * stage 2: :class:`LanguageGuidedClassifier` (attention over each class's anchor sentences, a
   language and a visual branch, optional learned background embedding) and
-  :func:`fuse_branch_scores` (alpha-fusion at inference).
+  :func:`fuse_branch_scores` (alpha-fusion at inference); :func:`sample_class_subset` (the
+  optional class subset of the language branch in detection training).
 """
 from __future__ import annotations
 
@@ -418,8 +419,10 @@ class LanguageGuidedClassifier(nn.Module):
             self.query.weight.copy_(torch.eye(self.dim))
             self.key.weight.copy_(torch.eye(self.dim))
 
-    def attention(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, D) features -> (B, C, M) attention weights over each class's anchors.
+    def attention(self, feats: torch.Tensor,
+                  classes: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, D) features -> (B, C, M) attention weights over each class's anchors (only the
+        K classes of the (K,) index tensor ``classes`` if given: (B, K, M)).
 
         ``q . k_cm = u . LN(T_cm)`` with ``u = W_k^T W_q LN(f)``; and since the anchors are
         frozen, ``LN(T) = gamma * n + beta`` with the cached affine-free normalisation n, so
@@ -427,6 +430,8 @@ class LanguageGuidedClassifier(nn.Module):
         """
         u = self.query(self.query_norm(feats)) @ self.key.weight       # (B, D) = (W_k^T q)^T
         _, normed = self.anchor_cache()
+        if classes is not None:
+            normed = normed[classes]
         scores = torch.einsum('cmd,bd->bcm', normed, u * self.key_norm.weight)
         scores = scores + (u @ self.key_norm.bias)[:, None, None]
         return (scores / math.sqrt(self.dim)).softmax(dim=-1)
@@ -446,17 +451,23 @@ class LanguageGuidedClassifier(nn.Module):
             self._cache_key = key
         return self._cache
 
-    def language_logits(self, feats: torch.Tensor) -> torch.Tensor:
+    def language_logits(self, feats: torch.Tensor,
+                        classes: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(B, D) -> (B, C [+1]) ``s * cos(f, v_c)`` (+ background), in ``feats.dtype``.
+
+        With a (K,) index tensor ``classes`` only those classes' logits are computed,
+        (B, K [+1]) in that order (background still last): the cost is O(B K M D) instead of
+        O(B C M D) (see :func:`sample_class_subset`).
 
         Norms as in :func:`~ltr_plugins.core.cosine.l2_normalize`: float32, a zero feature
         (or a zero v_c) gives logit 0 with a finite gradient, also in bf16 / fp16."""
         eps = 1e-6
-        attn = self.attention(feats)
+        attn = self.attention(feats, classes)
         unit = l2_normalize(feats, -1, eps).to(feats.dtype)          # (B, D), 0 for f = 0
-        f_dot_v = (attn * torch.einsum('cmd,bd->bcm', self.anchors.to(feats.dtype),
-                                       unit)).sum(-1)
-        gram, _ = self.anchor_cache()
+        anchors, (gram, _) = self.anchors, self.anchor_cache()
+        if classes is not None:
+            anchors, gram = anchors[classes], gram[classes]
+        f_dot_v = (attn * torch.einsum('cmd,bd->bcm', anchors.to(feats.dtype), unit)).sum(-1)
         v_norm_sq = torch.einsum('bcm,cmn,bcn->bc', attn, gram.to(attn.dtype), attn)
         # float32 (autocast may have run the einsums in bf16 / fp16, where eps^2 underflows);
         # a v_c of norm <= eps (a class without anchor direction) gives cos 0 and no gradient
@@ -474,6 +485,32 @@ class LanguageGuidedClassifier(nn.Module):
     def forward(self, feats: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(B, D) features -> (visual logits z1, language logits z2), each (B, C [+1])."""
         return self.visual(feats), self.language_logits(feats)
+
+
+def sample_class_subset(present: torch.Tensor, num_classes: int, size: int,
+                        generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """The classes a training step computes language logits for: every class in ``present``
+    (any shape, foreground indices in ``[0, C)``; duplicates allowed) plus classes drawn
+    uniformly without replacement from the others until there are ``size`` (all of them if
+    fewer are left). Returns the sorted (K,) long indices, K = max(size, #present) capped at C.
+
+    This is the class subset of a federated / sampled softmax: the loss over the subset has
+    the same positives and a random share of the negatives (choice in docs/methods/vlltr.md).
+    """
+    if size < 1:
+        raise ValueError(f'class subset size must be >= 1, got {size}')
+    present = present.reshape(-1).long().cpu()
+    if present.numel() and (present.min() < 0 or present.max() >= num_classes):
+        raise ValueError(f'present classes must be in [0, {num_classes}), got '
+                         f'{present.min().item()}..{present.max().item()}')
+    mask = torch.zeros(num_classes, dtype=torch.bool)
+    mask[present] = True
+    missing = size - int(mask.sum())
+    if missing > 0:
+        others = torch.nonzero(~mask)[:, 0]
+        pick = torch.randperm(others.numel(), generator=generator)[:missing]
+        mask[others[pick]] = True
+    return torch.nonzero(mask)[:, 0]
 
 
 FUSION_MODES = ('prob', 'logit')

@@ -3,9 +3,10 @@
 _base_ = './mask_rcnn_tiny.py'
 
 num_classes = 6
-model = dict(roi_head=dict(bbox_head=dict(
+# LGRRoIHead + train_class_subset as configs/lvis/mask_rcnn_vlltr.py (3 of the 6 classes)
+model = dict(roi_head=dict(type='LGRRoIHead', bbox_head=dict(
     cls_predictor_cfg=dict(type='LGRPredictor', anchors='set-by-the-test.safetensors',
-                           hidden_ratio=1,
+                           hidden_ratio=1, train_class_subset=3,
                            iif=dict(variant='raw',
                                     stats='data/tiny/lvis_v1/annotations/lvis_v1_train.json')),
     loss_cls=dict(_delete_=True, type='LGRClsLoss', num_classes=num_classes, alpha=0.5))))
