@@ -46,26 +46,26 @@ def test_retarget_detection_config_and_references(blt, tmp_path):
     assert cfg.model.roi_head.bbox_head.num_classes == 30
     assert cfg.model.roi_head.mask_head.num_classes == 30
     assert cfg.val_evaluator.ann_file == 'data/bench/lvis_v1/annotations/lvis_v1_val.json'
-    # 3 demo epochs -> 1; the referenced stage-1 run (6 epochs) ends at epoch 1 on the budget
+    # 3 demo epochs -> 1; the referenced stage-1 run (6 epochs) ends at epoch 2 on the budget
     assert cfg.train_cfg.max_epochs == 1 and cfg.train_cfg.val_begin == 2
-    assert cfg.load_from == 'work_dirs/elsewhere/mask_rcnn_r18_fpn_demo/epoch_1.pth'
+    assert cfg.load_from == 'work_dirs/elsewhere/mask_rcnn_r18_fpn_demo/epoch_2.pth'
     step, = cfg.param_scheduler
     assert step.end == 1 and step.milestones == [1]  # = the end: no decay in one epoch
 
 
 def test_scale_schedule_keeps_decay_inside_the_run(blt):
-    d = dict(train_cfg=dict(max_epochs=12, val_begin=13),
+    d = dict(train_cfg=dict(max_epochs=6, val_begin=7),
              param_scheduler=[dict(type='LinearLR', by_epoch=False, begin=0, end=50),
-                              dict(type='MultiStepLR', begin=0, end=12, milestones=[6, 10])],
-             default_hooks=dict(checkpoint=dict(interval=12)))
-    blt._scale_schedule(d, 'det')  # 12 * 1/6 = 2 epochs
+                              dict(type='MultiStepLR', begin=0, end=6, milestones=[3, 5])],
+             default_hooks=dict(checkpoint=dict(interval=6)))
+    blt._scale_schedule(d, 'det')  # 6 * 1/3 = 2 epochs
     assert d['train_cfg'] == dict(max_epochs=2, val_begin=3)
     assert d['param_scheduler'][0]['end'] == 50
     assert d['param_scheduler'][1]['end'] == 2
     assert d['param_scheduler'][1]['milestones'] == [1, 1]
     assert d['default_hooks']['checkpoint']['interval'] == 2
     assert [blt.scaled_epochs(e, 'cls') for e in (1, 15, 20, 30)] == [1, 4, 5, 8]
-    assert [blt.scaled_epochs(e, 'det') for e in (3, 6, 12)] == [1, 1, 2]
+    assert [blt.scaled_epochs(e, 'det') for e in (3, 6, 12)] == [1, 2, 4]
 
 
 def test_retarget_strings(blt):
