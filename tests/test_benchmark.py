@@ -48,3 +48,19 @@ def test_smoke_run_reports_every_case_against_stock(benchmark, tmp_path):
     assert int(by_name['LinearClsHead (stock)']['params']) - int(
         by_name['CosineClsHead (s=16)']['params']) == 10
     assert (tmp_path / 'overhead.md').read_text().startswith('# Head overhead')
+
+
+def test_whole_step_ratios_add_the_rest_of_the_model(benchmark):
+    from types import SimpleNamespace as NS
+    stock = NS(name='stock', train_times=[1.0, 3.0, 2.0], infer_times=[0.5], params=10, memory=4)
+    head = NS(name='head', train_times=[4.0], infer_times=[1.5, 1.5, 9.0], params=20, memory=8)
+    rows = benchmark.report('det', [stock, head], (8.0, 2.5), torch.device('cpu'))
+    # medians: stock 2.0 / 0.5 s, head 4.0 / 1.5 s; rest 8.0 s train, 2.5 s inference
+    assert rows[1]['train_ratio'] == pytest.approx(2.0)
+    assert rows[1]['step_ratio'] == pytest.approx((8 + 4) / (8 + 2))
+    assert rows[1]['infer_step_ratio'] == pytest.approx((2.5 + 1.5) / (2.5 + 0.5))
+    assert rows[0]['step_ratio'] == rows[0]['infer_step_ratio'] == 1.0
+    md = benchmark.to_markdown('det', rows, (8.0, 2.5), torch.device('cpu'), 'sizes')
+    assert md.splitlines()[-1].endswith('8000 ms per train step, 2500 ms per inference, '
+                                        'measured in the same run.')
+    assert '| 1.200 | 1.333 |' in md

@@ -97,3 +97,15 @@ def test_bench_writes_retargeted_configs_outside_the_work_dirs(blt, tmp_path):
     assert "preset='bench'" in open(path).read()
     demo = blt.Bench(str(REPO / blt.DEFAULT_OUT), 'demo')
     assert demo.config('configs/demo/convnet_ce_demo.py') == 'configs/demo/convnet_ce_demo.py'
+
+
+def test_budget_option_overrides_the_fraction(blt, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(blt, 'BUDGETS', dict(blt.BUDGETS))
+    blt.main(['--suite', 'iif', '--preset', 'bench', '--tasks', 'cls', '--reuse-only',
+              '--out', str(tmp_path), '--budget', 'cls=0.5', 'det=1'])
+    assert [blt.scaled_epochs(30, 'cls'), blt.scaled_epochs(6, 'det')] == [15, 6]
+    assert 'budget 0.5 (cls) / 1 (det)' in (tmp_path / 'iif.md').read_text()
+    for bad in ('cls=0', 'seg=0.5', 'cls=half'):
+        with pytest.raises(SystemExit):
+            blt.main(['--reuse-only', '--out', str(tmp_path), '--budget', bad])
+    assert 'expected cls=F or det=F' in capsys.readouterr().err

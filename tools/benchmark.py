@@ -19,8 +19,9 @@ A head's own time is a poor yardstick for "overhead" (a bare ``nn.Linear`` costs
 nothing), so the table also gives the ratio of a whole train step: the rest of the model
 (ResNet-50 at 224 px for classification; ResNet-50 + FPN at 512 px for detection — RPN and mask
 branch excluded, which makes this ratio conservative) is measured once in the same run and added
-to both sides. The goals (<= 1.03x for IIF / cosine, <= 1.15x for CAMC / OLTR / VL-LTR) are read
-against that column.
+to both sides; likewise its inference (eval mode, no grad) for the whole-inference ratio. The
+goals (<= 1.03x for IIF / cosine, <= 1.15x for CAMC / OLTR / VL-LTR) are read against those
+columns.
 
 To add a head: add a function to ``CLS_CASES`` / ``DET_CASES`` returning its config.
 """
@@ -31,7 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # run from a checkout
@@ -414,8 +415,10 @@ def _merge(cfg: dict, overrides: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-def rest_of_model(task: str, batch: int, device: torch.device, repeats: int) -> float:
-    """Median train-step seconds of the part of the model every head shares."""
+def rest_of_model(task: str, batch: int, device: torch.device,
+                  repeats: int) -> Tuple[float, float]:
+    """Median train-step and inference (eval mode, no grad) seconds of the part of the model
+    every head shares."""
     from mmengine.registry import MODELS
     if task == 'cls':
         from mmpretrain.registry import MODELS as REG
@@ -440,10 +443,22 @@ def rest_of_model(task: str, batch: int, device: torch.device, repeats: int) -> 
         opt.step()
 
     step()  # warm-up
-    return statistics.median(timed(step, device) for _ in range(repeats))
+    train = statistics.median(timed(step, device) for _ in range(repeats))
+
+    @torch.no_grad()
+    def infer():
+        model(x)
+
+    model.eval()
+    infer()  # warm-up
+    return train, statistics.median(timed(infer, device) for _ in range(repeats))
 
 
-def report(task: str, cases: List[Case], rest: float, device: torch.device) -> List[dict]:
+def report(task: str, cases: List[Case], rest: Tuple[float, float],
+           device: torch.device) -> List[dict]:
+    """One row per case: times, parameters and memory, each also as a ratio to the stock head
+    (the first case); with ``rest`` = (train, inference) seconds of the rest of the model, the
+    whole-step ratios."""
     stock = cases[0]
     t0, i0 = statistics.median(stock.train_times), statistics.median(stock.infer_times)
     rows = []
@@ -454,17 +469,19 @@ def report(task: str, cases: List[Case], rest: float, device: torch.device) -> L
                    params_ratio=c.params / max(stock.params, 1), memory_mb=c.memory / 2**20,
                    memory_ratio=c.memory / max(stock.memory, 1))
         if rest:
-            row['step_ratio'] = (rest + t) / (rest + t0)
+            row['step_ratio'] = (rest[0] + t) / (rest[0] + t0)
+            row['infer_step_ratio'] = (rest[1] + i) / (rest[1] + i0)
         rows.append(row)
     return rows
 
 
-def to_markdown(task: str, rows: List[dict], rest: float, device: torch.device, sizes: str) -> str:
+def to_markdown(task: str, rows: List[dict], rest: Tuple[float, float], device: torch.device,
+                sizes: str) -> str:
     mem = 'peak MB' if device.type == 'cuda' else 'saved-for-backward MB'
     head = ['head', 'train ms', 'x stock', 'infer ms', 'x stock', 'params', 'x stock', mem,
             'x stock']
     if rest:
-        head.append('whole train step x stock')
+        head += ['whole train step x stock', 'whole inference x stock']
     lines = [f'**{task}** ({sizes}; device {device})', '',
              '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
@@ -472,12 +489,13 @@ def to_markdown(task: str, rows: List[dict], rest: float, device: torch.device, 
                  f'{r["infer_ms"]:.2f}', f'{r["infer_ratio"]:.2f}', f'{r["params"]:,}',
                  f'{r["params_ratio"]:.2f}', f'{r["memory_mb"]:.1f}', f'{r["memory_ratio"]:.2f}']
         if rest:
-            cells.append(f'{r["step_ratio"]:.3f}')
+            cells += [f'{r["step_ratio"]:.3f}', f'{r["infer_step_ratio"]:.3f}']
         lines.append('| ' + ' | '.join(cells) + ' |')
     if rest:
         lines.append('')
-        lines.append(f'Rest of the model (shared by all heads): {rest * 1e3:.0f} ms per train '
-                     'step, measured in the same run.')
+        lines.append(f'Rest of the model (shared by all heads): {rest[0] * 1e3:.0f} ms per '
+                     f'train step, {rest[1] * 1e3:.0f} ms per inference, measured in the same '
+                     'run.')
     return '\n'.join(lines)
 
 
@@ -529,7 +547,7 @@ def main(argv=None) -> str:
                         case.infer_times.append(i)
                 print(f'[benchmark] {task} round {r + 1}/{args.warmup + args.repeats}',
                       flush=True)
-            rest = 0.0 if args.no_rest else rest_of_model(
+            rest = None if args.no_rest else rest_of_model(
                 task, batch if task == 'cls' else args.det_images, device,
                 max(3, args.repeats // 5))
             rows = report(task, cases, rest, device)
@@ -541,7 +559,8 @@ def main(argv=None) -> str:
             f'{torch.get_num_threads()} threads; medians of {args.repeats} rounds after '
             f'{args.warmup} warm-up rounds.\n\n' + '\n\n'.join(sections) + '\n')
     print(text)
-    keys = list(all_rows[0].keys()) + (['step_ratio'] if 'step_ratio' not in all_rows[0] else [])
+    keys = list(all_rows[0].keys()) + [k for k in ('step_ratio', 'infer_step_ratio')
+                                        if k not in all_rows[0]]
     csv_lines = [','.join(keys)] + [','.join(
         f'"{r.get(k, "")}"' if k == 'head' else (f'{r[k]:.6g}' if k in r and isinstance(
             r[k], float) else str(r.get(k, ''))) for k in keys) for r in all_rows]

@@ -386,10 +386,22 @@ def main(argv=None):
     parser.add_argument('--force', action='store_true', help='rerun finished runs')
     parser.add_argument('--reuse-only', action='store_true',
                         help='train nothing: table the finished runs, "-" for the others')
+    parser.add_argument('--budget', nargs='+', metavar='TASK=FRACTION', default=[],
+                        help='override BUDGETS for a non-demo preset, e.g. --budget cls=0.5 '
+                             'det=1 (use another --out: finished runs are reused)')
     parser.add_argument('--rows', nargs='+', metavar='TEXT',
                         help='run only the rows whose method name or config contains one of '
                              'these strings (the others are tabled if finished, else "-")')
     args = parser.parse_args(argv)
+    for item in args.budget:
+        task, _, frac = item.partition('=')
+        try:
+            value = float(frac)
+        except ValueError:
+            value = -1.0
+        if task not in BUDGETS or value <= 0:
+            parser.error(f'--budget {item!r}: expected cls=F or det=F with F > 0')
+        BUDGETS[task] = value
     out = args.out or (DEFAULT_OUT if args.preset == 'demo' else f'{DEFAULT_OUT}_{args.preset}')
     out = osp.join(ROOT, out) if not osp.isabs(out) else out
     os.makedirs(out, exist_ok=True)
