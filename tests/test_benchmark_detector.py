@@ -1,0 +1,46 @@
+"""tools/benchmark_detector.py: the synthetic batch and the detectors it builds (the timing
+itself is never asserted)."""
+import importlib.util
+
+import pytest
+import torch
+
+from conftest import REPO
+
+
+@pytest.fixture(scope='module')
+def bdet():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_detector', REPO / 'tools' / 'benchmark_detector.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_synthetic_batch_has_four_classes_per_image_and_box_masks(bdet):
+    batch = bdet.synthetic_batch(3, 64, 10, 50, torch.Generator().manual_seed(0))
+    assert len(batch['inputs']) == len(batch['data_samples']) == 3
+    for img, sample in zip(batch['inputs'], batch['data_samples']):
+        assert img.shape == (3, 64, 64) and img.dtype == torch.uint8
+        gt = sample.gt_instances
+        assert len(gt) == 10 and len(set(gt.labels.tolist())) <= bdet.CLASSES_PER_IMAGE
+        assert ((gt.bboxes[:, 2:] > gt.bboxes[:, :2]).all() and (gt.bboxes >= 0).all()
+                and (gt.bboxes <= 63).all())
+        # each mask is exactly its box's pixels
+        areas = torch.from_numpy(gt.masks.masks).flatten(1).sum(1)
+        box = gt.bboxes.long()
+        assert areas.tolist() == ((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])).tolist()
+
+
+def test_build_sets_the_class_count_and_anchor_file(bdet, tmp_path):
+    name, config, options = bdet.CASES[-1]  # LGR, all classes in training
+    model = bdet.build(config, options, 7, str(tmp_path))
+    head = model.roi_head.bbox_head
+    assert type(model.roi_head).__name__ == 'LGRRoIHead'
+    assert head.num_classes == 7 and model.roi_head.mask_head.num_classes == 7
+    assert head.fc_cls.num_classes == 7 and head.fc_cls.train_class_subset is None
+    assert tuple(head.fc_cls.lgr.anchors.shape) == (7, 16, 512)
+    stock = bdet.build(bdet.CASES[0][1], {}, 7, str(tmp_path))
+    assert stock.roi_head.bbox_head.fc_cls.out_features == 8  # 7 classes + background
+    # random weights (mmdet's default Kaiming init), no Pretrained checkpoint to download
+    assert 'Pretrained' not in str(stock.backbone.init_cfg)
