@@ -27,9 +27,10 @@ import time
 from typing import Dict, List, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)  # run from a checkout
+sys.path[:0] = [ROOT, osp.join(ROOT, 'tools')]  # run from a checkout; tools/benchmark.py
 
 import torch  # noqa: E402
+from benchmark import CLASSES_PER_IMAGE, timed  # noqa: E402
 
 import ltr_plugins  # noqa: E402,F401  (registers the heads)
 from ltr_plugins.fileio import atomic_write_text  # noqa: E402
@@ -45,7 +46,9 @@ CASES: List[Tuple[str, str, Dict]] = [
      {'model.roi_head.bbox_head.cls_predictor_cfg.anchors': 'ANCHORS',
       'model.roi_head.bbox_head.cls_predictor_cfg.train_class_subset': None}),
 ]
-CLASSES_PER_IMAGE = 4
+
+
+CPU = torch.device('cpu')  # the tool builds and times on the CPU
 
 
 def build(config: str, options: Dict, num_classes: int, anchors_dir: str):
@@ -105,12 +108,6 @@ def synthetic_batch(num_images: int, size: int, objects: int, num_classes: int,
     return dict(inputs=inputs, data_samples=samples)
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--repeats', type=int, default=2, help='measured rounds (median)')
@@ -144,10 +141,10 @@ def main(argv=None) -> str:
             for run in runs:  # round-robin: load drift hits every config alike
                 model = run['model']
                 model.train()
-                t = timed(lambda: model.train_step(batch, run['optim']))
+                t = timed(lambda: model.train_step(batch, run['optim']), CPU)
                 model.eval()
                 with torch.no_grad():
-                    i = timed(lambda: model.test_step(batch))
+                    i = timed(lambda: model.test_step(batch), CPU)
                 if r >= args.warmup:
                     run['train'].append(t)
                     run['infer'].append(i)
