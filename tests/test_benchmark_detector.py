@@ -44,3 +44,33 @@ def test_build_sets_the_class_count_and_anchor_file(bdet, tmp_path):
     assert stock.roi_head.bbox_head.fc_cls.out_features == 8  # 7 classes + background
     # random weights (mmdet's default Kaiming init), no Pretrained checkpoint to download
     assert 'Pretrained' not in str(stock.backbone.init_cfg)
+
+
+
+def test_configs_share_backbone_neck_rpn_and_sampled_rois(bdet, tmp_path):
+    """Every config is timed on the same proposals and sampled RoIs: identical shared weights,
+    and seeded training steps give identical RPN losses and sampled RoIs."""
+    stock = bdet.build(bdet.CASES[0][1], {}, 7, str(tmp_path))
+    oltr = bdet.build('configs/lvis/mask_rcnn_oltr.py', {}, 7, str(tmp_path))
+    a, b = stock.state_dict(), oltr.state_dict()
+    shared = [k for k in a if k.split('.')[0] in ('backbone', 'neck', 'rpn_head')]
+    assert len(shared) > 100 and all(torch.equal(a[k], b[k]) for k in shared)
+    batch = bdet.synthetic_batch(1, 64, 4, 7, torch.Generator().manual_seed(0))
+    losses, sampled = [], []
+    for model in (stock, oltr):
+        bbox_loss = model.roi_head.bbox_loss
+
+        def spy(x, sampling_results, bbox_loss=bbox_loss):
+            sampled.append([(r.pos_priors, r.neg_priors) for r in sampling_results])
+            return bbox_loss(x, sampling_results)
+
+        model.roi_head.bbox_loss = spy
+        model.train()
+        data = model.data_preprocessor(batch, True)
+        torch.manual_seed(1000)
+        losses.append(model.loss(data['inputs'], data['data_samples']))
+    for key in ('loss_rpn_cls', 'loss_rpn_bbox'):
+        assert torch.equal(sum(losses[0][key]), sum(losses[1][key])), key
+    (pos0, neg0), = sampled[0]
+    (pos1, neg1), = sampled[1]
+    assert len(pos0) > 0 and torch.equal(pos0, pos1) and torch.equal(neg0, neg1)

@@ -20,6 +20,28 @@ def test_reachability_hand_built():
     assert torch.allclose(reachability(v, m, scale=2.0), expected / 5)
 
 
+def test_reachability_value_and_gradient_equal_the_min_over_all_distances():
+    # reference: every distance (float64 cdist), min, its autograd gradient
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(64, 16, generator=g)
+    m = torch.randn(40, 16, generator=g) * 2
+    v_ref = v.double().requires_grad_()
+    ref = 10.0 / torch.cdist(v_ref, m.double()).min(dim=1).values
+    ref.sum().backward()
+    v_ours = v.clone().requires_grad_()
+    ours = reachability(v_ours, m)
+    ours.sum().backward()
+    assert ours.dtype == torch.float32
+    assert torch.allclose(ours.double(), ref.detach(), rtol=1e-5)
+    assert torch.allclose(v_ours.grad.double(), v_ref.grad, rtol=1e-4, atol=1e-6)
+    # a centroid that requires grad gets the gradient only at each feature's nearest one
+    m_req = m.clone().requires_grad_()
+    reachability(v, m_req).sum().backward()
+    nearest = torch.cdist(v, m).argmin(dim=1)
+    assert (m_req.grad.abs().sum(1) > 0).tolist() == [
+        j in set(nearest.tolist()) for j in range(len(m))]
+
+
 def test_squashed_cosine_matches_formula_not_squared():
     torch.manual_seed(0)
     clf = CosineClassifier(5, 3, scale=16.0, squash=True)

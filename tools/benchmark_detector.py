@@ -14,7 +14,10 @@ images of ``--size`` px, each with ``--objects`` ground-truth boxes / masks of 4
 ``--warmup`` rounds, configs interleaved round-robin so drifting machine load hits every config
 alike; ratios are to the first config (the stock detector).
 
-Random weights give near-uniform class scores, so every config keeps the maximum number of
+Every config is built from the same seed, so the backbone, neck and RPN start identical, and
+every training step of a round is seeded alike: all configs train on the same proposals and
+sampled RoIs (with different random RPNs the number of positive RoIs, hence the mask branch's
+work, differed between configs). Random weights give near-uniform class scores, so every config keeps the maximum number of
 detections per image (300) at test time: the mask branch runs at its largest, for all configs.
 """
 import argparse
@@ -77,7 +80,12 @@ def build(config: str, options: Dict, num_classes: int, anchors_dir: str):
                     [f'c{i}' for i in range(num_classes)], math.log(30.0)))
             options[key] = path
     cfg.merge_from_dict(options)
+    # same seed for every config: the backbone, neck and RPN (built, and initialised, before the
+    # RoI head) get the same random weights, hence the same proposals; reseeded because
+    # init_weights runs after the whole model (RoI heads of different sizes) is built
+    torch.manual_seed(0)
     model = MODELS.build(cfg.model)
+    torch.manual_seed(0)
     model.init_weights()
     return model
 
@@ -141,6 +149,8 @@ def main(argv=None) -> str:
             for run in runs:  # round-robin: load drift hits every config alike
                 model = run['model']
                 model.train()
+                # same seed per round for every config: the same RPN anchors and RoIs sampled
+                torch.manual_seed(1000 + r)
                 t = timed(lambda: model.train_step(batch, run['optim']), CPU)
                 model.eval()
                 with torch.no_grad():

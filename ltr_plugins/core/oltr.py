@@ -27,9 +27,17 @@ def reachability(features: Tensor, centroids: Tensor, scale: float = 10.0) -> Te
     Returns:
         (B,) reachability, float32. The distance is clamped at 1e-12 (a feature exactly on a
         centroid would give ``inf``; OLTR's code has no guard).
+
+    The nearest centroid is found without autograd from ``||M_j||^2 - 2 v.M_j`` (two matmuls),
+    then its distance is recomputed exactly as ``||v_b - M_j||``: same value and gradient as
+    the min over all distances (the min's gradient flows to the argmin only), without the (B, C)
+    distance backward, which on CPU cost 4x the rest of this function at LVIS size.
     """
-    dist = torch.cdist(features.float()[None], centroids.float()[None])[0]  # (B, C)
-    return scale / dist.min(dim=1).values.clamp_min(1e-12)
+    f, c = features.float(), centroids.float()
+    with torch.no_grad():
+        nearest = ((c * c).sum(1)[None] - 2.0 * f @ c.t()).argmin(dim=1)  # (B,)
+    dist = (f - c.index_select(0, nearest)).norm(dim=1)
+    return scale / dist.clamp_min(1e-12)
 
 
 class MetaEmbedding(nn.Module):
