@@ -15,6 +15,12 @@ def blt():
     return module
 
 
+@pytest.fixture(autouse=True)
+def fractions(blt, monkeypatch):
+    """The scaling tests use fractions below 1 (the default budget is the demo schedule)."""
+    monkeypatch.setattr(blt, 'BUDGETS', {'cls': 0.25, 'det': 1 / 3})
+
+
 def _load(path):
     from mmengine.config import Config
     return Config.fromfile(str(path))
@@ -111,3 +117,21 @@ def test_budget_option_overrides_the_fraction(blt, tmp_path, monkeypatch, capsys
         with pytest.raises(SystemExit):
             blt.main(['--reuse-only', '--out', str(tmp_path), '--budget', bad])
     assert 'expected cls=F or det=F' in capsys.readouterr().err
+
+
+def test_a_run_is_reused_only_on_the_budget_it_was_made_with(blt, tmp_path, capsys):
+    import json
+    bench = blt.Bench(str(tmp_path), 'bench')
+    cfg = 'configs/demo/convnet_ce_demo.py'
+    wd = tmp_path / 'convnet_ce_demo'
+    wd.mkdir()
+    (wd / 'test_metrics.json').write_text(json.dumps({'accuracy/top1': 50.0, 'budget': 0.25}))
+    assert bench.finished('CE', cfg) == {'accuracy/top1': 50.0, 'budget': 0.25}
+    assert bench.run('CE', cfg)['accuracy/top1'] == 50.0  # reused: nothing trained
+    blt.BUDGETS['cls'] = 1.0
+    assert bench.finished('CE', cfg) == {}
+    assert 'has budget 0.25, this call 1.0: not reused' in capsys.readouterr().out
+    # demo preset: configs as they are, no budget recorded (runs made before the stamp too)
+    (wd / 'test_metrics.json').write_text(json.dumps({'accuracy/top1': 40.0}))
+    assert blt.Bench(str(tmp_path), 'demo').finished('CE', cfg) == {'accuracy/top1': 40.0}
+    assert bench.finished('CE', cfg) == {}

@@ -136,13 +136,13 @@ SUITES['all'] = {
              _VL_DET_ANCHORS)],
 }
 #: --preset P (other than demo): each run gets this fraction of its demo config's epochs (at
-#: least 1). bench has ~3x (cls) / 2.5x (det) the demo's training images, so a bench run makes
-#: ~3/4 (cls) / ~5/6 (det) of the demo run's iterations. Measured 2026-11-29 (2 quiet cores):
-#: the 8 cls runs take 29 min, but the runs are short of convergence (CE top-1 25.7 vs IIF 6.8:
-#: IIF's training loss lags, 2.69 vs 1.56); det at 1/6 (1 epoch) gave segm AP 0.5 % — useless —
-#: in 7.9 min per run (3.7 min of it the test). Budgets that rank methods reliably do not fit
-#: 1 hour on 2 cores; see README "Benchmark suite".
-BUDGETS = {'cls': 0.25, 'det': 1 / 3}
+#: least 1; --budget overrides it). bench has ~3x (cls) / 2.5x (det) the demo's training images.
+#: Chosen by convergence, measured on 2 quiet cores (README "Benchmark suite"): classification
+#: CE / IIF top-1 25.7 / 6.8 at 1/4 (3.6 min per run), 83.1 / CE_IIF_1X at 1 (14.6 min);
+#: detection CE segm AP 0.5 at 1/6 (7.9 min), 1.0 at 1/3 (9.7 min), 27.0 at 1 (25.9 min).
+#: Fractions that fit 1 hour leave the runs far from convergence, so the default is the whole
+#: demo schedule (about 4 hours for --suite all on 2 cores; runs are reused, see --rows).
+BUDGETS = {'cls': 1.0, 'det': 1.0}
 #: --preset P (other than demo): detections kept per test image. LVIS' 300 is meant for 1203
 #: classes; the embedded images hold at most 4 objects of <= 30 classes, and the mask head on
 #: 300 RoIs per image was 2/3 of a bench test (measured 2026-11-30: 4.8 min for 300 images, of
@@ -210,9 +210,10 @@ class Bench:
             prepare=()) -> dict:
         work_dir = self.work_dir(config)
         metrics_file = osp.join(work_dir, 'test_metrics.json')
-        if osp.isfile(metrics_file) and not self.force:
-            with open(metrics_file) as f:
-                return json.load(f)
+        if not self.force:
+            done = self.finished(name, config, quiet=True)
+            if done:
+                return done
         start = time.time()
         py = sys.executable
         for creates, argv in prepare:  # e.g. anchor sentence selection before an LGR run
@@ -236,20 +237,39 @@ class Bench:
         with open(metrics_file) as f:
             metrics = json.load(f)
         metrics['minutes'] = (time.time() - start) / 60
+        metrics['budget'] = self.budget(config)
         if checkpoint_from:
             metrics['checkpoint'] = ckpt
         atomic_write_json(metrics_file, metrics)
         print(f'[benchmark] {name} ({config}) done in {metrics["minutes"]:.1f} min', flush=True)
         return metrics
 
-    def finished(self, name: str, config: str) -> dict:
-        """The metrics of a finished run, or {} (shown as '-')."""
+    def budget(self, config: str):
+        """The fraction of its demo epochs ``config`` trains for here (None: the demo preset,
+        configs as they are)."""
+        return None if self.preset == 'demo' else BUDGETS[_task(config)]
+
+    def finished(self, name: str, config: str, quiet: bool = False) -> dict:
+        """The metrics of a finished run on the current budget, or {} (shown as '-'). A run
+        made on another budget (recorded in its metrics) does not count: it is redone."""
         path = osp.join(self.work_dir(config), 'test_metrics.json')
-        if not osp.isfile(path):
+        metrics = {}
+        if osp.isfile(path):
+            with open(path) as f:
+                metrics = json.load(f)
+            if metrics.get('budget') != self.budget(config):
+                print(f'[benchmark] {name} ({config}): the finished run has budget '
+                      f'{metrics.get("budget")}, this call {self.budget(config)}: not reused',
+                      flush=True)
+                return {}
+        elif not quiet:
             print(f'[benchmark] {name} ({config}): not run', flush=True)
-            return {}
-        with open(path) as f:
-            return json.load(f)
+        return metrics
+
+
+def _task(config: str) -> str:
+    """'det' for a Mask R-CNN config, else 'cls'."""
+    return 'det' if 'mask_rcnn' in osp.basename(config) else 'cls'
 
 
 def scaled_epochs(epochs: int, task: str) -> int:
@@ -284,7 +304,7 @@ def retarget(config: str, out_path: str, preset: str, out_rel: str) -> None:
 
     from ltr_plugins.datasets.generator import PRESETS
     cfg = Config.fromfile(config)
-    task = 'det' if 'mask_rcnn' in osp.basename(config) else 'cls'
+    task = _task(config)
     groups = 'det_groups' if task == 'det' else 'cls_groups'
     n_demo, n_new = sum(getattr(PRESETS['demo'], groups)), sum(getattr(PRESETS[preset], groups))
 
