@@ -17,8 +17,9 @@ alike; ratios are to the first config (the stock detector).
 Every config is built from the same seed, so the backbone, neck and RPN start identical, and
 every training step of a round is seeded alike: all configs train on the same proposals and
 sampled RoIs (with different random RPNs the number of positive RoIs, hence the mask branch's
-work, differed between configs). Random weights give near-uniform class scores, so every config keeps the maximum number of
-detections per image (300) at test time: the mask branch runs at its largest, for all configs.
+work, differed between configs). Random weights give near-uniform class scores, so every config
+keeps the maximum number of detections per image (300) at test time: the mask branch runs at
+its largest, for all configs.
 """
 import argparse
 import math
