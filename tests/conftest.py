@@ -1,12 +1,27 @@
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_ROOT = REPO / 'data' / 'tiny'
+_TOOLS = {}
+
+
+def load_tool(rel: str) -> ModuleType:
+    """The script ``rel`` (repo-relative, e.g. ``'tools/benchmark.py'``) imported as a module,
+    once per session, so that tests call its functions or ``main(argv)`` in this process."""
+    if rel not in _TOOLS:
+        spec = importlib.util.spec_from_file_location(
+            'ltr_tool_' + rel.replace('/', '_').replace('.py', ''), REPO / rel)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[rel] = module
+    return _TOOLS[rel]
 
 
 @pytest.fixture(autouse=True)

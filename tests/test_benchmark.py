@@ -1,19 +1,15 @@
 """tools/benchmark.py: smoke mode runs every case; ratios and the memory probe are right."""
 import csv
-import importlib.util
 
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import load_tool
 
 
 @pytest.fixture(scope='module')
 def benchmark():
-    spec = importlib.util.spec_from_file_location('benchmark', REPO / 'tools' / 'benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/benchmark.py')
 
 
 def test_saved_tensor_bytes_counts_distinct_storages(benchmark):

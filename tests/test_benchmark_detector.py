@@ -1,20 +1,15 @@
 """tools/benchmark_detector.py: the synthetic batch and the detectors it builds (the timing
 itself is never asserted)."""
-import importlib.util
 
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import load_tool
 
 
 @pytest.fixture(scope='module')
 def bdet():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_detector', REPO / 'tools' / 'benchmark_detector.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/benchmark_detector.py')
 
 
 def test_synthetic_batch_has_four_classes_per_image_and_box_masks(bdet):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO, run_tool
+from conftest import REPO, load_tool, run_tool
 
 CLS_CFG = 'tests/configs/convnet_camc_tiny.py'
 DET_CFG = 'tests/configs/mask_rcnn_camc_iif_tiny.py'
@@ -37,11 +37,7 @@ def _build(cfg_path, ckpt=None):
 
 def _show_cam(*args):
     """tools/analysis/show_cam.py main() in this process (mm* are imported already)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('show_cam', REPO / 'tools/analysis/show_cam.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main([str(a) for a in args])
+    return load_tool('tools/analysis/show_cam.py').main([str(a) for a in args])
 
 
 def _pngs(out_dir: Path, num: int):

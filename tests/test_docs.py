@@ -2,7 +2,6 @@
 registered module, public class and function has a docstring, the markdown links resolve, the
 method pages cover every registered module, and the troubleshooting workaround works."""
 import importlib
-import importlib.util
 import inspect
 import os
 import pkgutil
@@ -13,16 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_tool
 
 
 @pytest.fixture(scope='module')
 def gen():
-    spec = importlib.util.spec_from_file_location(
-        'gen_config_reference', REPO / 'tools' / 'gen_config_reference.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/gen_config_reference.py')
 
 
 def test_config_reference_is_current(gen):

@@ -1,19 +1,14 @@
 """tools/analysis/plot_per_class.py on hand-made csv files."""
-import importlib.util
 
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import load_tool
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'plot_per_class', REPO / 'tools' / 'analysis' / 'plot_per_class.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/analysis/plot_per_class.py')
 
 
 def _write_run(root, accs):

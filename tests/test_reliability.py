@@ -16,7 +16,6 @@ the bad-input table and safe loading.
 The whole file: ``pytest tests/test_reliability.py`` (README, "Reliability", has the timing).
 """
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -33,7 +32,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import ltr_plugins  # noqa: F401
-from conftest import REPO
+from conftest import REPO, load_tool
 from test_distributed import _free_port
 from test_vlltr_adapters import _anchor_file
 
@@ -301,7 +300,7 @@ def test_resume_of_stateful_heads_continues_identically(cfg, tiny_data, tmp_path
         options.append(f'model.head.anchors={_anchor_file(tmp_path, 6, 4, 16)}')
     else:  # 96 of the 384 tiny images, all classes: 3 iterations per epoch
         options.append('train_dataloader.dataset.indices=' + str(list(range(0, 384, 4))))
-    train = _tool('tools/train.py').main
+    train = load_tool('tools/train.py').main
     cfg = f'tests/configs/{cfg}'
     full, resumed = tmp_path / 'full', tmp_path / 'resumed'
     # unique experiment names: mmengine keys its logger / message hub instances by them
@@ -520,23 +519,11 @@ def test_stats_and_embedding_files_never_unpickle(tmp_path, name, loader, match,
 # ============================================================================ bad inputs
 TINY_CLS = 'tests/configs/convnet_tiny.py'
 TINY_DET = 'tests/configs/mask_rcnn_tiny.py'
-_TOOLS = {}
-
-
-def _tool(rel: str):
-    """``tools/<rel>`` imported as a module (its ``main(argv)`` runs in this process)."""
-    if rel not in _TOOLS:
-        spec = importlib.util.spec_from_file_location(
-            'ltr_tool_' + rel.replace('/', '_').replace('.py', ''), REPO / rel)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _TOOLS[rel] = module
-    return _TOOLS[rel]
 
 
 def _train_tool(cfg: str, work: Path, *options: str):
     # a unique experiment name: mmengine keys its logger / message hub instances by it
-    return lambda: _tool('tools/train.py').main(
+    return lambda: load_tool('tools/train.py').main(
         [cfg, '--work-dir', str(work), '--cfg-options',
          f'experiment_name={work.parent.name}_{work.name}', *options])
 
@@ -653,7 +640,7 @@ def case_unknown_iif_variant(tmp, root):
 
 def _class_stats_tool(source: str, out: Path) -> Callable:
     out.write_text('previous output\n')  # an earlier result must survive a failed run
-    return lambda: _tool('tools/analysis/class_stats.py').main([source, '--out', str(out)])
+    return lambda: load_tool('tools/analysis/class_stats.py').main([source, '--out', str(out)])
 
 
 def case_truncated_json(tmp, root):
@@ -666,7 +653,7 @@ def case_truncated_json(tmp, root):
 
 def case_truncated_csv(tmp, root):
     full = tmp / 'full.csv'
-    _tool('tools/analysis/class_stats.py').main(
+    load_tool('tools/analysis/class_stats.py').main(
         [str(root / 'lvis_v1/annotations/lvis_v1_train.json'), '--out', str(full)])
     text = full.read_text()
     cut = text.rindex(',', 0, text.index('\n', len(text) // 2))  # mid-row, after a comma
@@ -706,7 +693,7 @@ def case_checkpoint_of_another_head(tmp, root):
     ckpt = tmp / 'oltr_epoch_2.pth'
     torch.save({'meta': {}, 'state_dict': oltr.state_dict()}, ckpt)
     work, metrics = tmp / 'test', tmp / 'metrics.json'
-    run = lambda: _tool('tools/test.py').main(  # noqa: E731
+    run = lambda: load_tool('tools/test.py').main(  # noqa: E731
         [TINY_CLS, str(ckpt), '--work-dir', str(work), '--metrics-out', str(metrics),
          '--cfg-options', f'experiment_name={tmp.name}_test', 'model.head.type=IIFLinearClsHead',
          f'model.head.iif.stats={root}/classification/ImageNet_LT_train.txt'])
