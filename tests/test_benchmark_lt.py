@@ -1,18 +1,13 @@
 """tools/benchmark_lt.py: configs retargeted to another embedded preset on a fixed budget."""
-import importlib.util
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_tool
 
 
 @pytest.fixture(scope='module')
 def blt():
-    spec = importlib.util.spec_from_file_location('benchmark_lt', REPO / 'tools' /
-                                                  'benchmark_lt.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/benchmark_lt.py')
 
 
 @pytest.fixture(autouse=True)
@@ -135,3 +130,33 @@ def test_a_run_is_reused_only_on_the_budget_it_was_made_with(blt, tmp_path, caps
     (wd / 'test_metrics.json').write_text(json.dumps({'accuracy/top1': 40.0}))
     assert blt.Bench(str(tmp_path), 'demo').finished('CE', cfg) == {'accuracy/top1': 40.0}
     assert bench.finished('CE', cfg) == {}
+
+
+def _state_shapes(path) -> dict:
+    from mmengine.registry import MODELS, DefaultScope
+
+    import ltr_plugins  # noqa: F401  (registers the heads)
+    cfg = _load(REPO / path)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def test_test_only_rows_test_the_model_they_load(blt, demo_data, monkeypatch):
+    """A ``checkpoint_from`` row (OLTR stage 1, IIF post-hoc) tests another run's checkpoint:
+    its model must have exactly that run's parameters, plus nothing but IIF weight buffers
+    (which come from the config) -- otherwise it would test untrained or mismatched weights."""
+    monkeypatch.chdir(REPO)
+    rows = {(c, opts[0]['checkpoint_from']) for suite in blt.SUITES.values()
+            for task_rows in suite.values() for _, c, *opts in task_rows
+            if opts and 'checkpoint_from' in opts[0]}
+    assert ('configs/demo/convnet_cosine_iif_posthoc_demo.py',
+            'configs/demo/convnet_cosine_demo.py') in rows
+    assert len({c for c, _ in rows}) >= 4  # OLTR stage 1, post-hoc IIF on cls / cosine / det
+    for config, source in sorted(rows):
+        tested, loaded = _state_shapes(config), _state_shapes(source)
+        extra = set(tested) - set(loaded)
+        assert set(loaded) <= set(tested), (config, set(loaded) - set(tested))
+        assert all(k.endswith('iif.weights') for k in extra), (config, extra)
+        assert ('iif' in config) == bool(extra), config
+        assert all(tested[k] == loaded[k] for k in loaded), config
