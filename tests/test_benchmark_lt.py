@@ -133,12 +133,8 @@ def test_a_run_is_reused_only_on_the_budget_it_was_made_with(blt, tmp_path, caps
 
 
 def _state_shapes(path) -> dict:
-    from mmengine.registry import MODELS, DefaultScope
-
-    import ltr_plugins  # noqa: F401  (registers the heads)
-    cfg = _load(REPO / path)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(cfg.model)
+    from test_configs import _build_model  # imports ltr_plugins (registers the heads)
+    model = _build_model(_load(REPO / path))
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
