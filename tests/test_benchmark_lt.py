@@ -138,17 +138,22 @@ def _state_shapes(path) -> dict:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def test_test_only_rows_test_the_model_they_load(blt, demo_data, monkeypatch):
-    """A ``checkpoint_from`` row (OLTR stage 1, IIF post-hoc) tests another run's checkpoint:
-    its model must have exactly that run's parameters, plus nothing but IIF weight buffers
-    (which come from the config) -- otherwise it would test untrained or mismatched weights."""
+def test_rows_on_another_run_get_its_whole_model(blt, demo_data, monkeypatch):
+    """A ``checkpoint_from`` row (OLTR stage 1, IIF post-hoc) tests another run's checkpoint,
+    a decoupled row (``load_from``) retrains its classifier: the model must have exactly
+    that run's parameters, plus nothing but IIF weight buffers (which come from the config) --
+    otherwise it would test (or start from) untrained or mismatched weights (mmengine's
+    ``load_from`` only warns about missing keys)."""
     monkeypatch.chdir(REPO)
-    rows = {(c, opts[0]['checkpoint_from']) for suite in blt.SUITES.values()
+    rows = {(c, opts[0].get('checkpoint_from') or opts[0]['load_from'])
+            for suite in blt.SUITES.values()
             for task_rows in suite.values() for _, c, *opts in task_rows
-            if opts and 'checkpoint_from' in opts[0]}
+            if opts and ('checkpoint_from' in opts[0] or 'decoupled' in c)}
     assert ('configs/demo/convnet_cosine_iif_posthoc_demo.py',
             'configs/demo/convnet_cosine_demo.py') in rows
-    assert len({c for c, _ in rows}) >= 4  # OLTR stage 1, post-hoc IIF on cls / cosine / det
+    assert ('configs/demo/mask_rcnn_r18_fpn_iif_decoupled_demo.py',
+            'configs/demo/mask_rcnn_r18_fpn_demo.py') in rows
+    assert len({c for c, _ in rows}) >= 7  # OLTR stage 1, IIF post-hoc x 3, decoupled x 3
     for config, source in sorted(rows):
         tested, loaded = _state_shapes(config), _state_shapes(source)
         extra = set(tested) - set(loaded)

@@ -115,7 +115,9 @@ SUITES['vlltr'] = {
             ('LGR + IIF', 'configs/demo/mask_rcnn_r18_fpn_vlltr_iif_demo.py', _VL_DET_ANCHORS)],
 }
 # One row per method, main variant of each (the method suites hold the ablations); IIF also in
-# its post-hoc mode (test a plain model with the IIF weights), the IIF paper's ImageNet-LT protocol.
+# its post-hoc (test a plain model with the IIF weights, the IIF paper's ImageNet-LT protocol)
+# and decoupled (retrain only the classifier of a plain model with IIF) modes; detection also has
+# the decoupled mode's control without IIF (classification needs none: IIF ends level with CE).
 SUITES['all'] = {
     'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
             ('IIF (linear)', 'configs/demo/convnet_iif_demo.py'),
@@ -125,6 +127,9 @@ SUITES['all'] = {
              dict(checkpoint_from='configs/demo/convnet_ce_demo.py')),
             ('IIF post-hoc on cosine s=16', 'configs/demo/convnet_cosine_iif_posthoc_demo.py',
              dict(checkpoint_from='configs/demo/convnet_cosine_demo.py')),
+            ('IIF decoupled (classifier retrained on CE)',
+             'configs/demo/convnet_iif_decoupled_demo.py',
+             dict(load_from='configs/demo/convnet_ce_demo.py')),
             ('CAMC + cosine s=16', 'configs/demo/convnet_camc_demo.py'),
             ('OLTR (stage 2 from CE)', 'configs/demo/convnet_oltr_stage2_demo.py',
              dict(load_from='configs/demo/convnet_ce_demo.py')),
@@ -135,6 +140,12 @@ SUITES['all'] = {
             ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
             ('IIF post-hoc on CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_posthoc_demo.py',
              dict(checkpoint_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
+            ('IIF decoupled (fc_cls retrained on CE)',
+             'configs/demo/mask_rcnn_r18_fpn_iif_decoupled_demo.py',
+             dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
+            ('control: fc_cls retrained on CE without IIF',
+             'configs/demo/mask_rcnn_r18_fpn_ce_decoupled_demo.py',
+             dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
             ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
             ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
             ('OLTR head (fine-tune from CE)', 'configs/demo/mask_rcnn_r18_fpn_oltr_demo.py',
