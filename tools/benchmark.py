@@ -315,8 +315,9 @@ class _FixedRoIFeatures(nn.Module):
         return feats
 
 
-#: LVIS v1 train: 360,952 (class, image) pairs (sum of image_count in
-#: ../shared/data/lvis_v1_categories.csv) over 100,170 images = 3.6 classes per image
+#: LVIS v1 train: 360,952 (class, image) pairs (sum of the categories' image_count in
+#: lvis_v1_train.json, packaged as ltr_plugins/data/lvis_v1_categories.csv) over 100,170 images
+#: = 3.6 classes per image
 CLASSES_PER_IMAGE = 4
 
 

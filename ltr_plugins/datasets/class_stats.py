@@ -26,7 +26,8 @@ PathLike = Union[str, Path]
 SHOT_THRESHOLDS: Tuple[int, int] = (20, 100)
 #: LVIS frequency groups: rare <= 10 < common <= 100 < frequent (by training image count).
 LVIS_THRESHOLDS: Tuple[int, int] = (10, 100)
-#: Training images of LVIS v1 / v0.5 (/work/shared/data/README.md; the csv tables do not hold
+#: Training images of LVIS v1 / v0.5 (the ``images`` list of lvis_v1_train.json /
+#: lvis_v0.5_train.json, http://www.lvisdataset.org; the csv tables do not hold
 #: them, and they are not the sums of per-class image counts).
 LVIS_V1_TRAIN_IMAGES = 100_170
 LVIS_V05_TRAIN_IMAGES = 57_263
