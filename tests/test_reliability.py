@@ -13,7 +13,7 @@ the bad-input table and safe loading.
   without running it.
 * Atomic writes: a write killed half-way leaves the old csv / checkpoint and no temporary file.
 
-The whole file: ``pytest tests/test_reliability.py`` (README, "Reliability", has the timing).
+The whole file: ``pytest tests/test_reliability.py`` (docs/reliability.md has the timing).
 """
 import contextlib
 import json

@@ -155,7 +155,7 @@ SUITES['all'] = {
 }
 #: --preset P (other than demo): each run gets this fraction of its demo config's epochs (at
 #: least 1; --budget overrides it). bench has ~3x (cls) / 2.5x (det) the demo's training images.
-#: Chosen by convergence, measured on 2 quiet cores (README "Benchmark suite"): classification
+#: Chosen by convergence, measured on 2 quiet cores (docs/benchmarks/bench_suite.md): classification
 #: CE / IIF top-1 25.7 / 6.8 at 1/4 (4.6-4.8 min per run), 83.1 / 82.6 at 1 (14.6 min);
 #: detection CE segm AP 0.5 at 1/6 (7.9 min), 1.0 at 1/3 (9.7 min), 27.0 at 1 (25.9 min).
 #: Fractions that fit 1 hour leave the runs far from convergence, so the default is the whole
