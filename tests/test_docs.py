@@ -62,7 +62,7 @@ def _anchors(path: Path) -> set:
 
 
 def _markdown_files():
-    files = [REPO / 'README.md', *sorted((REPO / 'docs').rglob('*.md')),
+    files = [REPO / 'README.md', REPO / 'CHANGELOG.md', *sorted((REPO / 'docs').rglob('*.md')),
              *sorted((REPO / 'examples').rglob('*.md'))]
     return [f for f in files if f.is_file()]
 
@@ -75,8 +75,9 @@ def test_slug_matches_github_rules():
 
 
 def test_markdown_links_resolve():
-    """Every relative link in README.md, docs/ and examples/ points at an existing file, and
-    every #anchor at a heading of that file (docs/methods.md was split into docs/methods/)."""
+    """Every relative link in README.md, CHANGELOG.md, docs/ and examples/ points at an existing
+    file, and every #anchor at a heading of that file (docs/methods.md was split into
+    docs/methods/)."""
     files = _markdown_files()
     assert len(files) >= 8
     broken = []
@@ -92,6 +93,44 @@ def test_markdown_links_resolve():
             elif anchor and dest.suffix == '.md' and anchor not in _anchors(dest):
                 broken.append(f'{md.relative_to(REPO)}: {target} (no such heading)')
     assert not broken, '\n'.join(broken)
+
+
+def test_readme_is_a_front_door():
+    """README.md stays short and points at the docs instead of holding measurements: at most
+    200 lines, the two commands verbatim, the results linked from docs/benchmarks/, the
+    license file it names present."""
+    text = (REPO / 'README.md').read_text(encoding='utf-8')
+    assert len(text.splitlines()) <= 200
+    for command in ('bash tools/demo.sh', 'bash tools/run_tests.sh', 'bash tools/install.sh',
+                    'pip install -e .'):
+        assert command in text, command
+    for target in ('docs/benchmarks/README.md', 'docs/benchmarks/demo.md',
+                   'docs/benchmarks/bench_suite.md', 'docs/benchmarks/overhead.md',
+                   'docs/benchmarks/detector.md', 'docs/reliability.md', 'LICENSE'):
+        assert f']({target})' in text, target
+    assert text.count('@inproceedings{') + text.count('@article{') == 5  # one per cited paper
+    assert not re.search(r'20\d\d-\d\d-\d\d', text), 'dated measurements belong in docs/'
+    assert 'Apache License' in (REPO / 'LICENSE').read_text(encoding='utf-8')
+
+
+def test_no_internal_paths_are_cited():
+    """Committed files cite papers and public repositories, never paths of the machine the
+    package was developed on (a user cannot open them)."""
+    internal = re.compile('|'.join(['/' + 'work/', 'shared/' + 'specs', r'\.\./' + 'shared/',
+                                    'shared/' + 'data']))
+    roots = ['README.md', 'CHANGELOG.md', 'docs', 'examples', 'ltr_plugins', 'tools',
+             'configs', 'tests', 'setup.cfg']
+    found = []
+    for root in roots:
+        path = REPO / root
+        files = [path] if path.is_file() else sorted(path.rglob('*'))
+        for f in files:
+            if f.suffix not in ('.md', '.py', '.sh', '.cfg', '.txt', '.yml') or not f.is_file():
+                continue
+            for number, line in enumerate(f.read_text(encoding='utf-8').splitlines(), 1):
+                if internal.search(line):
+                    found.append(f'{f.relative_to(REPO)}:{number}: {line.strip()}')
+    assert not found, '\n'.join(found)
 
 
 def test_method_pages_cover_every_method_and_quote_sources(gen):
@@ -113,7 +152,8 @@ def test_method_pages_cover_every_method_and_quote_sources(gen):
     assert not missing, f'registered modules on no method page: {missing}'
 
 
-# infrastructure modules documented in the config reference / README rather than a method page
+# infrastructure modules documented in the config reference / getting started / troubleshooting
+# rather than on a method page
 _NOT_METHOD_MODULES = {'SmallConvNet', 'AutocastOptimWrapper', 'NumClassesCheckHook'}
 
 
