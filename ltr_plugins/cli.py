@@ -85,3 +85,9 @@ def demo(argv: Optional[List[str]] = None) -> None:
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
         _run_tool('test.py', [DEMO_CONFIGS[task], checkpoint, '--work-dir', work_dir])
+
+
+def check_data() -> None:
+    """``ltr-check-data``: ``tools/check_data.py`` with this process's arguments (exit status 1
+    when the config's data layout is incomplete)."""
+    _run_tool('check_data.py')

@@ -16,6 +16,8 @@ import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 from mmengine.logging import print_log
 
+from .datasets.layout_check import require_complete_layout
+
 
 def add_common_args(parser: argparse.ArgumentParser, work_dir_help: str) -> None:
     """The options tools/train.py and tools/test.py share (as mmdet's tools)."""
@@ -218,6 +220,7 @@ def build_runner(cfg: Config):
     from mmengine.runner import Runner
     setup_distributed(cfg)
     prepare_embedded_data(cfg)
+    require_complete_layout(cfg)  # every file the run reads exists, else name them all
     add_default_hooks(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
