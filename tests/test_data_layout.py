@@ -124,6 +124,17 @@ def test_full_check_finds_a_missing_image(lvis_copy):
     assert sampled.datasets[0].images_checked == 2 and sampled.ok
 
 
+def test_val_json_with_other_categories_is_a_problem(lvis_copy):
+    path = lvis_copy / 'annotations' / 'lvis_v1_val.json'
+    data = json.loads(path.read_text())
+    data['categories'] = data['categories'][:-1]
+    path.write_text(json.dumps(data))
+    report = check_layout(_det_cfg(str(lvis_copy) + '/'), full=True)
+    assert any(str(path) in p and 'not those of the first' in p for p in report.problems)
+    # the "not the LVIS v1 category set" warning is given once, for the first json
+    assert sum('neither LVIS v1' in w for w in report.warnings) == 1
+
+
 def test_classification_lists_counts_and_open_set(tiny_data):
     root = str(tiny_data / 'classification') + '/'
     report = check_layout(_cls_cfg(root), full=True)
@@ -163,8 +174,8 @@ def test_check_data_tool_broken_layout_exits_nonzero_and_writes_nothing(lvis_cop
     (lvis_copy / 'annotations' / 'lvis_v1_train.json').unlink()
     cfg = _broken_config(tmp_path, lvis_copy)
     before = _files(tmp_path)
-    proc = subprocess.run([sys.executable, 'tools/check_data.py', str(cfg)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300,
+    proc = subprocess.run([sys.executable, str(REPO / 'tools/check_data.py'), str(cfg)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           env={**os.environ, 'PYTHONPATH': str(REPO)})
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert f'MISSING annotation file: {lvis_copy}/annotations/lvis_v1_train.json' in proc.stdout

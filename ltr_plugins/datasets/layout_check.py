@@ -247,9 +247,11 @@ def _check_images(summary: DatasetSummary, rel_paths: Sequence[str],
     summary.missing_images = missing[:5]
 
 
-def _lvis_image_path(img: Mapping) -> str:
-    if 'coco_url' in img:
-        return img['coco_url'].replace(_COCO_URL, '')
+def _lvis_image_path(img: Mapping, v1: bool) -> str:
+    """Image file relative to the image prefix, as mmdet's LVISV1Dataset (``coco_url``) or
+    LVISV05Dataset / CocoDataset (``file_name``) resolve it."""
+    if v1:
+        return img.get('coco_url', '').replace(_COCO_URL, '')
     name = img.get('file_name', '')
     return name[-16:] if name.startswith('COCO') else name  # LVIS v0.5's 2014 names
 
@@ -281,21 +283,31 @@ def _compare_lvis_classes(report: LayoutReport, summary: DatasetSummary,
                 f'packaged {table} table (not the official training json?)')
 
 
-def _check_lvis(report: LayoutReport, summary: DatasetSummary, limit: Optional[int]) -> None:
+def _check_lvis(report: LayoutReport, summary: DatasetSummary, limit: Optional[int],
+                v1: bool, first_names: Optional[List[str]]) -> Optional[List[str]]:
+    """Parse, count, check the images; compare the category names with the first LVIS json's
+    (``first_names``) or, for the first one, with the packaged tables. Returns the names."""
     try:
         data = json.loads(read_text(summary.ann_file, 'json'))
     except ValueError as e:
         report.problems.append(f'{summary.ann_file}: not valid json ({e})')
-        return
+        return first_names
     missing_keys = [k for k in ('images', 'annotations', 'categories') if k not in data]
     if missing_keys:
         report.problems.append(f'{summary.ann_file}: missing top-level field(s) {missing_keys}')
-        return
+        return first_names
     cats = sorted(data['categories'], key=lambda c: c['id'])
     summary.num_images, summary.num_annotations = len(data['images']), len(data['annotations'])
     summary.num_classes = len(cats)
-    _check_images(summary, [_lvis_image_path(img) for img in data['images']], limit)
-    _compare_lvis_classes(report, summary, cats)
+    _check_images(summary, [_lvis_image_path(img, v1) for img in data['images']], limit)
+    names = [c.get('name') for c in cats]
+    if first_names is None:
+        _compare_lvis_classes(report, summary, cats)
+    elif names != first_names:
+        report.problems.append(f'{summary.ann_file}: its {len(names)} categories are not those '
+                               f'of the first annotation file ({len(first_names)}): label '
+                               'indices would mean different classes')
+    return names
 
 
 def read_image_list(path: str) -> Tuple[List[str], np.ndarray]:
@@ -378,7 +390,7 @@ def check_layout(cfg: Mapping, full: bool = False, max_images: Optional[int] = N
     Returns:
         A :class:`LayoutReport`; ``report.ok`` tells whether the run can start.
     """
-    name = str(cfg.get('filename') or '<config>')
+    name = str(getattr(cfg, 'filename', None) or cfg.get('filename') or '<config>')
     report = LayoutReport(name)
     skip = [osp.abspath(p) for p in skip_under]
 
@@ -398,6 +410,7 @@ def check_layout(cfg: Mapping, full: bool = False, max_images: Optional[int] = N
         if cfg.get(key):
             report.variables[key] = str(cfg[key])
     num_classes = _model_num_classes(cfg)
+    lvis_names: Optional[List[str]] = None  # categories of the first LVIS json
     for where, ds in iter_datasets(cfg):
         root = ds.get('data_root') or ''
         ann_file = _resolved(root, ds.get('ann_file') or '')
@@ -414,7 +427,8 @@ def check_layout(cfg: Mapping, full: bool = False, max_images: Optional[int] = N
         if not ann_file or not exists('annotation file', ann_file, f'{where}.ann_file'):
             continue
         if full and summary.kind == 'lvis':
-            _check_lvis(report, summary, max_images)
+            lvis_names = _check_lvis(report, summary, max_images, _is_lvis_v1(ds, ann_file),
+                                     lvis_names)
         elif full and summary.kind == 'list':
             _check_list(report, summary, max_images, num_classes)
         if summary.num_missing_images:
