@@ -87,6 +87,9 @@ def demo(argv: Optional[List[str]] = None) -> None:
         _run_tool('test.py', [DEMO_CONFIGS[task], checkpoint, '--work-dir', work_dir])
 
 
+PROGS['check_data.py'] = 'ltr-check-data'
+
+
 def check_data() -> None:
     """``ltr-check-data``: ``tools/check_data.py`` with this process's arguments (exit status 1
     when the config's data layout is incomplete)."""

@@ -200,10 +200,15 @@ def test_train_refuses_a_broken_layout_before_building_the_runner(lvis_copy, tmp
     assert not work_dir.exists()  # the runner (which creates it) was never built
 
 
-def test_console_entry_is_declared():
+def test_console_entry_is_declared(monkeypatch, capsys):
     from ltr_plugins import cli
     assert 'ltr-check-data = ltr_plugins.cli:check_data' in (REPO / 'setup.cfg').read_text()
-    assert callable(cli.check_data)
+    monkeypatch.setattr(sys, 'argv', ['ltr-check-data', '--help'])
+    with pytest.raises(SystemExit) as done:
+        cli.check_data()
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert 'usage: ltr-check-data' in out and '--max-images' in out
 
 
 @pytest.mark.parametrize('config, env, sub', [
