@@ -70,6 +70,7 @@ def test_walk_finds_wrapped_datasets_and_model_files():
     assert found == {('evaluation annotation file', 'r/annotations/lvis_v1_val.json'),
                      ('VL-LTR anchor file', 'a.safetensors'),
                      ('text encoder checkpoint', 'clip.pt'), ('class name list', 'classes.txt')}
+    assert check_layout(dict(model=None, train_dataloader=None)).ok  # nothing to read
     # the shared val/test dataset is listed once
     assert [w for w, _ in iter_datasets(det)] == ['train_dataloader.dataset.dataset',
                                                   'val_dataloader.dataset']

@@ -10,7 +10,8 @@ tables (LVIS v1 / v0.5 categories, ImageNet-LT / Places-LT training counts) and 
 other files the run reads (evaluator annotation files, VL-LTR anchors / class texts / class
 names, text-encoder checkpoints, ``load_from``). Every missing file is named. Exit status 0 when
 the layout is complete, 1 otherwise. Writes nothing (embedded data not generated yet is
-reported, not generated). Layouts: docs/datasets.md.
+reported, not generated). The LVIS v1 training json is about 1 GB: parsing it takes a while
+(``--quick`` skips it). Layouts: docs/datasets.md.
 """
 import argparse
 import os.path as osp

@@ -367,8 +367,9 @@ def _is_lvis_v1(ds: Mapping, ann_file: str) -> bool:
 
 
 def _model_num_classes(cfg: Mapping) -> Optional[int]:
-    for node in (cfg.get('model', {}).get('head'), cfg.get('data_preprocessor'),
-                 cfg.get('model', {}).get('data_preprocessor')):
+    """The classifier's class count (mmpretrain: head / data preprocessor), if the config says."""
+    model = cfg.get('model') or {}
+    for node in (model.get('head'), cfg.get('data_preprocessor'), model.get('data_preprocessor')):
         if isinstance(node, Mapping) and isinstance(node.get('num_classes'), int):
             return node['num_classes']
     return None
