@@ -83,7 +83,7 @@ def test_retarget_strings(blt):
 
 
 def test_columns_take_the_first_present_metric(blt):
-    m = {'open_set/top1': 50.0, 'lvis/segm_AP': 0.25}
+    m = {0: {'open_set/top1': 50.0, 'lvis/segm_AP': 0.25}}  # {seed: metrics}
     assert blt._cell('cls', 'accuracy/top1|open_set/top1', m) == '50.0'
     assert blt._cell('det', 'lvis/segm_AP', m) == '25.0'
     assert blt._cell('cls', 'accuracy/few', m) == '-'
@@ -161,3 +161,69 @@ def test_rows_on_another_run_get_its_whole_model(blt, demo_data, monkeypatch):
         assert all(k.endswith('iif.weights') for k in extra), (config, extra)
         assert ('iif' in config) == bool(extra), config
         assert all(tested[k] == loaded[k] for k in loaded), config
+
+
+def _finished_run(bench_dir, config: str, metrics: dict) -> None:
+    import json
+    wd = bench_dir / config.split('/')[-1][:-3]
+    wd.mkdir(parents=True)
+    (wd / 'test_metrics.json').write_text(json.dumps(metrics))
+
+
+def test_seeds_table_mean_std_and_paired_interval(blt, tmp_path):
+    """Three seeds of CE and IIF: the table gives mean ± std per column and the paired
+    few-shot difference to CE with its 95% t-interval (checked against scipy's paired t-test),
+    and calls a row higher than CE only where that interval excludes zero."""
+    import math
+
+    import numpy as np
+    from scipy import stats
+    ce_few, iif_few, cos_few = [10.0, 14.0, 12.0], [15.0, 20.0, 16.0], [8.0, 18.0, 13.0]
+    rows = [('CE (linear)', 'configs/demo/convnet_ce_demo.py', ce_few),
+            ('IIF (linear)', 'configs/demo/convnet_iif_demo.py', iif_few),
+            ('cosine', 'configs/demo/convnet_cosine_demo.py', cos_few)]
+    for seed in range(3):
+        for _, config, few in rows:
+            _finished_run(tmp_path / f'seed_{seed}', config,
+                          {'accuracy/top1': 50.0 + seed, 'accuracy/few': few[seed],
+                           'minutes': 2.0})
+    blt.main(['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path),
+              '--seeds', '0', '1', '2'])
+    md = (tmp_path / 'iif.md').read_text()
+    lines = {line.split(' | ')[0].lstrip('| '): line.split(' | ') for line in md.splitlines()
+             if line.startswith('| ')}
+    ce, iif, cos = lines['CE (linear)'], lines['IIF (linear)'], lines['cosine']
+    assert ce[2] == f'51.0 ± {np.std([50, 51, 52], ddof=1):.1f}'  # top-1 mean ± std
+    assert iif[5] == f'{np.mean(iif_few):.1f} ± {np.std(iif_few, ddof=1):.1f}'
+    for row, few in ((iif, iif_few), (cos, cos_few)):
+        ci = stats.ttest_rel(few, ce_few).confidence_interval(0.95)
+        diff = np.mean(np.subtract(few, ce_few))
+        assert row[6] == f'{diff:+.1f} [{ci.low:+.1f}, {ci.high:+.1f}]'
+        expected = 'above CE (linear)' if ci.low > 0 else 'not distinguishable'
+        assert row[7] == expected and row[8] == '3'
+    assert iif[7] == 'above CE (linear)' and cos[7] == 'not distinguishable'
+    assert ce[6:8] == ['—', 'baseline']
+    assert 'cosine + IIF' in lines and lines['cosine + IIF'][2] == '-'  # no run: no cells
+    csv_rows = (tmp_path / 'iif_cls.csv').read_text().splitlines()
+    assert len(csv_rows) == 1 + 3 * 3 and csv_rows[0].startswith('method,config,seed,')
+    assert not math.isnan(float(csv_rows[1].split(',')[3]))
+
+
+def test_one_seed_gives_no_verdict_and_seeds_are_distinct(blt, tmp_path, capsys):
+    _finished_run(tmp_path / 'seed_5', 'configs/demo/convnet_ce_demo.py', {'accuracy/few': 1.0})
+    _finished_run(tmp_path / 'seed_5', 'configs/demo/convnet_iif_demo.py', {'accuracy/few': 9.0})
+    blt.main(['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path),
+              '--seeds', '5'])
+    md = (tmp_path / 'iif.md').read_text()
+    assert '| +8.0 | one seed: no interval | 1 |' in md
+    assert 'one seed: no intervals, no verdicts' in md
+    with pytest.raises(SystemExit):
+        blt.main(['--reuse-only', '--out', str(tmp_path), '--seeds', '1', '1'])
+    assert 'each seed once' in capsys.readouterr().err
+
+
+def test_seeded_bench_sets_the_training_seed(blt, tmp_path):
+    bench = blt.Bench(str(tmp_path / 'seed_3'), 'demo', seed=3)
+    cfg = _load(bench.config('configs/demo/convnet_ce_demo.py'))
+    assert cfg.randomness.seed == 3
+    assert cfg.embedded_data.seed == 0  # the data stay the same across seeds

@@ -15,6 +15,13 @@ config (e.g. the plain model under the open-set protocol); see the ``oltr`` suit
 (data root, class count, work-dir references) and its schedule scaled to ``BUDGETS[task]`` of
 its demo epochs; the rewritten configs are saved under ``<out>/configs/``. ``--suite all`` is one
 row per method (both tasks) and also writes the per-class plot of every run next to the table.
+
+``--seeds 0 1 2`` (the default) trains and tests every row once per seed (``randomness.seed``;
+the data stays the same), each seed in its own ``<out>/seed_<S>/``; the table gives the mean ±
+standard deviation over the seeds and, for every row, the paired difference of its tail metric
+(few / APr) to the suite's first row (CE) with a 95% Student-t interval over the seeds
+(:mod:`ltr_plugins.benchmarking.stats`). A row is called higher or lower than CE only where
+that interval excludes zero; otherwise the table says "not distinguishable".
 """
 import argparse
 import csv
@@ -23,6 +30,7 @@ import json
 import math
 import os
 import os.path as osp
+import platform
 import re
 import subprocess
 import sys
@@ -32,6 +40,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_OUT = 'work_dirs/benchmark_lt'
 sys.path.insert(0, ROOT)  # run from a checkout
 
+from ltr_plugins.benchmarking.stats import paired_by_seed, summarize  # noqa: E402
 from ltr_plugins.fileio import atomic_write_json, atomic_write_text  # noqa: E402
 
 SUITES = {
@@ -167,6 +176,8 @@ BUDGETS = {'cls': 1.0, 'det': 1.0}
 #: which 196 s mask prediction, 30 s LVIS evaluation). Fewer low-score detections can only lower
 #: AP (they are appended at the end of each precision-recall curve), so this is conservative.
 BENCH_MAX_PER_IMG = 100
+#: The tail metric each row is compared with the baseline (first row) on, per task.
+TAIL = {'cls': ('few', 'accuracy/few|open_set/few'), 'det': ('APr', 'lvis/segm_APr')}
 COLUMNS = {
     'cls': [('top-1', 'accuracy/top1|open_set/top1'), ('many', 'accuracy/many|open_set/many'),
             ('medium', 'accuracy/medium|open_set/medium'), ('few', 'accuracy/few|open_set/few')],
@@ -188,8 +199,9 @@ SUITE_COLUMNS = {
 class Bench:
     """Where runs go and which data they use; runs trained / tested through the tools."""
 
-    def __init__(self, out: str, preset: str = 'demo', force: bool = False):
-        self.out, self.preset, self.force = out, preset, force
+    def __init__(self, out: str, preset: str = 'demo', force: bool = False,
+                 seed: int = None):
+        self.out, self.preset, self.force, self.seed = out, preset, force, seed
 
     def work_dir(self, config: str) -> str:
         return osp.join(self.out, osp.splitext(osp.basename(config))[0])
@@ -197,16 +209,17 @@ class Bench:
     def config(self, config: str) -> str:
         """The config to run: ``config`` itself on the demo preset with the default --out, else
         its rewritten copy ``<out>/configs/<name>.py`` (not in the work dir: the runner dumps
-        its resolved config there under the same name)."""
-        if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT):
+        its resolved config there under the same name), with this bench's seed if it has one."""
+        if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT) \
+                and self.seed is None:
             return config
         path = osp.join(self.out, 'configs', osp.basename(config))
-        retarget(osp.join(ROOT, config), path, self.preset, self.out_rel())
+        retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed)
         return path
 
     def out_rel(self) -> str:
         """``out`` relative to the repository root when inside it (as configs refer to it)."""
-        return osp.relpath(self.out, ROOT) if self.out.startswith(ROOT + os.sep) else self.out
+        return _rel_to_root(self.out)
 
     def arg(self, item) -> str:
         """A prepare-step argv item with config / checkpoint references resolved."""
@@ -259,7 +272,9 @@ class Bench:
         if checkpoint_from:
             metrics['checkpoint'] = ckpt
         atomic_write_json(metrics_file, metrics)
-        print(f'[benchmark] {name} ({config}) done in {metrics["minutes"]:.1f} min', flush=True)
+        seed = '' if self.seed is None else f', seed {self.seed}'
+        print(f'[benchmark] {name} ({config}{seed}) done in {metrics["minutes"]:.1f} min',
+              flush=True)
         return metrics
 
     def budget(self, config: str):
@@ -283,6 +298,11 @@ class Bench:
         elif not quiet:
             print(f'[benchmark] {name} ({config}): not run', flush=True)
         return metrics
+
+
+def _rel_to_root(path: str) -> str:
+    """``path`` relative to the repository root when inside it, else unchanged."""
+    return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
 def _task(config: str) -> str:
@@ -309,8 +329,9 @@ def _retarget_str(s: str, preset: str, out_rel: str) -> str:
     return s
 
 
-def retarget(config: str, out_path: str, preset: str, out_rel: str) -> None:
-    """Write ``config`` rewritten for the embedded ``preset`` and the benchmark dir ``out_rel``.
+def retarget(config: str, out_path: str, preset: str, out_rel: str, seed: int = None) -> None:
+    """Write ``config`` rewritten for the embedded ``preset`` and the benchmark dir ``out_rel``
+    (and, unless None, the training seed ``randomness.seed``).
 
     Every string's data root and work-dir reference is rewritten, every ``num_classes`` equal to
     the demo's class count becomes the preset's, and (preset != demo) the schedule is scaled to
@@ -337,6 +358,8 @@ def retarget(config: str, out_path: str, preset: str, out_rel: str) -> None:
     d = walk(cfg.to_dict())
     if d.get('embedded_data'):
         d['embedded_data']['preset'] = preset
+    if seed is not None:
+        d['randomness'] = {**d.get('randomness', {}), 'seed': seed}
     if preset != 'demo':
         _scale_schedule(d, task)
         if task == 'det':
@@ -374,13 +397,30 @@ def _scale_schedule(d: dict, task: str) -> None:
 
 
 def table(task: str, rows, cols) -> str:
-    lines = ['| method | config | ' + ' | '.join(c for c, _ in cols) + ' | minutes |',
-             '|---|---|' + '---|' * (len(cols) + 1)]
-    for name, config, m in rows:
-        cells = [_cell(task, k, m) for _, k in cols]
-        minutes = f'{m["minutes"]:.1f}' if 'minutes' in m else '-'
+    """Markdown table of ``rows`` = ``[(name, config, {seed: metrics})]``: each column's mean ±
+    std over the seeds, the paired difference of the tail metric (:data:`TAIL`) to the first
+    row over the seeds both have, with its 95% interval, and the verdict."""
+    tail, tail_key = TAIL[task]
+    base_name, _, base_runs = rows[0]
+    base = _per_seed(base_runs, tail_key)
+    lines = ['| method | config | ' + ' | '.join(c for c, _ in cols) +
+             f' | Δ {tail} vs {base_name} [95% CI] | verdict | seeds | minutes / run |',
+             '|---|---|' + '---|' * (len(cols) + 4)]
+    for i, (name, config, runs) in enumerate(rows):
+        cells = [_cell(task, k, runs) for _, k in cols]
+        diff = paired_by_seed(_per_seed(runs, tail_key), base) if i else None
+        if i == 0:
+            delta, verdict = '—', 'baseline'
+        elif diff is None:
+            delta, verdict = '-', '-'
+        else:
+            delta = diff.format(_scale(task, tail_key))
+            verdict = {'higher': f'above {base_name}', 'lower': f'below {base_name}'}.get(
+                diff.verdict, 'one seed: no interval' if diff.n < 2 else diff.verdict)
+        minutes = [m['minutes'] for m in runs.values() if 'minutes' in m]
+        minutes = f'{sum(minutes) / len(minutes):.1f}' if minutes else '-'
         lines.append(f'| {name} | `{osp.basename(config)}` | ' + ' | '.join(cells) +
-                     f' | {minutes} |')
+                     f' | {delta} | {verdict} | {len(runs)} | {minutes} |')
     return '\n'.join(lines)
 
 
@@ -389,14 +429,23 @@ def _value(m: dict, key: str):
     return next((m[k] for k in key.split('|') if k in m), None)
 
 
-def _cell(task: str, key: str, m: dict) -> str:
-    value = _value(m, key)
-    if value is None:
+def _per_seed(runs: dict, key: str) -> dict:
+    """``{seed: value of key}`` of the runs that have it."""
+    return {seed: v for seed, m in runs.items() if (v := _value(m, key)) is not None}
+
+
+def _scale(task: str, key: str) -> float:
+    """Factor to percent: LVIS AP is in [0, 1], accuracy already in %, F-measures stay
+    fractions (as in the OLTR paper)."""
+    return 1.0 if 'f_measure' in key or task == 'cls' else 100.0
+
+
+def _cell(task: str, key: str, runs: dict) -> str:
+    """Mean ± std over the seeds of ``key`` in ``runs`` (``{seed: metrics}``), '-' if none."""
+    values = list(_per_seed(runs, key).values())
+    if not values:
         return '-'
-    if 'f_measure' in key:  # a fraction, as in the OLTR paper
-        return f'{value:.3f}'
-    scale = 100 if task == 'det' else 1  # LVIS AP in [0, 1] -> percent
-    return f'{value * scale:.1f}'
+    return summarize(values).format(_scale(task, key), 3 if 'f_measure' in key else 1)
 
 
 def _selected(args, name: str, config: str) -> bool:
@@ -436,6 +485,10 @@ def main(argv=None):
     parser.add_argument('--budget', nargs='+', metavar='TASK=FRACTION', default=[],
                         help='override BUDGETS for a non-demo preset, e.g. --budget cls=0.5 '
                              'det=1 (use another --out: finished runs are reused)')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2], metavar='S',
+                        help='train and test every row once per seed (randomness.seed; default '
+                             '0 1 2); the table gives mean ± std and paired 95%% intervals '
+                             'against the first row')
     parser.add_argument('--rows', nargs='+', metavar='TEXT',
                         help='run only the rows whose method name or config contains one of '
                              'these strings (the others are tabled if finished, else "-")')
@@ -452,33 +505,51 @@ def main(argv=None):
     out = args.out or (DEFAULT_OUT if args.preset == 'demo' else f'{DEFAULT_OUT}_{args.preset}')
     out = osp.join(ROOT, out) if not osp.isabs(out) else out
     os.makedirs(out, exist_ok=True)
-    bench = Bench(out, args.preset, args.force)
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f'--seeds {args.seeds}: each seed once')
+    benches = [Bench(osp.join(out, f'seed_{seed}'), args.preset, args.force, seed)
+               for seed in args.seeds]
     budget = ('' if args.preset == 'demo' else
               f', budget {BUDGETS["cls"]:g} (cls) / {BUDGETS["det"]:.3g} (det) of each demo '
               'schedule')
     cmd = f'python tools/benchmark_lt.py --suite {args.suite} --tasks {" ".join(args.tasks)}'
     if args.preset != 'demo':
         cmd += f' --preset {args.preset}'
-    md = [f'Results of `{cmd}` ({time.strftime("%Y-%m-%d")}, embedded {args.preset} data'
-          f'{budget}, one seed; detection: segm AP unless noted, in %).', '']
+    cmd += ' --seeds ' + ' '.join(map(str, args.seeds))
+    seeds = ('one seed: no intervals, no verdicts' if len(args.seeds) == 1 else
+             f'{len(args.seeds)} seeds: mean ± std; Δ = paired difference to the first row, '
+             '95% Student-t interval over the seeds')
+    md = [f'Results of `{cmd}` ({time.strftime("%Y-%m-%d")}, {platform.machine()} '
+          f'{os.cpu_count()} CPUs, embedded {args.preset} data{budget}; {seeds}; detection: '
+          'segm AP unless noted, in %).', '']
     total = 0.0
     for task in args.tasks:
         cols = SUITE_COLUMNS.get((args.suite, task), COLUMNS[task])
-        rows = [(n, c, bench.finished(n, c) if not _selected(args, n, c) else
-                 bench.run(n, c, **(opts[0] if opts else {})))
-                for n, c, *opts in SUITES[args.suite][task]]
-        total += sum(m.get('minutes', 0.0) for _, _, m in rows)
+        suite_rows = SUITES[args.suite][task]
+        runs = {(n, c): {} for n, c, *_ in suite_rows}
+        for bench in benches:  # seed by seed: an interrupted suite leaves whole seeds
+            for n, c, *opts in suite_rows:
+                m = (bench.run(n, c, **(opts[0] if opts else {})) if _selected(args, n, c)
+                     else bench.finished(n, c))
+                if m:
+                    runs[(n, c)][bench.seed] = m
+        rows = [(n, c, runs[(n, c)]) for n, c, *_ in suite_rows]
+        total += sum(m.get('minutes', 0.0) for _, _, r in rows for m in r.values())
         title = 'classification' if task == 'cls' else 'instance segmentation (LVIS-format)'
         md += [f'**{title}**', '', table(task, rows, cols), '']
+        first = benches[0]
         png = f'{args.suite}_{task}_per_class.png'
-        if plot([(n, bench.work_dir(c), m) for n, c, m in rows], task, osp.join(out, png)):
-            md += [f'Per-class plot: `{osp.join(bench.out_rel(), png)}`', '']
+        if plot([(n, first.work_dir(c), r.get(first.seed)) for n, c, r in rows], task,
+                osp.join(out, png)):
+            md += [f'Per-class plot (seed {first.seed}): `{osp.join(_rel_to_root(out), png)}`',
+                   '']
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator='\n')
-        writer.writerow(['method', 'config'] + [k for _, k in cols] + ['minutes'])
-        for n, c, m in rows:
-            writer.writerow([n, c] + [_value(m, k) if _value(m, k) is not None else ''
-                                      for _, k in cols] + [m.get('minutes', '')])
+        writer.writerow(['method', 'config', 'seed'] + [k for _, k in cols] + ['minutes'])
+        for n, c, r in rows:
+            for seed, m in sorted(r.items()):
+                writer.writerow([n, c, seed] + [_value(m, k) if _value(m, k) is not None else ''
+                                                for _, k in cols] + [m.get('minutes', '')])
         atomic_write_text(osp.join(out, f'{args.suite}_{task}.csv'), buf.getvalue())
     md += [f'Total wall time of the runs in the table: {total:.0f} min.']
     text = '\n'.join(md)

@@ -1,0 +1,1 @@
+"""Benchmark helpers shared by ``tools/benchmark*.py`` (importable, no OpenMMLab imports)."""
