@@ -79,3 +79,25 @@ def test_from_mmpretrain_ann(tmp_path):
     ann.write_text('a/1.png zero\n')
     with pytest.raises(ValueError, match=r'train.txt:1: expected'):
         ClassStats.from_mmpretrain_ann(ann)
+
+
+def test_build_iif_from_config_resolves_the_stats_source(tmp_path):
+    import math
+
+    import torch
+
+    from ltr_plugins.datasets import build_iif_from_config
+    assert build_iif_from_config(3, None) is None and build_iif_from_config(3, {}) is None
+    ann = _lvis_json(tmp_path)  # image counts b: 2, a: 1, c: 0 of 3 images; id order a, b, c
+    adj = build_iif_from_config(3, dict(stats=str(ann), variant='smooth'), background=True)
+    expected = [math.log(4 / (n + 1)) + 1 for n in (1, 2, 0)] + [1.0]
+    assert adj.weights.tolist() == pytest.approx(expected)
+    stats = ClassStats.from_lvis_json(ann)  # an already loaded ClassStats is taken as it is
+    assert torch.equal(build_iif_from_config(3, dict(stats=stats, variant='smooth')).weights,
+                       adj.weights[:3])
+    with pytest.raises(ValueError, match='missing "stats"'):
+        build_iif_from_config(3, dict(variant='raw'))
+    with pytest.raises(ValueError, match='missing "stats"'):
+        build_iif_from_config(3, {}, required=True)  # an IIF head without its statistics
+    with pytest.raises(ValueError, match='3 classes but the head has num_classes=5'):
+        build_iif_from_config(5, dict(stats=str(ann), variant='smooth'))

@@ -157,3 +157,35 @@ def test_logit_adjustment_buffer_travels_with_state_dict():
     # also a submodule's buffer shows up in the parent's state_dict (mmengine checkpoints)
     parent = torch.nn.Sequential(torch.nn.Linear(2, 4), adj)
     assert '1.weights' in parent.state_dict()
+
+
+def test_column_subset_uses_those_columns_weights_and_optional_iif_helper():
+    from ltr_plugins.core import adjust_logits
+    adj = IIFLogitAdjustment(torch.tensor([2.0, 0.5, 3.0]), background=True)
+    sub = torch.randn(4, 2)
+    columns = torch.tensor([1, 3])  # class 1 and the background column
+    torch.testing.assert_close(adj(sub, columns), sub * torch.tensor([0.5, 1.0]))
+    logits = torch.randn(4, 4)
+    assert adjust_logits(None, logits) is logits  # no IIF configured: unchanged
+    torch.testing.assert_close(adjust_logits(adj, logits), adj(logits))
+    torch.testing.assert_close(adjust_logits(adj, sub, columns), adj(sub, columns))
+
+
+def test_build_iif_takes_counts_not_sources():
+    from ltr_plugins.core import build_iif
+    adj = build_iif(3, _stats(), 'raw', background=True)
+    assert adj.weights.tolist() == pytest.approx([math.log(10 / n) for n in (1, 2, 5)] + [1.0])
+    with pytest.raises(ValueError, match='3 classes but the head has num_classes=4'):
+        build_iif(4, _stats())
+    with pytest.raises(TypeError, match='ClassStats.load'):
+        build_iif(1203, 'lvis_v1')  # a table name is resolved by the adapters, not the core
+
+
+def test_core_never_imports_the_datasets_package():
+    """core -> datasets -> core was a cycle: the core takes counts; the adapters resolve."""
+    import pathlib
+    import re
+    core = pathlib.Path(__file__).resolve().parents[1] / 'ltr_plugins' / 'core'
+    pattern = re.compile(r'^\s*(from|import)\s+(ltr_plugins\.datasets|\.\.+datasets)', re.M)
+    offenders = [str(p) for p in core.rglob('*.py') if pattern.search(p.read_text())]
+    assert not offenders, offenders

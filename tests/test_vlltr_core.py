@@ -258,6 +258,34 @@ def test_language_logits_of_a_class_subset_are_the_full_columns():
     torch.testing.assert_close(head.attention(f, classes), head.attention(f)[:, classes])
 
 
+def test_subset_language_logits_fill_minus_inf_after_the_adjustment():
+    torch.manual_seed(0)
+    head = V.LanguageGuidedClassifier(torch.randn(7, 3, 8), 1.2, hidden_ratio=1,
+                                      background=True)
+    f = torch.randn(5, 8, requires_grad=True)
+    classes = torch.tensor([1, 4, 6])
+    full = head.language_logits(f)
+    weights = torch.tensor([1., 2., 0., 4., 5., 6., 7., 1.])  # class 2 (outside): weight 0
+    seen = []
+
+    def adjust(logits, columns):
+        seen.append(columns.tolist())
+        return logits * weights[columns]
+    out = head.subset_language_logits(f, classes, adjust)
+    assert seen == [[1, 4, 6, 7]]  # the classes, then the background column
+    columns = [1, 4, 6, 7]
+    torch.testing.assert_close(out[:, columns], full[:, columns] * weights[columns])
+    outside = [0, 2, 3, 5]
+    assert torch.isneginf(out[:, outside]).all()  # a 0 weight did not make -inf a NaN
+    # the softmax over the result is the softmax over the subset; no gradient leaks outside
+    loss = F.cross_entropy(out, torch.tensor([1, 4, 7, 6, 1]))
+    loss.backward()
+    assert torch.isfinite(f.grad).all()
+    torch.testing.assert_close(
+        V.subset_logits(torch.tensor([[1., 2.]]), torch.tensor([2, 0]), 3),
+        torch.tensor([[2., float('-inf'), 1.]]))
+
+
 def test_sample_class_subset():
     g = torch.Generator().manual_seed(0)
     present = torch.tensor([[5, 5], [2, 9]])

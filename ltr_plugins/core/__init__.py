@@ -7,8 +7,8 @@ from .distributed import (all_gather_with_grad, all_reduce_class_sums, all_reduc
                           is_distributed)
 from .oltr import (DiscCentroidsLoss, MetaEmbedding, ModulatedAttention, centroid_attract,
                    centroid_repel, class_feature_sums, reachability)
-from .iif import (IIF_VARIANTS, IIFLogitAdjustment, build_iif, iif_weights,
-                  iif_weights_from_stats)
+from .iif import (IIF_VARIANTS, ClassCounts, IIFLogitAdjustment, adjust_logits, build_iif,
+                  iif_weights, iif_weights_from_stats)
 from .text_encoders import build_text_encoder, encode_sentences
 from .vlltr import (AnchorEmbeddings, LanguageGuidedClassifier, fuse_branch_scores,
                     load_anchor_embeddings, save_anchor_embeddings)
@@ -20,7 +20,8 @@ __all__ = [
     'CosineClassifier', 'CosineConv2d', 'cosine_logits', 'l2_normalize',
     'DiscCentroidsLoss', 'MetaEmbedding', 'ModulatedAttention', 'centroid_attract',
     'centroid_repel', 'class_feature_sums', 'reachability',
-    'IIF_VARIANTS', 'IIFLogitAdjustment', 'build_iif', 'iif_weights', 'iif_weights_from_stats',
+    'IIF_VARIANTS', 'ClassCounts', 'IIFLogitAdjustment', 'adjust_logits', 'build_iif',
+    'iif_weights', 'iif_weights_from_stats',
     'build_text_encoder', 'encode_sentences', 'AnchorEmbeddings', 'LanguageGuidedClassifier',
     'fuse_branch_scores', 'load_anchor_embeddings', 'save_anchor_embeddings',
 ]

@@ -24,20 +24,31 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import Optional, Protocol, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-
-if TYPE_CHECKING:  # numpy-only, but typing is all we need here
-    from ltr_plugins.datasets.class_stats import ClassStats
 
 _BASE_VARIANTS = ('raw', 'smooth', 'rel', 'prob', 'normit', 'gombit', 'base2', 'base10')
 #: Every accepted variant name; ``*_obj`` = same formula on instance-level counts.
 IIF_VARIANTS = _BASE_VARIANTS + tuple(v + '_obj' for v in _BASE_VARIANTS)
 
 ArrayLike = Union[Tensor, np.ndarray, Sequence[float]]
+
+
+class ClassCounts(Protocol):
+    """The per-class training counts IIF reads (:class:`ltr_plugins.datasets.ClassStats` has
+    them; the core takes counts, the adapters resolve a ``stats`` file or table name)."""
+
+    classes: Sequence[str]
+    image_counts: ArrayLike      # (K,) images containing each class
+    instance_counts: ArrayLike   # (K,) instances of each class
+    num_images: int              # N of the image-level variants
+
+    @property
+    def num_instances(self) -> int:
+        """N of the ``*_obj`` variants."""
 
 
 def _base_variant(variant: str) -> str:
@@ -147,8 +158,8 @@ def iif_weights(counts: ArrayLike, num_total: int, variant: str = 'raw',
     return w.to(torch.float32)
 
 
-def iif_weights_from_stats(stats: 'ClassStats', variant: str = 'raw', **kwargs) -> Tensor:
-    """IIF weights of a :class:`~ltr_plugins.datasets.ClassStats`.
+def iif_weights_from_stats(stats: ClassCounts, variant: str = 'raw', **kwargs) -> Tensor:
+    """IIF weights of class statistics (e.g. a :class:`~ltr_plugins.datasets.ClassStats`).
 
     Image-level variants use ``stats.image_counts`` and ``stats.num_images``; ``*_obj``
     variants use ``stats.instance_counts`` and ``stats.num_instances``. ``kwargs`` go to
@@ -195,7 +206,7 @@ class IIFLogitAdjustment(nn.Module):
         self.register_buffer('weights', w)
 
     @classmethod
-    def from_stats(cls, stats: 'ClassStats', variant: str = 'raw', background: bool = False,
+    def from_stats(cls, stats: ClassCounts, variant: str = 'raw', background: bool = False,
                    **kwargs) -> 'IIFLogitAdjustment':
         """Build from class statistics; ``kwargs`` go to :func:`iif_weights`."""
         return cls(iif_weights_from_stats(stats, variant, **kwargs), background, variant)
@@ -205,9 +216,14 @@ class IIFLogitAdjustment(nn.Module):
         """K, not counting the background column."""
         return self.weights.numel() - int(self.background)
 
-    def forward(self, logits: Tensor) -> Tensor:
+    def forward(self, logits: Tensor, columns: Optional[Tensor] = None) -> Tensor:
         """(..., K) logits (``(..., K + 1)`` with ``background``) -> ``logits * weights``,
-        same shape and dtype; a mismatching last dimension raises ``ValueError``."""
+        same shape and dtype; a mismatching last dimension raises ``ValueError``.
+
+        With ``columns`` (K',) the logits are those of a column subset, (..., K'), and are
+        multiplied by those columns' weights (a class subset, e.g. the LGR language branch)."""
+        if columns is not None:
+            return logits * self.weights.index_select(0, columns).to(logits.dtype)
         if logits.shape[-1] != self.weights.numel():
             bg = ' (K classes + 1 background)' if self.background else ''
             raise ValueError(f'IIFLogitAdjustment holds {self.weights.numel()} weights{bg} but '
@@ -220,23 +236,33 @@ class IIFLogitAdjustment(nn.Module):
                f'background={self.background}'
 
 
-def build_iif(num_classes: int, stats: Union['ClassStats', str], variant: str = 'raw',
+def build_iif(num_classes: int, stats: ClassCounts, variant: str = 'raw',
               background: bool = False, **kwargs) -> IIFLogitAdjustment:
-    """IIF adjustment for a head with ``num_classes`` classes, as configs describe it.
+    """IIF adjustment for a head with ``num_classes`` classes.
 
     Args:
         num_classes: K of the head (without background).
-        stats: a :class:`~ltr_plugins.datasets.ClassStats` or any source
-            :meth:`ClassStats.load` accepts: a packaged table (``'lvis_v1'``,
-            ``'imagenet_lt'`` ...), an LVIS/COCO json, an mmpretrain list or a stats csv.
+        stats: class statistics with counts (:class:`ClassCounts`, e.g. a
+            :class:`~ltr_plugins.datasets.ClassStats`). A file or packaged-table name is
+            resolved by the adapters (:func:`ltr_plugins.datasets.build_iif_from_config`, the
+            ``iif=dict(stats=...)`` of the heads), not here.
         variant: see :data:`IIF_VARIANTS`.
         background: the head has a trailing background logit (kept at weight 1.0).
         kwargs: ``p_norm``, ``clamp_negative`` (see :func:`iif_weights`).
     """
-    from ltr_plugins.datasets.class_stats import ClassStats
-    if not isinstance(stats, ClassStats):
-        stats = ClassStats.load(stats)
-    if stats.num_classes != num_classes:
-        raise ValueError(f'IIF: class statistics {stats.source} have {stats.num_classes} '
-                         f'classes but the head has num_classes={num_classes}')
+    if not hasattr(stats, 'image_counts'):
+        raise TypeError(f'build_iif takes class statistics with counts (e.g. a ClassStats), got '
+                        f'{stats!r}; resolve a file or table name with '
+                        'ltr_plugins.datasets.ClassStats.load or build_iif_from_config')
+    if len(stats.classes) != num_classes:
+        raise ValueError(f'IIF: class statistics {getattr(stats, "source", "")} have '
+                         f'{len(stats.classes)} classes but the head has '
+                         f'num_classes={num_classes}')
     return IIFLogitAdjustment.from_stats(stats, variant, background, **kwargs)
+
+
+def adjust_logits(iif: Optional[IIFLogitAdjustment], logits: Tensor,
+                  columns: Optional[Tensor] = None) -> Tensor:
+    """The optional IIF of a head: ``iif(logits, columns)``, or ``logits`` when ``iif`` is None
+    (the one place heads with an optional ``iif=`` apply it)."""
+    return logits if iif is None else iif(logits, columns)

@@ -438,6 +438,36 @@ class ClassStats:
         return cls.from_packaged_table('places_lt_counts.csv')
 
 
+def build_iif_from_config(num_classes: int, iif: Optional[Mapping], background: bool = False,
+                          required: bool = False):
+    """The ``iif=dict(...)`` option of the heads -> an
+    :class:`~ltr_plugins.core.IIFLogitAdjustment`, or None when ``iif`` is None / empty and
+    not ``required``.
+
+    ``iif['stats']`` is a :class:`ClassStats` or any source :meth:`ClassStats.load` accepts (a
+    packaged table such as ``'lvis_v1'`` / ``'imagenet_lt'``, an LVIS/COCO json, an mmpretrain
+    list, a stats csv); the other keys (``variant``, ``p_norm``, ``clamp_negative``) go to
+    :func:`ltr_plugins.core.build_iif`, which takes the resolved counts.
+
+    Args:
+        num_classes: K of the head (without background).
+        iif: the config block.
+        background: the head has a trailing background logit (weight 1.0).
+        required: the head is an IIF head (an empty ``iif`` is an error, not "no IIF").
+    """
+    if not iif and not required:
+        return None
+    from ..core.iif import build_iif  # torch: imported only when a head asks for IIF
+    options = dict(iif or {})
+    if 'stats' not in options:
+        raise ValueError(f'iif={options}: missing "stats" (a packaged table such as '
+                         f"{ClassStats.PACKAGED_TABLES}, a training json / list or a stats csv)")
+    stats = options.pop('stats')
+    if not isinstance(stats, ClassStats):
+        stats = ClassStats.load(stats)
+    return build_iif(num_classes, stats, background=background, **options)
+
+
 def lvis_frequency_of(image_counts: Sequence[int]) -> np.ndarray:
     """(K,) LVIS group ('r' / 'c' / 'f') of per-class training image counts."""
     lo, hi = LVIS_THRESHOLDS

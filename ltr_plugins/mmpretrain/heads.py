@@ -5,7 +5,8 @@ import torch
 from mmpretrain.models.heads import ClsHead, LinearClsHead
 from mmpretrain.registry import MODELS
 
-from ..core import CAMCalibration, CAMCOutput, CosineClassifier, build_iif, check_finite
+from ..core import CAMCalibration, CAMCOutput, CosineClassifier, adjust_logits, check_finite
+from ..datasets import build_iif_from_config
 
 
 @MODELS.register_module()
@@ -17,7 +18,8 @@ class IIFLinearClsHead(LinearClsHead):
         num_classes, in_channels: as ``LinearClsHead``.
         iif (dict): ``stats`` (a packaged table such as ``'imagenet_lt'``, a training
             annotation list, an LVIS json or a stats csv), ``variant`` (default ``'raw'``),
-            optional ``p_norm`` / ``clamp_negative``. See :func:`ltr_plugins.core.build_iif`.
+            optional ``p_norm`` / ``clamp_negative``. See
+            :func:`ltr_plugins.datasets.build_iif_from_config`.
 
     Parameter names equal ``LinearClsHead``'s (``fc.*``) plus the ``iif.weights`` buffer, so a
     plain checkpoint loads for post-hoc IIF (the buffer then keeps the configured weights).
@@ -25,7 +27,7 @@ class IIFLinearClsHead(LinearClsHead):
 
     def __init__(self, num_classes: int, in_channels: int, iif: dict, **kwargs) -> None:
         super().__init__(num_classes, in_channels, **kwargs)
-        self.iif = build_iif(num_classes, **iif)
+        self.iif = build_iif_from_config(num_classes, iif, required=True)
 
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """(N, in_channels) features -> (N, num_classes) IIF-adjusted logits."""
@@ -66,15 +68,18 @@ class CosineClsHead(ClsHead):
         self.in_channels = in_channels
         self.fc = CosineClassifier(in_channels, num_classes, scale=scale,
                                    learnable_scale=learnable_scale, bias=bias, squash=squash)
-        self.iif = build_iif(num_classes, **iif) if iif else None
+        self.iif = build_iif_from_config(num_classes, iif)
 
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         return feats[-1]
 
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(N, C) pooled features -> (N, K) logits (cosine classifier, then IIF if set)."""
+        return adjust_logits(self.iif, self.fc(pooled))
+
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """(N, in_channels) features -> (N, num_classes) logits."""
-        logits = self.fc(self.pre_logits(feats))
-        return logits if self.iif is None else self.iif(logits)
+        return self.classify(self.pre_logits(feats))
 
     def loss(self, feats: Tuple[torch.Tensor], data_samples: List, **kwargs) -> dict:
         check_finite(feats[-1], type(self).__name__)
@@ -106,11 +111,6 @@ class CAMCClsHead(CosineClsHead):
                  **kwargs) -> None:
         super().__init__(num_classes, in_channels, **kwargs)
         self.camc = CAMCalibration(num_classes, in_channels, **(camc or {}))
-
-    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
-        """(N, C) pooled features -> (N, K) logits (cosine classifier, then IIF if set)."""
-        logits = self.fc(pooled)
-        return logits if self.iif is None else self.iif(logits)
 
     def camc_outputs(self, feats: Tuple[torch.Tensor],
                      labels: Optional[torch.Tensor] = None) -> CAMCOutput:
