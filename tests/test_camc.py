@@ -283,7 +283,7 @@ def _bbox_heads(lam, **kw):
 def test_bbox_head_lambda_zero_equals_plain_and_maps_use_roi_classifier():
     plain, camc = _bbox_heads(lam=0.0)
     x = torch.randn(7, 4, 3, 3)
-    with pytest.raises(RuntimeError, match='CAMCRoIHead'):
+    with pytest.raises(RuntimeError, match='LabelAwareRoIHead'):
         camc(x)  # training through a plain StandardRoIHead would lose the labels
     plain.eval()
     camc.eval()
@@ -316,7 +316,8 @@ def test_bbox_head_loss_adds_aux_term_and_composes_with_iif(tmp_path):
     camc.train()
     x = torch.randn(6, 4, 3, 3)
     labels = torch.tensor([0, 1, 2, 3, 4, 4])  # 4 = background
-    cls_score, bbox_pred, aux = camc.forward_train(x, labels)
+    cls_score, bbox_pred, extras = camc.forward_train(x, labels)
+    aux = extras['aux_score']  # what LabelAwareRoIHead passes to loss_and_target
     w = camc.iif.weights
     assert w[-1] == 1.0 and w.shape == (5, )
     # both passes are IIF-adjusted: the aux logits are IIF times the RoI cosine logits

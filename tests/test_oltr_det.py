@@ -64,16 +64,25 @@ def test_centroid_loss_on_positive_rois_only(monkeypatch):
     _, head = _heads(centroid_loss_weight=0.01)
     head.train()
     x = torch.randn(6, 4, 3, 3)
-    cls_score, bbox_pred = head(x)
     labels = torch.tensor([0, 5, 3, 5, 3, 1])  # 5 = background
+    # as LabelAwareRoIHead.bbox_loss calls it: the direct features travel as an extra
+    cls_score, bbox_pred, extras = head.forward_train(x, labels)
+    v = head.direct_feature(x)
+    torch.testing.assert_close(extras['direct_feature'], v)
+    head.eval()
+    for a, b in zip(head(x), (cls_score, bbox_pred)):
+        torch.testing.assert_close(a, b)  # the same scores as the plain forward
+    head.train()
     monkeypatch.setattr(Shared2FCBBoxHead, 'loss_and_target',
                         lambda self, *a, **k: dict(loss_bbox=dict(loss_cls=cls_score.sum()),
                                                    bbox_targets=(labels, None, None, None)))
-    out = head.loss_and_target(cls_score, bbox_pred, None, [], None)
-    v = head.direct_feature(x)
+    out = head.loss_and_target(cls_score, bbox_pred, None, [], None, **extras)
     pos = labels < 5
     expected = 0.01 * head.loss_centroid(v[pos], labels[pos])
     assert out['loss_bbox']['loss_centroid'].item() == pytest.approx(expected.item(), rel=1e-6)
+    # through a plain StandardRoIHead the direct features would be missing: refused
+    with pytest.raises(RuntimeError, match='LabelAwareRoIHead'):
+        head.loss_and_target(cls_score, bbox_pred, None, [], None)
 
 
 def test_open_set_rejection_drops_low_confidence_rois():

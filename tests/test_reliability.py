@@ -153,16 +153,15 @@ class _Net(nn.Module):
 
     def _det_loss(self, feats, labels, bbox_targets):
         """The heads' own ``loss_and_target`` on fixed RoI labels / box targets."""
+        from ltr_plugins.mmdet.heads import label_aware_forward
         targets = (labels, torch.ones(len(labels)), bbox_targets,
                    (labels < NUM_CLS).float()[:, None].expand(-1, 4).contiguous())
         with _targets_given():
-            if self.kind == 'CAMCShared2FCBBoxHead':  # as CAMCRoIHead.bbox_loss calls it
-                cls_score, bbox_pred, aux = self.head.forward_train(feats, labels)
-                out = self.head.loss_and_target(cls_score, bbox_pred, None, targets, None,
-                                                aux_score=aux)
-            else:
-                cls_score, bbox_pred = self.head(feats)
-                out = self.head.loss_and_target(cls_score, bbox_pred, None, targets, None)
+            # as LabelAwareRoIHead.bbox_loss calls them (plain heads: forward, no extras)
+            forward_train = label_aware_forward(self.head) or (
+                lambda x, _: (*self.head(x), {}))
+            cls_score, bbox_pred, extras = forward_train(feats, labels)
+            out = self.head.loss_and_target(cls_score, bbox_pred, None, targets, None, **extras)
         return sum(v for k, v in out['loss_bbox'].items() if 'loss' in k)
 
 
@@ -335,6 +334,7 @@ AMP_KINDS = ('IIFLinearClsHead', 'CosineClsHead(learnable_scale)', 'CAMCClsHead'
 #: registered modules exercised inside another case, and the backbones (not heads)
 AMP_COVERED_INSIDE = {
     'OLTRNeck': 'OLTRNeck+MetaEmbeddingClsHead', 'CAMCRoIHead': 'its bbox head',
+    'LabelAwareRoIHead': 'the CAMC / OLTR bbox heads, LGRPredictor (label_aware_forward)',
     'CosineClassifier': 'CAMC / IIF bbox heads', 'LGRClsLoss': 'LGRPredictor',
     'LGRRoIHead': 'test_vlltr_adapters.py::test_det_lgr_class_subset_in_training (bf16)',
     'VLLTRPretrainHead': 'VLLTRPretrainer', 'SmallConvNet': 'backbone',

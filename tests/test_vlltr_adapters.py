@@ -171,15 +171,16 @@ def test_det_lgr_class_subset_in_training(tmp_path):
     pred = head.fc_cls
     # a zero IIF weight (a class in every image, 'raw') must not turn -inf into NaN
     pred.iif = IIFLogitAdjustment(torch.tensor([1.5, 0.0, 2.0, 0.5, 1.0, 3.0]), background=True)
+    from ltr_plugins.mmdet.heads import label_aware_forward
     x = torch.randn(7, 4, 2, 2, requires_grad=True)
     head.train()
-    with pytest.raises(RuntimeError, match='LGRRoIHead'):
-        head(x)  # no positive classes given
+    with pytest.raises(RuntimeError, match='LabelAwareRoIHead'):
+        head(x)  # no RoI labels given
     labels = torch.tensor([1, 6, 4, 1, 6, 6, 4])  # 6 = background
+    forward_train = label_aware_forward(head)  # what LabelAwareRoIHead runs
     torch.manual_seed(3)
-    with pred.positive_classes(labels[labels < 6]):
-        cls_score, _ = head(x)
-    assert pred._present is None
+    cls_score, _, extras = forward_train(x, labels)
+    assert extras == {}
     torch.manual_seed(3)
     classes = V.sample_class_subset(torch.tensor([1, 4, 1, 4]), 6, 3)
     assert {1, 4} <= set(classes.tolist()) and len(classes) == 3
@@ -200,8 +201,8 @@ def test_det_lgr_class_subset_in_training(tmp_path):
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     # bf16 autocast (tools/train.py --amp on CPU): finite loss and gradients
     x.grad = None
-    with pred.positive_classes(labels[labels < 6]), torch.autocast('cpu', dtype=torch.bfloat16):
-        bf = head.loss_cls(head(x)[0], labels, None, avg_factor=7.0)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        bf = head.loss_cls(forward_train(x, labels)[0], labels, None, avg_factor=7.0)
     sum(bf.values()).float().backward()
     assert all(torch.isfinite(v) for v in bf.values()) and torch.isfinite(x.grad).all()
     # inference: every class, no subset
@@ -210,7 +211,10 @@ def test_det_lgr_class_subset_in_training(tmp_path):
         torch.testing.assert_close(head(x)[0][:, 7:], full)
 
 
-def test_lgr_roi_head_hands_the_positive_classes_to_the_predictor(tmp_path, monkeypatch):
+@pytest.mark.parametrize('roi_head_type', ['LabelAwareRoIHead', 'LGRRoIHead'])
+def test_lgr_roi_head_hands_the_positive_classes_to_the_predictor(tmp_path, monkeypatch,
+                                                                  roi_head_type):
+    from mmdet.models.roi_heads import StandardRoIHead
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs, demo_mm_proposals, demo_mm_sampling_results
     from mmengine.config import ConfigDict
@@ -221,7 +225,7 @@ def test_lgr_roi_head_hands_the_positive_classes_to_the_predictor(tmp_path, monk
                                train_class_subset=4)
     with DefaultScope.overwrite_default_scope('mmdet'):
         roi_head = MODELS.build(dict(
-            type='LGRRoIHead', bbox_head=bbox_head,
+            type=roi_head_type, bbox_head=bbox_head,
             bbox_roi_extractor=dict(type='SingleRoIExtractor', out_channels=4,
                                     featmap_strides=[4],
                                     roi_layer=dict(type='RoIAlign', output_size=2,
@@ -251,10 +255,20 @@ def test_lgr_roi_head_hands_the_positive_classes_to_the_predictor(tmp_path, monk
     # 4 of 6 classes + background finite in the language half, 2 at -inf
     language = out['cls_score'][:, 7:]
     assert torch.isneginf(language).all(0).sum() == 2
-    assert roi_head.bbox_head.fc_cls._present is None
-    with pytest.raises(TypeError, match='LGRRoIHead needs'):
-        roi_head.bbox_head.fc_cls = torch.nn.Linear(16, 14)
-        roi_head.bbox_loss((torch.randn(2, 4, 8, 8), ), sampling)
+    # a predictor that does not take labels: exactly StandardRoIHead's bbox loss
+    roi_head.bbox_head.fc_cls = torch.nn.Linear(16, 14)
+    feats = (torch.randn(2, 4, 8, 8), )
+    ours = roi_head.bbox_loss(feats, sampling)
+    stock = StandardRoIHead.bbox_loss(roi_head, feats, sampling)
+    torch.testing.assert_close(ours['cls_score'], stock['cls_score'])
+    for key, value in stock['loss_bbox'].items():
+        torch.testing.assert_close(ours['loss_bbox'][key], value)
+    # a label-taking predictor in a bbox head with its own forward would be skipped: refused
+    head = roi_head.bbox_head
+    head.fc_cls.forward_train = lambda x, labels: head.fc_cls(x)
+    head.__class__ = type('OwnForward', (type(head), ), dict(forward=lambda self, x: None))
+    with pytest.raises(TypeError, match='LabelAwareRoIHead'):
+        roi_head.bbox_loss(feats, sampling)
 
 
 # ----------------------------------------------------------------------------- end to end

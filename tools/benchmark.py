@@ -178,7 +178,8 @@ DET_CASES: Dict[str, Callable] = {
     'cosine (tau=8) + IIF': _det_cosine_iif,
     'CAMC + cosine (tau=20)': _det_camc,
     'CAMC + cosine (tau=8) + IIF': _det_camc_iif,
-    'OLTRShared2FCBBoxHead (meta-embedding)': lambda env: dict(type='OLTRShared2FCBBoxHead'),
+    'OLTRShared2FCBBoxHead (meta-embedding)': lambda env: dict(
+        type='OLTRShared2FCBBoxHead', roi_head=dict(type='LabelAwareRoIHead')),
     'LGR (VL-LTR, M=16, D=512)': _det_lgr,
     'LGR (VL-LTR, M=16, D=512, 64-class subset)': _det_lgr_subset,
 }

@@ -11,6 +11,7 @@ _base_ = './mask_rcnn_r18_fpn_demo.py'
 
 model = dict(
     roi_head=dict(
+        type='LabelAwareRoIHead',  # hands the direct features to the centroid loss
         bbox_head=dict(type='OLTRShared2FCBBoxHead', centroid_loss_weight=0.01,
                        open_set_threshold=None, init_hallucinator_from='fc_cls')))
 custom_hooks = [dict(type='OLTRCentroidInitHook')]

@@ -1,10 +1,11 @@
 """Adapters registered into mmdet's registries."""
 from .datasets import LVISV1JsonDataset
-from .heads import CAMCRoIHead, CAMCShared2FCBBoxHead, IIFShared2FCBBoxHead
+from .heads import (CAMCRoIHead, CAMCShared2FCBBoxHead, IIFShared2FCBBoxHead, LabelAwareRoIHead,
+                    LGRRoIHead)
 from .metrics import LongTailLVISMetric
 from .oltr import OLTRShared2FCBBoxHead
-from .vlltr import LGRClsLoss, LGRPredictor, LGRRoIHead
+from .vlltr import LGRClsLoss, LGRPredictor
 
 __all__ = ['LVISV1JsonDataset', 'CAMCRoIHead', 'CAMCShared2FCBBoxHead', 'IIFShared2FCBBoxHead',
-           'LongTailLVISMetric', 'OLTRShared2FCBBoxHead', 'LGRClsLoss', 'LGRPredictor',
-           'LGRRoIHead']
+           'LabelAwareRoIHead', 'LongTailLVISMetric', 'OLTRShared2FCBBoxHead', 'LGRClsLoss',
+           'LGRPredictor', 'LGRRoIHead']

@@ -8,6 +8,7 @@ from mmdet.structures.bbox import bbox2roi
 from torch import Tensor, nn
 
 from ..core import DiscCentroidsLoss, MetaEmbedding, check_finite
+from .heads import TrainOutputs, check_background_softmax, convfc_branch, convfc_shared
 
 
 @MODELS.register_module()
@@ -19,7 +20,9 @@ class OLTRShared2FCBBoxHead(Shared2FCBBoxHead):
     memory: one centroid per foreground class); the background logit is an ordinary linear
     logit ``fc_bg(v)``, appended last as mmdet expects. Training adds
     ``centroid_loss_weight`` x the discriminative centroid loss on the positive (GT-matched)
-    RoIs' direct features. Box regression is unchanged.
+    RoIs' direct features, so training needs ``roi_head=dict(type='LabelAwareRoIHead')``
+    (:meth:`forward_train` hands the direct features to ``loss_and_target``). Box regression
+    is unchanged.
 
     Args:
         reachability_scale, cosine_scale: of :class:`MetaEmbedding` (10, 16).
@@ -42,10 +45,7 @@ class OLTRShared2FCBBoxHead(Shared2FCBBoxHead):
                  repel_weight: float = 0.01, open_set_threshold: Optional[float] = None,
                  init_hallucinator_from: Optional[str] = 'fc_cls', **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if self.custom_cls_channels or self.loss_cls.use_sigmoid:
-            raise ValueError('OLTRShared2FCBBoxHead needs a softmax classifier with a '
-                             'background column: loss_cls must not use sigmoid or custom '
-                             'class channels')
+        check_background_softmax(self)
         if self.num_cls_fcs or self.num_cls_convs:
             raise ValueError('OLTRShared2FCBBoxHead: the direct feature is the shared branch '
                              'output; separate classification convs / fcs are not supported')
@@ -59,55 +59,52 @@ class OLTRShared2FCBBoxHead(Shared2FCBBoxHead):
         self.centroid_loss_weight = centroid_loss_weight
         self.open_set_threshold = open_set_threshold
         self.init_hallucinator_from = init_hallucinator_from
-        self._direct_feature: Optional[Tensor] = None
         init_cfg = [self.init_cfg] if isinstance(self.init_cfg, dict) else self.init_cfg or []
         self.init_cfg = [c for c in init_cfg if 'fc_cls' not in str(c.get('override', ''))]
 
     def direct_feature(self, x: Tensor) -> Tensor:
         """(N, C, 7, 7) RoI features -> (N, D) shared-branch output v."""
-        for conv in self.shared_convs:
-            x = conv(x)
-        if self.num_shared_fcs > 0:
-            if self.with_avg_pool:
-                x = self.avg_pool(x)
-            x = x.flatten(1)
-            for fc in self.shared_fcs:
-                x = self.relu(fc(x))
-        return x
+        return convfc_shared(self, x)
+
+    def _scores(self, v: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """(N, D) direct features -> (N, C + 1) class logits (background last), box deltas."""
+        fg = self.meta_embedding(v, self.loss_centroid.centroids.detach())
+        cls_score = torch.cat([fg, self.fc_bg(v).to(fg.dtype)], dim=1)
+        x_reg = convfc_branch(self, v, self.reg_convs, self.reg_fcs)
+        return cls_score, (self.fc_reg(x_reg) if self.with_reg else None)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """RoI features -> (N, C + 1) class logits (background last) and box deltas."""
-        if self.training:
-            check_finite(x, type(self).__name__, 'RoI features')
+        return self._scores(self.direct_feature(x))
+
+    def forward_train(self, x: Tensor, labels: Tensor) -> TrainOutputs:
+        """RoI features, (N,) labels (unused) -> class logits, box deltas and
+        ``{'direct_feature': v}`` for the centroid loss in :meth:`loss_and_target` (the
+        :class:`~ltr_plugins.mmdet.heads.LabelAwareRoIHead` protocol)."""
+        check_finite(x, type(self).__name__, 'RoI features')  # before the centroids see them
         v = self.direct_feature(x)
-        fg = self.meta_embedding(v, self.loss_centroid.centroids.detach())
-        cls_score = torch.cat([fg, self.fc_bg(v).to(fg.dtype)], dim=1)
-        # StandardRoIHead calls forward, then loss_and_target with the sampling results only:
-        # keep v for the centroid loss of this training step
-        self._direct_feature = v if self.training else None
-        x_reg = v
-        for fc in self.reg_fcs:
-            x_reg = self.relu(fc(x_reg))
-        bbox_pred = self.fc_reg(x_reg) if self.with_reg else None
-        return cls_score, bbox_pred
+        cls_score, bbox_pred = self._scores(v)
+        return cls_score, bbox_pred, dict(direct_feature=v)
 
     def loss_and_target(self, cls_score: Tensor, bbox_pred: Tensor, rois: Tensor,
                         sampling_results: list, rcnn_train_cfg, concat: bool = True,
-                        reduction_override: Optional[str] = None) -> dict:
-        out = super().loss_and_target(cls_score, bbox_pred, rois, sampling_results,
-                                      rcnn_train_cfg, concat, reduction_override)
-        v = self._direct_feature
+                        reduction_override: Optional[str] = None,
+                        direct_feature: Optional[Tensor] = None) -> dict:
+        """As ``BBoxHead.loss_and_target``, plus ``loss_centroid`` on the positive RoIs'
+        ``direct_feature`` (N, D) (from :meth:`forward_train`)."""
+        v = direct_feature
         if v is None or v.shape[0] != cls_score.shape[0]:
             raise RuntimeError('OLTRShared2FCBBoxHead.loss_and_target needs the direct '
-                               'features of the same forward pass (call forward in training '
-                               'mode first)')
+                               'features of the training forward (forward_train): set '
+                               "roi_head type='LabelAwareRoIHead'")
+        out = super().loss_and_target(cls_score, bbox_pred, rois, sampling_results,
+                                      rcnn_train_cfg, concat, reduction_override)
         labels = out['bbox_targets'][0]
         if not concat:
             labels = torch.cat(labels)
         pos = labels < self.num_classes  # background label = num_classes
         out['loss_bbox']['loss_centroid'] = self.centroid_loss_weight * self.loss_centroid(
             v[pos], labels[pos])
-        self._direct_feature = None
         return out
 
     def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Tensor,

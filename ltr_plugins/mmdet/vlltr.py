@@ -12,25 +12,25 @@ CE(z1) + CE(z2) and fuses the branches at inference (``custom_activation``), so 
 ``Shared2FCBBoxHead`` / ``StandardRoIHead`` code paths run unchanged.
 
 At LVIS size the language branch dominates the head's cost (O(RoIs x C x M x D)); with
-``train_class_subset=K`` in the predictor and ``roi_head=dict(type='LGRRoIHead')`` each training
-step computes language logits only for the classes of the sampled positive RoIs plus random
-others up to K (a sampled softmax over K + 1 classes; the visual branch and inference keep all
-C + 1 classes).
+``train_class_subset=K`` in the predictor and ``roi_head=dict(type='LabelAwareRoIHead')`` (alias
+``'LGRRoIHead'``) each training step computes language logits only for the classes of the
+sampled positive RoIs plus random others up to K (a sampled softmax over K + 1 classes; the
+visual branch and inference keep all C + 1 classes).
 """
-from contextlib import contextmanager
-from typing import List, Optional, Tuple
+from functools import partial
+from typing import Optional
 
 import torch
 from mmdet.models.losses import accuracy
 from mmdet.models.losses.cross_entropy_loss import cross_entropy
-from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.registry import MODELS
 from mmengine.registry import MODELS as ROOT_MODELS
 from torch import nn
 
-from ..core import build_iif, check_finite
+from ..core import adjust_logits, check_finite
 from ..core.vlltr import (FUSION_MODES, LanguageGuidedClassifier, fuse_branch_scores,
                           load_anchor_embeddings, sample_class_subset)
+from ..datasets import build_iif_from_config
 
 
 @ROOT_MODELS.register_module()
@@ -43,14 +43,14 @@ class LGRPredictor(nn.Module):
         out_features: 2 (C + 1) (given by the bbox head from ``LGRClsLoss``).
         anchors: anchor embedding file (C classes, in the detector's label order).
         hidden_ratio: width of the visual MLP as a multiple of D.
-        iif: optional IIF config (see :func:`ltr_plugins.core.build_iif`): both branches'
-            logits are multiplied by the IIF weights (background weight 1.0).
+        iif: optional IIF config (see :func:`ltr_plugins.datasets.build_iif_from_config`): both
+            branches' logits are multiplied by the IIF weights (background weight 1.0).
         train_class_subset: K or None (all classes). In training, the language logits are
             computed only for the classes of the step's positive RoIs plus classes drawn
             uniformly from the rest up to K (:func:`~ltr_plugins.core.vlltr.sample_class_subset`);
             the other classes' language logits are -inf, so CE(z2) is a softmax over the subset
-            and background. Needs ``roi_head=dict(type='LGRRoIHead')`` (which tells the
-            predictor the positive classes). Inference always uses all classes.
+            and background. Needs ``roi_head=dict(type='LabelAwareRoIHead')`` (which calls
+            :meth:`forward_train` with the RoI labels). Inference always uses all classes.
 
     Shape: (N, in_features) -> (N, 2 (C + 1)) = [visual logits | language logits].
     """
@@ -68,31 +68,11 @@ class LGRPredictor(nn.Module):
         self.proj = nn.Linear(in_features, emb.anchors.shape[2])
         self.lgr = LanguageGuidedClassifier(emb.anchors, emb.logit_scale, hidden_ratio,
                                             background=True)
-        self.iif = build_iif(num_classes, background=True, **iif) if iif else None
+        self.iif = build_iif_from_config(num_classes, iif, background=True)
         if train_class_subset is not None and train_class_subset < 1:
             raise ValueError(f'LGRPredictor: train_class_subset must be None or >= 1, got '
                              f'{train_class_subset}')
         self.train_class_subset = train_class_subset
-        self._present: Optional[torch.Tensor] = None  # set by LGRRoIHead for one forward
-
-    @contextmanager
-    def positive_classes(self, labels: torch.Tensor):
-        """Within this context, training forwards draw the class subset around ``labels``
-        (the foreground labels of the step's positive RoIs)."""
-        self._present = labels
-        try:
-            yield
-        finally:
-            self._present = None
-
-    def _train_classes(self) -> Optional[torch.Tensor]:
-        """The (K,) class subset of this training forward, or None (all classes)."""
-        if not (self.training and self.train_class_subset):
-            return None
-        if self._present is None:
-            raise RuntimeError("LGRPredictor(train_class_subset=...) needs the positive "
-                               "classes of the step: use roi_head=dict(type='LGRRoIHead')")
-        return sample_class_subset(self._present, self.num_classes, self.train_class_subset)
 
     def init_weights(self) -> None:
         """Runs after the bbox head's ``init_cfg`` override of ``fc_cls`` (which re-draws
@@ -101,44 +81,41 @@ class LGRPredictor(nn.Module):
             norm.reset_parameters()
         self.lgr.reset_attention()
 
+    def _logits(self, x: torch.Tensor, classes: Optional[torch.Tensor]) -> torch.Tensor:
+        """(N, in_features) -> [visual | language] logits; with a (K,) class subset the
+        language logits of the other classes are -inf (IIF applied before, see
+        :meth:`~ltr_plugins.core.vlltr.LanguageGuidedClassifier.subset_language_logits`)."""
+        feats = self.proj(x)
+        visual = adjust_logits(self.iif, self.lgr.visual(feats))
+        if classes is None:
+            language = adjust_logits(self.iif, self.lgr.language_logits(feats))
+        else:
+            language = self.lgr.subset_language_logits(feats, classes,
+                                                       partial(adjust_logits, self.iif))
+        return torch.cat([visual, language], dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_features) RoI features -> (N, 2 (C + 1)) = [visual | language] logits,
         background last in each half (IIF-adjusted if ``iif`` is set)."""
+        if self.training and self.train_class_subset:
+            raise RuntimeError('LGRPredictor(train_class_subset=...) is trained through '
+                               "forward_train(x, labels): use roi_head=dict(type="
+                               "'LabelAwareRoIHead') (or its alias 'LGRRoIHead')")
         if self.training:
             check_finite(x, type(self).__name__, 'RoI features')
-        feats = self.proj(x)
-        visual, classes = self.lgr.visual(feats), self._train_classes()
-        if classes is None:
-            language = self.lgr.language_logits(feats)
-        else:  # the subset's logits (+ background) in their columns, the rest -inf below
-            columns = torch.cat([classes, classes.new_tensor([self.num_classes])]).to(x.device)
-            sub = self.lgr.language_logits(feats, columns[:-1])               # (N, K + 1)
-            language = sub.new_zeros(len(sub), self.num_classes + 1).index_copy(1, columns, sub)
-        if self.iif is not None:
-            visual, language = self.iif(visual), self.iif(language)
-        if classes is not None:  # after IIF: a weight of 0 would turn -inf into NaN
-            outside = torch.ones(self.num_classes + 1, dtype=torch.bool, device=x.device)
-            language = language.masked_fill(outside.index_fill(0, columns, False),
-                                             float('-inf'))
-        return torch.cat([visual, language], dim=1)
+        return self._logits(x, None)
 
-
-@MODELS.register_module()
-class LGRRoIHead(StandardRoIHead):
-    """``StandardRoIHead`` that hands the positive RoIs' labels to an
-    :class:`LGRPredictor` with ``train_class_subset`` before the box head's training forward
-    (the labels are known from the sampling results, the predictor sees only features).
-    Otherwise identical to ``StandardRoIHead``."""
-
-    def bbox_loss(self, x: Tuple[torch.Tensor], sampling_results: List) -> dict:
-        """As ``StandardRoIHead.bbox_loss``, with the positive classes set on the predictor."""
-        predictor = getattr(self.bbox_head, 'fc_cls', None)
-        if not isinstance(predictor, LGRPredictor):
-            raise TypeError(f'LGRRoIHead needs a bbox head whose cls predictor is LGRPredictor, '
-                            f'got {type(predictor).__name__}')
-        labels = torch.cat([res.pos_gt_labels for res in sampling_results])
-        with predictor.positive_classes(labels):
-            return super().bbox_loss(x, sampling_results)
+    def forward_train(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """As :meth:`forward` in training, given the (N,) RoI labels (background = C): with
+        ``train_class_subset`` the language logits cover the positives' classes plus random
+        others up to K (:func:`~ltr_plugins.core.vlltr.sample_class_subset`), -inf elsewhere
+        (the :class:`~ltr_plugins.mmdet.heads.LabelAwareRoIHead` protocol)."""
+        check_finite(x, type(self).__name__, 'RoI features')
+        classes = None
+        if self.train_class_subset:
+            classes = sample_class_subset(labels[labels < self.num_classes], self.num_classes,
+                                          self.train_class_subset)
+        return self._logits(x, classes)
 
 
 @MODELS.register_module()

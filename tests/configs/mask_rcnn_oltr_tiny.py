@@ -5,6 +5,7 @@ _base_ = './mask_rcnn_tiny.py'
 
 model = dict(
     roi_head=dict(
+        type='LabelAwareRoIHead',  # hands the direct features to the centroid loss
         bbox_head=dict(type='OLTRShared2FCBBoxHead', centroid_loss_weight=0.01,
                        open_set_threshold=0.2)))
 custom_hooks = [dict(type='OLTRCentroidInitHook')]

@@ -141,11 +141,11 @@ class LanguageGuidedClassifier(nn.Module):
         ``adjust(logits, columns)`` is applied to the (B, K [+1]) computed logits with their
         column indices before the -inf fill (e.g. IIF with those columns' weights: a weight of
         0 applied after the fill would turn -inf into NaN)."""
-        num_classes = self.anchors.shape[0]
-        columns = classes.to(feats.device)
+        num_classes, classes = self.anchors.shape[0], classes.to(feats.device)
+        columns = classes
         if self.background is not None:
-            columns = torch.cat([columns, columns.new_tensor([num_classes])])
-        logits = self.language_logits(feats, classes.to(feats.device))
+            columns = torch.cat([classes, classes.new_tensor([num_classes])])
+        logits = self.language_logits(feats, classes)
         if adjust is not None:
             logits = adjust(logits, columns)
         return subset_logits(logits, columns, num_classes + int(self.background is not None))
