@@ -260,5 +260,3 @@ class CAMCShared2FCBBoxHead(Shared2FCBBoxHead):
                                              reduction_override=reduction_override),
                 aux_score)
         return losses
-
-
