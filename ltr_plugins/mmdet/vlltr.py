@@ -31,6 +31,7 @@ from ..core import adjust_logits, check_finite
 from ..core.vlltr import (FUSION_MODES, LanguageGuidedClassifier, fuse_branch_scores,
                           load_anchor_embeddings, sample_class_subset)
 from ..datasets import build_iif_from_config
+from .heads import LGRRoIHead  # noqa: F401  (moved to heads.py; still importable from here)
 
 
 @ROOT_MODELS.register_module()
