@@ -3,7 +3,6 @@ evaluators on the embedded data (same layout, only the root differs) and join th
 correctly; the layout (method folders, names, metafiles, model index) is consistent."""
 import glob
 import json
-import os
 import os.path as osp
 import re
 from pathlib import Path
