@@ -7,7 +7,8 @@
     ltr-benchmark [...]             = python tools/benchmark.py
     ltr-demo [--tasks cls det]      train + test the demo configs on the embedded data
 
-CONFIG may be a file or a shipped config name such as ``ltr_plugins::demo/convnet_ce_demo.py``.
+CONFIG may be a file or a shipped config name such as
+``ltr_plugins::baselines/demo/convnet_1xb64-30e_demo-cls.py``.
 Every command explains its options with ``--help``.
 """
 import argparse
@@ -62,8 +63,8 @@ def benchmark() -> None:
 
 
 DEMO_CONFIGS = {
-    'cls': 'ltr_plugins::demo/convnet_ce_demo.py',
-    'det': 'ltr_plugins::demo/mask_rcnn_r18_fpn_demo.py',
+    'cls': 'ltr_plugins::baselines/demo/convnet_1xb64-30e_demo-cls.py',
+    'det': 'ltr_plugins::baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py',
 }
 
 

@@ -42,7 +42,8 @@ def load_config(config: str, cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
     """Read a config, apply ``--cfg-options``, and set ``work_dir`` and ``launcher``.
 
-    ``config`` is a file or a package config name such as ``ltr_plugins::lvis/mask_rcnn_iif.py``.
+    ``config`` is a file or a package config name such as
+    ``ltr_plugins::iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py``.
     ``work_dir`` priority: argument > config > ``./work_dirs/<config name>`` (as in mmdet).
     """
     from .mim import config_path

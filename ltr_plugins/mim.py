@@ -2,10 +2,10 @@
 ``mmdet/.mim``), and ``ltr_plugins::`` config names.
 
 After ``import ltr_plugins``, mmengine resolves ``ltr_plugins::<path>`` like ``mmdet::<path>``:
-``_base_ = 'ltr_plugins::lvis/mask_rcnn_iif.py'`` in any config, and
-``mmengine.hub.get_config('ltr_plugins::lvis/mask_rcnn_iif.py')``. mmengine only knows the
-packages listed in its ``MODULE2PACKAGE`` table, so :func:`register_config_package` adds this
-one there (done on import).
+``_base_ = 'ltr_plugins::iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py'`` in any config, and
+``mmengine.hub.get_config('ltr_plugins::iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py')``. mmengine
+only knows the packages listed in its ``MODULE2PACKAGE`` table, so
+:func:`register_config_package` adds this one there (done on import).
 """
 import os.path as osp
 

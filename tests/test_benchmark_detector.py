@@ -46,7 +46,8 @@ def test_configs_share_backbone_neck_rpn_and_sampled_rois(bdet, tmp_path):
     """Every config is timed on the same proposals and sampled RoIs: identical shared weights,
     and seeded training steps give identical RPN losses and sampled RoIs."""
     stock = bdet.build(bdet.CASES[0][1], {}, 7, str(tmp_path))
-    oltr = bdet.build('configs/lvis/mask_rcnn_oltr.py', {}, 7, str(tmp_path))
+    oltr = bdet.build('configs/oltr/mask-rcnn_r50_fpn_oltr-stage2_sample1e-3_1x_lvis-v1.py', {}, 7,
+                      str(tmp_path))
     a, b = stock.state_dict(), oltr.state_dict()
     shared = [k for k in a if k.split('.')[0] in ('backbone', 'neck', 'rpn_head')]
     assert len(shared) > 100 and all(torch.equal(a[k], b[k]) for k in shared)

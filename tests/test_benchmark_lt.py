@@ -1,5 +1,7 @@
 """tools/benchmark_lt.py: configs retargeted to another embedded preset on a fixed budget."""
 
+from pathlib import Path
+
 import pytest
 
 from conftest import REPO, load_tool
@@ -23,8 +25,8 @@ def _load(path):
 
 def test_retarget_classification_config(blt, tmp_path):
     out = tmp_path / 'bench_convnet_camc_iif_demo.py'
-    blt.retarget(str(REPO / 'configs/demo/convnet_camc_iif_demo.py'), str(out), 'bench',
-                 'work_dirs/benchmark_lt_bench')
+    config = 'configs/camc/demo/convnet_camc_cosine-s16_iif-smooth_1xb64-30e_demo-cls.py'
+    blt.retarget(str(REPO / config), str(out), 'bench', 'work_dirs/benchmark_lt_bench')
     cfg = _load(out)
     assert cfg.model.head.num_classes == 50 and cfg.data_preprocessor.num_classes == 50
     assert cfg.embedded_data == dict(preset='bench', root='data/bench', seed=0)
@@ -41,8 +43,8 @@ def test_retarget_classification_config(blt, tmp_path):
 
 def test_retarget_detection_config_and_references(blt, tmp_path):
     out = tmp_path / 'bench_mask_rcnn_r18_fpn_oltr_demo.py'
-    blt.retarget(str(REPO / 'configs/demo/mask_rcnn_r18_fpn_oltr_demo.py'), str(out), 'bench',
-                 'work_dirs/elsewhere')
+    config = 'configs/oltr/demo/mask-rcnn_r18_fpn_oltr-stage2_sample1e-3_1xb8-3e_demo-lvis.py'
+    blt.retarget(str(REPO / config), str(out), 'bench', 'work_dirs/elsewhere')
     cfg = _load(out)
     assert cfg.model.roi_head.bbox_head.num_classes == 30
     assert cfg.model.roi_head.mask_head.num_classes == 30
@@ -51,7 +53,8 @@ def test_retarget_detection_config_and_references(blt, tmp_path):
     assert cfg.model.test_cfg.rcnn.score_thr == 1e-4
     # 3 demo epochs -> 1; the referenced stage-1 run (6 epochs) ends at epoch 2 on the budget
     assert cfg.train_cfg.max_epochs == 1 and cfg.train_cfg.val_begin == 2
-    assert cfg.load_from == 'work_dirs/elsewhere/mask_rcnn_r18_fpn_demo/epoch_2.pth'
+    assert cfg.load_from == \
+        'work_dirs/elsewhere/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis/epoch_2.pth'
     step, = cfg.param_scheduler
     assert step.end == 1 and step.milestones == [1]  # = the end: no decay in one epoch
 
@@ -76,8 +79,9 @@ def test_retarget_strings(blt):
     assert r('data/demo/lvis_v1/', 'bench', 'out') == 'data/bench/lvis_v1/'
     assert r('data/demo', 'bench', 'out') == 'data/bench'
     assert r('mydata/demo/x', 'bench', 'out') == 'mydata/demo/x'
-    assert r('work_dirs/benchmark_lt/convnet_vlltr_pretrain_demo/epoch_20.pth', 'bench',
-             'o/b') == 'o/b/convnet_vlltr_pretrain_demo/epoch_5.pth'
+    stage1 = 'convnet_vlltr-pretrain_1xb64-20e_demo-cls'
+    assert r(f'work_dirs/benchmark_lt/{stage1}/epoch_20.pth', 'bench',
+             'o/b') == f'o/b/{stage1}/epoch_5.pth'
     # demo preset, other --out: only the directory moves
     assert r('work_dirs/benchmark_lt/x/epoch_20.pth', 'demo', 'o') == 'o/x/epoch_20.pth'
 
@@ -94,12 +98,13 @@ def test_bench_writes_retargeted_configs_outside_the_work_dirs(blt, tmp_path):
     retargeted copy must live elsewhere, and the demo preset with the default --out runs the
     configs as they are."""
     bench = blt.Bench(str(tmp_path / 'out'), 'bench')
-    path = bench.config('configs/demo/convnet_ce_demo.py')
-    assert path == str(tmp_path / 'out' / 'configs' / 'convnet_ce_demo.py')
-    assert not path.startswith(bench.work_dir('configs/demo/convnet_ce_demo.py'))
+    config = 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py'
+    path = bench.config(config)
+    assert path == str(tmp_path / 'out' / 'configs' / 'convnet_1xb64-30e_demo-cls.py')
+    assert not path.startswith(bench.work_dir(config))
     assert "preset='bench'" in open(path).read()
     demo = blt.Bench(str(REPO / blt.DEFAULT_OUT), 'demo')
-    assert demo.config('configs/demo/convnet_ce_demo.py') == 'configs/demo/convnet_ce_demo.py'
+    assert demo.config(config) == config
 
 
 def test_budget_option_overrides_the_fraction(blt, tmp_path, monkeypatch, capsys):
@@ -117,8 +122,8 @@ def test_budget_option_overrides_the_fraction(blt, tmp_path, monkeypatch, capsys
 def test_a_run_is_reused_only_on_the_budget_it_was_made_with(blt, tmp_path, capsys):
     import json
     bench = blt.Bench(str(tmp_path), 'bench')
-    cfg = 'configs/demo/convnet_ce_demo.py'
-    wd = tmp_path / 'convnet_ce_demo'
+    cfg = 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py'
+    wd = tmp_path / 'convnet_1xb64-30e_demo-cls'
     wd.mkdir()
     (wd / 'test_metrics.json').write_text(json.dumps({'accuracy/top1': 50.0, 'budget': 0.25}))
     assert bench.finished('CE', cfg) == {'accuracy/top1': 50.0, 'budget': 0.25}
@@ -149,17 +154,17 @@ def test_rows_on_another_run_get_its_whole_model(blt, demo_data, monkeypatch):
             for suite in blt.SUITES.values()
             for task_rows in suite.values() for _, c, *opts in task_rows
             if opts and ('checkpoint_from' in opts[0] or 'decoupled' in c)}
-    assert ('configs/demo/convnet_cosine_iif_posthoc_demo.py',
-            'configs/demo/convnet_cosine_demo.py') in rows
-    assert ('configs/demo/mask_rcnn_r18_fpn_iif_decoupled_demo.py',
-            'configs/demo/mask_rcnn_r18_fpn_demo.py') in rows
+    assert ('configs/iif/demo/convnet_cosine-s16_iif-smooth-posthoc_demo-cls.py',
+            'configs/cosine/demo/convnet_cosine-s16_1xb64-30e_demo-cls.py') in rows
+    assert ('configs/iif/demo/mask-rcnn_r18_fpn_iif-raw-decoupled_1xb8-2e_demo-lvis.py',
+            'configs/baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py') in rows
     assert len({c for c, _ in rows}) >= 7  # OLTR stage 1, IIF post-hoc x 3, decoupled x 3
     for config, source in sorted(rows):
         tested, loaded = _state_shapes(config), _state_shapes(source)
         extra = set(tested) - set(loaded)
         assert set(loaded) <= set(tested), (config, set(loaded) - set(tested))
         assert all(k.endswith('iif.weights') for k in extra), (config, extra)
-        assert ('iif' in config) == bool(extra), config
+        assert ('iif' in Path(config).name) == bool(extra), config  # not the folder name
         assert all(tested[k] == loaded[k] for k in loaded), config
 
 
@@ -179,9 +184,9 @@ def test_seeds_table_mean_std_and_paired_interval(blt, tmp_path):
     import numpy as np
     from scipy import stats
     ce_few, iif_few, cos_few = [10.0, 14.0, 12.0], [15.0, 20.0, 16.0], [8.0, 18.0, 13.0]
-    rows = [('CE (linear)', 'configs/demo/convnet_ce_demo.py', ce_few),
-            ('IIF (linear)', 'configs/demo/convnet_iif_demo.py', iif_few),
-            ('cosine', 'configs/demo/convnet_cosine_demo.py', cos_few)]
+    rows = [('CE (linear)', 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py', ce_few),
+            ('IIF (linear)', 'configs/iif/demo/convnet_iif-smooth_1xb64-30e_demo-cls.py', iif_few),
+            ('cosine', 'configs/cosine/demo/convnet_cosine-s16_1xb64-30e_demo-cls.py', cos_few)]
     for seed in range(3):
         for _, config, few in rows:
             _finished_run(tmp_path / f'seed_{seed}', config,
@@ -210,8 +215,8 @@ def test_seeds_table_mean_std_and_paired_interval(blt, tmp_path):
 
 
 def test_one_seed_gives_no_verdict_and_seeds_are_distinct(blt, tmp_path, capsys):
-    _finished_run(tmp_path / 'seed_5', 'configs/demo/convnet_ce_demo.py', {'accuracy/few': 1.0})
-    _finished_run(tmp_path / 'seed_5', 'configs/demo/convnet_iif_demo.py', {'accuracy/few': 9.0})
+    _finished_run(tmp_path / 'seed_5', 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py', {'accuracy/few': 1.0})
+    _finished_run(tmp_path / 'seed_5', 'configs/iif/demo/convnet_iif-smooth_1xb64-30e_demo-cls.py', {'accuracy/few': 9.0})
     blt.main(['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path),
               '--seeds', '5'])
     md = (tmp_path / 'iif.md').read_text()
@@ -224,6 +229,6 @@ def test_one_seed_gives_no_verdict_and_seeds_are_distinct(blt, tmp_path, capsys)
 
 def test_seeded_bench_sets_the_training_seed(blt, tmp_path):
     bench = blt.Bench(str(tmp_path / 'seed_3'), 'demo', seed=3)
-    cfg = _load(bench.config('configs/demo/convnet_ce_demo.py'))
+    cfg = _load(bench.config('configs/baselines/demo/convnet_1xb64-30e_demo-cls.py'))
     assert cfg.randomness.seed == 3
     assert cfg.embedded_data.seed == 0  # the data stay the same across seeds

@@ -160,7 +160,7 @@ def test_build_tool_on_embedded_lvis_json_writes_loadable_anchors(lvis_text_anch
 
 def test_lgr_detector_trains_and_tests_with_text_only_anchors(lvis_text_anchors, tmp_path):
     """tools/train.py + tools/test.py of the tiny LGR Mask R-CNN (LGRRoIHead, class subset,
-    IIF, as configs/lvis/mask_rcnn_vlltr*.py) with the text-only anchors: no stage-1 model."""
+    IIF, as configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_*_lvis-v1.py) with the text-only anchors: no stage-1 model."""
     _, _, anchors = lvis_text_anchors
     cfg = 'tests/configs/mask_rcnn_lgr_tiny.py'
     opt = ['--cfg-options', f'model.roi_head.bbox_head.cls_predictor_cfg.anchors={anchors}']
@@ -189,8 +189,8 @@ def test_build_tool_names_and_classes_out(tmp_path):
 
 
 def test_lvis_vlltr_config_reads_the_documented_anchor_path():
-    """docs/datasets.md's command writes the file configs/lvis/mask_rcnn_vlltr.py reads."""
-    text = (REPO / 'configs' / 'lvis' / 'mask_rcnn_vlltr.py').read_text()
+    """docs/datasets.md's command writes the file configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py reads."""
+    text = (REPO / 'configs' / 'lvis' / 'mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py').read_text()
     docs = (REPO / 'docs' / 'datasets.md').read_text()
     assert "anchor_file = 'data/lvis_v1/vlltr_anchors_m16.safetensors'" in text
     assert '--anchors data/lvis_v1/vlltr_anchors_m16.safetensors --num-anchors 16' in docs

@@ -220,7 +220,8 @@ def test_foreign_tool_ltr_base_limitation_and_workaround(tmp_path):
     tool = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'misc' / 'print_config.py'
     assert tool.is_file(), tool
     cfg = tmp_path / 'my_config.py'
-    cfg.write_text("_base_ = 'ltr_plugins::demo/mask_rcnn_r18_fpn_iif_demo.py'\n"
+    cfg.write_text("_base_ = "
+                   "'ltr_plugins::iif/demo/mask-rcnn_r18_fpn_iif-raw_1xb8-6e_demo-lvis.py'\n"
                    "custom_imports = dict(imports=['ltr_plugins'], allow_failed_imports=False)\n")
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONSTARTUP'}
     plain = subprocess.run([sys.executable, str(tool), str(cfg)], cwd=tmp_path,

@@ -207,7 +207,7 @@ def test_stage2_train_test_and_resume_keeps_centroids(stage1_ckpt, stage2_run, t
 
 
 @pytest.mark.parametrize('cfg_path, env, n_test', [
-    ('configs/imagenet_lt/oltr_stage2.py', 'IMAGENET_LT_ROOT', 30 + 50),
+    ('configs/oltr/resnet10_oltr-stage2_1xb128-60e_imagenet-lt.py', 'IMAGENET_LT_ROOT', 30 + 50),
 ])
 def test_real_oltr_config_on_embedded_data(cfg_path, env, n_test, tiny_data, monkeypatch):
     """The ImageNet-LT stage-2 config on the embedded data (same layout): closed test + open

@@ -17,17 +17,19 @@ CHECK = textwrap.dedent('''
     from ltr_plugins.launch import load_config
     target = sys.argv[1]
     assert ltr_plugins.__file__.startswith(target), ltr_plugins.__file__
-    cfg = get_config('ltr_plugins::lvis/mask_rcnn_iif.py')
-    assert cfg.filename.startswith(target), cfg.filename
-    assert cfg.model.roi_head.bbox_head.type == 'IIFShared2FCBBoxHead'
-    assert cfg.model.roi_head.bbox_head.num_classes == 1203
+    for name in ('iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py',
+                 'lvis/mask_rcnn_iif.py'):  # the old name, kept as an alias
+        cfg = get_config('ltr_plugins::' + name)
+        assert cfg.filename.startswith(target), cfg.filename
+        assert cfg.model.roi_head.bbox_head.type == 'IIFShared2FCBBoxHead'
+        assert cfg.model.roi_head.bbox_head.num_classes == 1203
     with open('external.py', 'w') as f:
-        f.write("_base_ = 'ltr_plugins::imagenet_lt/resnet50_iif_90e_imagenet_lt.py'\\n"
+        f.write("_base_ = 'ltr_plugins::iif/resnet50_iif-smooth_4xb128-90e_imagenet-lt.py'\\n"
                 "model = dict(head=dict(iif=dict(variant='smooth')))\\n")
     cfg = Config.fromfile('external.py')
     assert cfg.model.head.type == 'IIFLinearClsHead' and cfg.model.head.iif.variant == 'smooth'
     assert cfg.model.head.num_classes == 1000
-    cfg = load_config('ltr_plugins::demo/convnet_ce_demo.py')
+    cfg = load_config('ltr_plugins::baselines/demo/convnet_1xb64-30e_demo-cls.py')
     assert cfg.filename.startswith(target)
     stats = ClassStats.load('lvis_v1')
     assert stats.num_classes == 1203 and stats.source.startswith(target), stats.source
@@ -58,6 +60,18 @@ def _run(args, target, cwd):
 def test_configs_and_tables_resolve_from_installed_wheel(installed, tmp_path):
     proc = _run([sys.executable, '-c', CHECK, str(installed)], installed, tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip().endswith('OK'), proc.stderr[-3000:]
+
+
+def test_wheel_ships_every_config(installed):
+    """Every config (at every nesting depth: method/, method/demo/, _base_/datasets/) and each
+    method folder's README and metafile (the model index imports them) is in the wheel."""
+    def files(root):
+        return sorted(str(p.relative_to(root)) for p in root.rglob('*') if p.is_file()
+                      and p.suffix in ('.py', '.md', '.yml') and '__pycache__' not in p.parts)
+    shipped = files(installed / 'ltr_plugins' / '.mim' / 'configs')
+    assert shipped == files(REPO / 'configs')
+    assert any(p.startswith('iif/demo/') for p in shipped) and 'iif/metafile.yml' in shipped
+    assert (installed / 'ltr_plugins' / '.mim' / 'model-index.yml').is_file()
 
 
 @pytest.mark.parametrize('script, expected', [

@@ -154,7 +154,8 @@ def _det_camc_iif(env):
 
 
 def _det_lgr(env):
-    # VL-LTR's LGR RoI classifier at LVIS size as configs/lvis/mask_rcnn_vlltr.py: M = 16,
+    # VL-LTR's LGR RoI classifier at LVIS size as
+    # configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py: M = 16,
     # D = 512, RoI feature 1024 -> 512, visual MLP hidden 512, learned background embedding
     return dict(cls_predictor_cfg=dict(type='LGRPredictor', anchors=_vlltr_anchors(env, 16, 512),
                                        hidden_ratio=1),
@@ -163,7 +164,8 @@ def _det_lgr(env):
 
 
 def _det_lgr_subset(env):
-    # as configs/lvis/mask_rcnn_vlltr.py: language logits of 64 classes per training step
+    # as configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py: language logits
+    # of 64 classes per training step
     case = _det_lgr(env)
     case['cls_predictor_cfg']['train_class_subset'] = 64
     return dict(case, roi_head=dict(type='LGRRoIHead'))
@@ -356,7 +358,8 @@ def build_det_cases(env: Env, num_imgs: int, rois_per_img: int, proposals_per_im
     from mmengine.structures import InstanceData
 
     register_all_modules(init_default_scope=False)
-    base = Config.fromfile(osp.join(ROOT, 'configs/_base_/models/mask_rcnn_r50_fpn.py')).model
+    from mmengine.hub import get_config
+    base = get_config('mmdet::_base_/models/mask-rcnn_r50_fpn.py').model  # stock Mask R-CNN
     g = torch.Generator().manual_seed(0)
     size = 512
     sampling = _sampling_results(num_imgs, rois_per_img, env.num_classes, size, g)

@@ -40,13 +40,16 @@ import ltr_plugins  # noqa: E402,F401  (registers the heads)
 from ltr_plugins.fileio import atomic_write_text  # noqa: E402
 
 #: (name, config, cfg options); an option value 'ANCHORS' is replaced by a random anchor file
+_LGR = 'configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py'
 CASES: List[Tuple[str, str, Dict]] = [
-    ('Mask R-CNN R50-FPN (stock)', 'configs/lvis/mask_rcnn_r50_fpn_1x_lvis_v1.py', {}),
-    ('CAMC + cosine', 'configs/lvis/mask_rcnn_camc.py', {}),
-    ('OLTR', 'configs/lvis/mask_rcnn_oltr.py', {}),
-    ('LGR, 64-class training subset (LVIS config)', 'configs/lvis/mask_rcnn_vlltr.py',
+    ('Mask R-CNN R50-FPN (stock)', 'configs/baselines/mask-rcnn_r50_fpn_sample1e-3_1x_lvis-v1.py',
+     {}),
+    ('CAMC + cosine', 'configs/camc/mask-rcnn_r50_fpn_camc_cosine-t20_sample1e-3_1x_lvis-v1.py',
+     {}),
+    ('OLTR', 'configs/oltr/mask-rcnn_r50_fpn_oltr-stage2_sample1e-3_1x_lvis-v1.py', {}),
+    ('LGR, 64-class training subset (LVIS config)', _LGR,
      {'model.roi_head.bbox_head.cls_predictor_cfg.anchors': 'ANCHORS'}),
-    ('LGR, all classes in training', 'configs/lvis/mask_rcnn_vlltr.py',
+    ('LGR, all classes in training', _LGR,
      {'model.roi_head.bbox_head.cls_predictor_cfg.anchors': 'ANCHORS',
       'model.roi_head.bbox_head.cls_predictor_cfg.train_class_subset': None}),
 ]

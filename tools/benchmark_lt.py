@@ -43,52 +43,65 @@ sys.path.insert(0, ROOT)  # run from a checkout
 from ltr_plugins.benchmarking.stats import paired_by_seed, summarize  # noqa: E402
 from ltr_plugins.fileio import atomic_write_json, atomic_write_text  # noqa: E402
 
+
+def _cls(method: str, name: str) -> str:
+    """An embedded-data classification config: configs/<method>/demo/convnet_<name>_demo-cls.py"""
+    return f'configs/{method}/demo/convnet_{name}_demo-cls.py'
+
+
+def _det(method: str, name: str) -> str:
+    """An embedded-data detection config:
+    configs/<method>/demo/mask-rcnn_r18_fpn_<name>_demo-lvis.py"""
+    return f'configs/{method}/demo/mask-rcnn_r18_fpn_{name}_demo-lvis.py'
+
+
+CLS_CE, DET_CE = _cls('baselines', '1xb64-30e'), _det('baselines', 'sample1e-3_1xb8-6e')
 SUITES = {
     'iif': {
-        'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
-                ('IIF (linear)', 'configs/demo/convnet_iif_demo.py'),
-                ('cosine', 'configs/demo/convnet_cosine_demo.py'),
-                ('cosine + IIF', 'configs/demo/convnet_cosine_iif_demo.py')],
-        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
-                ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
-                ('cosine', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
-                ('cosine + IIF', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py')],
+        'cls': [('CE (linear)', CLS_CE),
+                ('IIF (linear)', _cls('iif', 'iif-smooth_1xb64-30e')),
+                ('cosine', _cls('cosine', 'cosine-s16_1xb64-30e')),
+                ('cosine + IIF', _cls('iif', 'cosine-s16_iif-smooth_1xb64-30e'))],
+        'det': [('CE (linear)', DET_CE),
+                ('IIF (linear)', _det('iif', 'iif-raw_1xb8-6e')),
+                ('cosine', _det('cosine', 'cosine-t20_sample1e-3_1xb8-6e')),
+                ('cosine + IIF', _det('iif', 'iif-raw_cosine-t8_1xb8-6e'))],
     },
     'camc': {
-        'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
-                ('cosine s=4', 'configs/demo/convnet_cosine_s4_demo.py'),
-                ('cosine s=8', 'configs/demo/convnet_cosine_s8_demo.py'),
-                ('cosine s=16', 'configs/demo/convnet_cosine_demo.py'),
-                ('cosine s=32', 'configs/demo/convnet_cosine_s32_demo.py'),
-                ('CAMC + cosine s=16', 'configs/demo/convnet_camc_demo.py'),
-                ('cosine s=16 + IIF', 'configs/demo/convnet_cosine_iif_demo.py'),
-                ('CAMC + cosine s=16 + IIF', 'configs/demo/convnet_camc_iif_demo.py')],
-        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
-                ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
-                ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
+        'cls': [('CE (linear)', CLS_CE),
+                ('cosine s=4', _cls('cosine', 'cosine-s4_1xb64-30e')),
+                ('cosine s=8', _cls('cosine', 'cosine-s8_1xb64-30e')),
+                ('cosine s=16', _cls('cosine', 'cosine-s16_1xb64-30e')),
+                ('cosine s=32', _cls('cosine', 'cosine-s32_1xb64-30e')),
+                ('CAMC + cosine s=16', _cls('camc', 'camc_cosine-s16_1xb64-30e')),
+                ('cosine s=16 + IIF', _cls('iif', 'cosine-s16_iif-smooth_1xb64-30e')),
+                ('CAMC + cosine s=16 + IIF', _cls('camc', 'camc_cosine-s16_iif-smooth_1xb64-30e'))],
+        'det': [('CE (linear)', DET_CE),
+                ('cosine τ=20', _det('cosine', 'cosine-t20_sample1e-3_1xb8-6e')),
+                ('CAMC + cosine τ=20', _det('camc', 'camc_cosine-t20_sample1e-3_1xb8-6e')),
                 ('CAMC (train_target=pred) + cosine τ=20',
-                 'configs/demo/mask_rcnn_r18_fpn_camc_pred_demo.py'),
-                ('IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_iif_normed_demo.py'),
-                ('CAMC + IIF + cosine τ=8', 'configs/demo/mask_rcnn_r18_fpn_camc_iif_demo.py')],
+                 _det('camc', 'camc-pred_cosine-t20_sample1e-3_1xb8-6e')),
+                ('IIF + cosine τ=8', _det('iif', 'iif-raw_cosine-t8_1xb8-6e')),
+                ('CAMC + IIF + cosine τ=8', _det('camc', 'camc_iif-raw_cosine-t8_1xb8-6e'))],
     },
     # OLTR: stage 1 is the plain CE model (its checkpoint is reused, tested with the open-set
     # protocol); stage 2 trains from it (load_from). Optional third item of a row:
     #   checkpoint_from=CONFIG: do not train, test the last checkpoint of CONFIG's run
     #   load_from=CONFIG: train starting from the last checkpoint of CONFIG's run
     'oltr': {
-        'cls': [('plain CE (stage 1)', 'configs/demo/convnet_oltr_stage1_demo.py',
-                 dict(checkpoint_from='configs/demo/convnet_ce_demo.py')),
+        'cls': [('plain CE (stage 1)', _cls('oltr', 'oltr-stage1_1xb64-30e'),
+                 dict(checkpoint_from=CLS_CE)),
                 ('CE + class-aware fine-tune (control)',
-                 'configs/demo/convnet_ce_classaware_stage2_demo.py',
-                 dict(load_from='configs/demo/convnet_ce_demo.py')),
-                ('OLTR (stage 2)', 'configs/demo/convnet_oltr_stage2_demo.py',
-                 dict(load_from='configs/demo/convnet_ce_demo.py'))],
-        'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
+                 _cls('oltr', 'classaware-stage2_1xb64-15e'),
+                 dict(load_from=CLS_CE)),
+                ('OLTR (stage 2)', _cls('oltr', 'oltr-stage2_1xb64-15e'),
+                 dict(load_from=CLS_CE))],
+        'det': [('CE (linear)', DET_CE),
                 ('CE, 3-epoch fine-tune (control)',
-                 'configs/demo/mask_rcnn_r18_fpn_ce_finetune_demo.py',
-                 dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
-                ('OLTR head (stage 2)', 'configs/demo/mask_rcnn_r18_fpn_oltr_demo.py',
-                 dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py'))],
+                 _det('oltr', 'ce-finetune_sample1e-3_1xb8-3e'),
+                 dict(load_from=DET_CE)),
+                ('OLTR head (stage 2)', _det('oltr', 'oltr-stage2_sample1e-3_1xb8-3e'),
+                 dict(load_from=DET_CE))],
     },
 }
 # VL-LTR: stage 2 reads the stage-1 checkpoint and anchor files at these (config-given) paths,
@@ -96,8 +109,8 @@ SUITES = {
 # retarget). Prepare steps run before a config's training when their output is missing:
 # (output file, tool argv); an argv item ('last_checkpoint', CONFIG) is that run's last
 # checkpoint (trained first if needed), a demo config path stands for its retargeted copy.
-_VL_PRETRAIN = 'configs/demo/convnet_vlltr_pretrain_demo.py'
-_VL_STAGE1 = 'work_dirs/benchmark_lt/convnet_vlltr_pretrain_demo/'
+_VL_PRETRAIN = _cls('vlltr', 'vlltr-pretrain_1xb64-20e')
+_VL_STAGE1 = 'work_dirs/benchmark_lt/convnet_vlltr-pretrain_1xb64-20e_demo-cls/'
 _VL_ANSS = ['tools/vlltr/select_anchor_sentences.py', _VL_PRETRAIN,
             ('last_checkpoint', _VL_PRETRAIN), '--num-anchors', '8']
 
@@ -110,56 +123,56 @@ def _anchors(name: str, *extra: str):
 _VL_DET_ANCHORS = _anchors('anchors_det_anss_m8.safetensors', '--classes',
                            'data/demo/lvis_v1/annotations/lvis_v1_train.json')
 SUITES['vlltr'] = {
-    'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
+    'cls': [('CE (linear)', CLS_CE),
             ('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
-            ('stage 1 + FC head', 'configs/demo/convnet_vlltr_fc_demo.py'),
-            ('stage 1 + LGR, random anchors', 'configs/demo/convnet_vlltr_random_anchors_demo.py',
+            ('stage 1 + FC head', _cls('vlltr', 'vlltr-fc_1xb64-15e')),
+            ('stage 1 + LGR, random anchors', _cls('vlltr', 'vlltr-lgr-m8-random_1xb64-15e'),
              _anchors('anchors_random_m8.safetensors', '--method', 'random')),
-            ('stage 1 + LGR, AnSS anchors (VL-LTR)', 'configs/demo/convnet_vlltr_demo.py',
+            ('stage 1 + LGR, AnSS anchors (VL-LTR)', _cls('vlltr', 'vlltr-lgr-m8_1xb64-15e'),
              _anchors('anchors_anss_m8.safetensors'))],
-    'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
-            ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
-            ('LGR (VL-LTR anchors)', 'configs/demo/mask_rcnn_r18_fpn_vlltr_demo.py',
+    'det': [('CE (linear)', DET_CE),
+            ('IIF (linear)', _det('iif', 'iif-raw_1xb8-6e')),
+            ('LGR (VL-LTR anchors)', _det('vlltr', 'vlltr-lgr-m8_sample1e-3_1xb8-6e'),
              _VL_DET_ANCHORS),
-            ('LGR + IIF', 'configs/demo/mask_rcnn_r18_fpn_vlltr_iif_demo.py', _VL_DET_ANCHORS)],
+            ('LGR + IIF', _det('vlltr', 'vlltr-lgr-m8_iif-raw_1xb8-6e'), _VL_DET_ANCHORS)],
 }
 # One row per method, main variant of each (the method suites hold the ablations); IIF also in
 # its post-hoc (test a plain model with the IIF weights, the IIF paper's ImageNet-LT protocol)
 # and decoupled (retrain only the classifier of a plain model with IIF) modes; detection also has
 # the decoupled mode's control without IIF (classification needs none: IIF ends level with CE).
 SUITES['all'] = {
-    'cls': [('CE (linear)', 'configs/demo/convnet_ce_demo.py'),
-            ('IIF (linear)', 'configs/demo/convnet_iif_demo.py'),
-            ('cosine s=16', 'configs/demo/convnet_cosine_demo.py'),
-            ('cosine s=16 + IIF', 'configs/demo/convnet_cosine_iif_demo.py'),
-            ('IIF post-hoc on CE (linear)', 'configs/demo/convnet_iif_posthoc_demo.py',
-             dict(checkpoint_from='configs/demo/convnet_ce_demo.py')),
-            ('IIF post-hoc on cosine s=16', 'configs/demo/convnet_cosine_iif_posthoc_demo.py',
-             dict(checkpoint_from='configs/demo/convnet_cosine_demo.py')),
+    'cls': [('CE (linear)', CLS_CE),
+            ('IIF (linear)', _cls('iif', 'iif-smooth_1xb64-30e')),
+            ('cosine s=16', _cls('cosine', 'cosine-s16_1xb64-30e')),
+            ('cosine s=16 + IIF', _cls('iif', 'cosine-s16_iif-smooth_1xb64-30e')),
+            ('IIF post-hoc on CE (linear)', _cls('iif', 'iif-smooth-posthoc'),
+             dict(checkpoint_from=CLS_CE)),
+            ('IIF post-hoc on cosine s=16', _cls('iif', 'cosine-s16_iif-smooth-posthoc'),
+             dict(checkpoint_from=_cls('cosine', 'cosine-s16_1xb64-30e'))),
             ('IIF decoupled (classifier retrained on CE)',
-             'configs/demo/convnet_iif_decoupled_demo.py',
-             dict(load_from='configs/demo/convnet_ce_demo.py')),
-            ('CAMC + cosine s=16', 'configs/demo/convnet_camc_demo.py'),
-            ('OLTR (stage 2 from CE)', 'configs/demo/convnet_oltr_stage2_demo.py',
-             dict(load_from='configs/demo/convnet_ce_demo.py')),
+             _cls('iif', 'iif-smooth-decoupled_1xb64-10e'),
+             dict(load_from=CLS_CE)),
+            ('CAMC + cosine s=16', _cls('camc', 'camc_cosine-s16_1xb64-30e')),
+            ('OLTR (stage 2 from CE)', _cls('oltr', 'oltr-stage2_1xb64-15e'),
+             dict(load_from=CLS_CE)),
             ('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
-            ('VL-LTR stage 1 + LGR (AnSS anchors)', 'configs/demo/convnet_vlltr_demo.py',
+            ('VL-LTR stage 1 + LGR (AnSS anchors)', _cls('vlltr', 'vlltr-lgr-m8_1xb64-15e'),
              _anchors('anchors_anss_m8.safetensors'))],
-    'det': [('CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_demo.py'),
-            ('IIF (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_demo.py'),
-            ('IIF post-hoc on CE (linear)', 'configs/demo/mask_rcnn_r18_fpn_iif_posthoc_demo.py',
-             dict(checkpoint_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
+    'det': [('CE (linear)', DET_CE),
+            ('IIF (linear)', _det('iif', 'iif-raw_1xb8-6e')),
+            ('IIF post-hoc on CE (linear)', _det('iif', 'iif-raw-posthoc'),
+             dict(checkpoint_from=DET_CE)),
             ('IIF decoupled (fc_cls retrained on CE)',
-             'configs/demo/mask_rcnn_r18_fpn_iif_decoupled_demo.py',
-             dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
+             _det('iif', 'iif-raw-decoupled_1xb8-2e'),
+             dict(load_from=DET_CE)),
             ('control: fc_cls retrained on CE without IIF',
-             'configs/demo/mask_rcnn_r18_fpn_ce_decoupled_demo.py',
-             dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
-            ('cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_normed_demo.py'),
-            ('CAMC + cosine τ=20', 'configs/demo/mask_rcnn_r18_fpn_camc_demo.py'),
-            ('OLTR head (fine-tune from CE)', 'configs/demo/mask_rcnn_r18_fpn_oltr_demo.py',
-             dict(load_from='configs/demo/mask_rcnn_r18_fpn_demo.py')),
-            ('LGR (VL-LTR anchors)', 'configs/demo/mask_rcnn_r18_fpn_vlltr_demo.py',
+             _det('iif', 'ce-decoupled_1xb8-2e'),
+             dict(load_from=DET_CE)),
+            ('cosine τ=20', _det('cosine', 'cosine-t20_sample1e-3_1xb8-6e')),
+            ('CAMC + cosine τ=20', _det('camc', 'camc_cosine-t20_sample1e-3_1xb8-6e')),
+            ('OLTR head (fine-tune from CE)', _det('oltr', 'oltr-stage2_sample1e-3_1xb8-3e'),
+             dict(load_from=DET_CE)),
+            ('LGR (VL-LTR anchors)', _det('vlltr', 'vlltr-lgr-m8_sample1e-3_1xb8-6e'),
              _VL_DET_ANCHORS)],
 }
 #: --preset P (other than demo): each run gets this fraction of its demo config's epochs (at
@@ -227,7 +240,7 @@ class Bench:
             kind, config = item
             assert kind == 'last_checkpoint', item
             return self.last_checkpoint(config)
-        if item.startswith('configs/demo/') and item.endswith('.py'):
+        if item.startswith('configs/') and '/demo/' in item and item.endswith('.py'):
             return self.config(item)
         return _retarget_str(item, self.preset, self.out_rel())
 
@@ -307,7 +320,7 @@ def _rel_to_root(path: str) -> str:
 
 def _task(config: str) -> str:
     """'det' for a Mask R-CNN config, else 'cls'."""
-    return 'det' if 'mask_rcnn' in osp.basename(config) else 'cls'
+    return 'det' if re.search('mask[-_]rcnn', osp.basename(config)) else 'cls'
 
 
 def scaled_epochs(epochs: int, task: str) -> int:
@@ -323,7 +336,7 @@ def _retarget_str(s: str, preset: str, out_rel: str) -> str:
     if DEFAULT_OUT + '/' in s:
         s = s.replace(DEFAULT_OUT + '/', out_rel.rstrip('/') + '/')
         if preset != 'demo':
-            task = 'det' if '/mask_rcnn' in s else 'cls'
+            task = 'det' if re.search('/mask[-_]rcnn', s) else 'cls'
             s = re.sub(r'epoch_(\d+)\.pth',
                        lambda m: f'epoch_{scaled_epochs(int(m.group(1)), task)}.pth', s)
     return s

@@ -12,5 +12,5 @@ run() {  # run CONFIG WORK_DIR: train, then test the last checkpoint
     "$PY" tools/train.py "$1" --work-dir "$2"
     "$PY" tools/test.py "$1" "$(cat "$2/last_checkpoint")" --work-dir "$2"
 }
-run configs/demo/convnet_ce_demo.py work_dirs/demo_cls
-run configs/demo/mask_rcnn_r18_fpn_demo.py work_dirs/demo_det
+run configs/baselines/demo/convnet_1xb64-30e_demo-cls.py work_dirs/demo_cls
+run configs/baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py work_dirs/demo_det

@@ -1,14 +1,4 @@
-# IIF (Alexandridis et al.) on LVIS v1 Mask R-CNN R50-FPN 1x, mirroring the reference's plain IIF
-# run (kostas1515/iif activations/iif/iif_r50_4x4_1x.py): repeat factor sampling off (IIF is the
-# re-balancing), variant 'raw' on image counts, fc_cls initialised constant 0.001 / bias 0,
-# softmax CE on the adjusted logits; background logit at weight 1.0. IIF weights come from the
-# packaged LVIS v1 table (no need to parse the 1 GB train json).
-_base_ = './mask_rcnn_r50_fpn_1x_lvis_v1.py'
-
-train_dataloader = dict(dataset=dict(oversample_thr=0.0))  # RFS off: every repeat factor is 1
-model = dict(
-    roi_head=dict(
-        bbox_head=dict(
-            type='IIFShared2FCBBoxHead',
-            iif=dict(variant='raw', stats='lvis_v1'),
-            init_cfg=dict(type='Constant', val=0.001, bias=0.0, override=dict(name='fc_cls')))))
+# Old name, kept so that existing commands keep working (`tools/train.py
+# configs/lvis/mask_rcnn_iif.py`, `ltr_plugins::lvis/mask_rcnn_iif.py`): the same config as
+# iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py. New work should use the new name.
+_base_ = '../iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py'

@@ -1,6 +1,6 @@
 # Test-only: OLTR stage 2 on the `tiny` preset (6 classes, 64-channel 4x4 maps), 2 short epochs,
 # open-set test (tiny closed test + open split). Stage 1 is tests/configs/convnet_tiny.py.
-_base_ = '../../configs/demo/convnet_oltr_stage2_demo.py'
+_base_ = '../../configs/oltr/demo/convnet_oltr-stage2_1xb64-15e_demo-cls.py'
 
 embedded_data = dict(preset='tiny', root='data/tiny', seed=0)
 data_root = 'data/tiny/classification/'

@@ -1,5 +1,5 @@
 # Test-only: the demo classifier on the `tiny` embedded preset (6 classes), 2 short epochs.
-_base_ = '../../configs/demo/convnet_ce_demo.py'
+_base_ = '../../configs/baselines/demo/convnet_1xb64-30e_demo-cls.py'
 
 embedded_data = dict(preset='tiny', root='data/tiny', seed=0)
 data_root = 'data/tiny/classification/'

@@ -3,7 +3,8 @@
 _base_ = './mask_rcnn_tiny.py'
 
 num_classes = 6
-# LGRRoIHead + train_class_subset as configs/lvis/mask_rcnn_vlltr.py (3 of the 6 classes)
+# LGRRoIHead + train_class_subset as
+# configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py (3 of the 6 classes)
 model = dict(roi_head=dict(type='LGRRoIHead', bbox_head=dict(
     cls_predictor_cfg=dict(type='LGRPredictor', anchors='set-by-the-test.safetensors',
                            hidden_ratio=1, train_class_subset=3,

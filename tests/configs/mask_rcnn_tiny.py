@@ -1,6 +1,6 @@
 # Test-only: the demo Mask R-CNN shrunk to the `tiny` embedded preset (6 classes, 64 px) and a
 # narrow backbone, one short epoch. Data is generated under data/tiny (relative to the cwd).
-_base_ = '../../configs/demo/mask_rcnn_r18_fpn_demo.py'
+_base_ = '../../configs/baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'
 
 embedded_data = dict(preset='tiny', root='data/tiny', seed=0)
 data_root = 'data/tiny/lvis_v1/'

@@ -1,9 +1,11 @@
 # ImageNet-LT (Liu et al., OLTR): 1000 classes, 115.8k long-tailed training images (5..1280 per
 # class), balanced val (20/class) and test (50/class, from ImageNet val). Layout under data_root:
-#   ImageNet_LT_train.txt / ImageNet_LT_val.txt / ImageNet_LT_test.txt   ("train/n01440764/x.JPEG 0")
+#   ImageNet_LT_train.txt / ImageNet_LT_val.txt / ImageNet_LT_test.txt ("train/n01440764/x.JPEG 0")
 #   train/ val/ (the ImageNet images the lists point into)
 dataset_type = 'CustomDataset'
-data_root = '{{$IMAGENET_LT_ROOT:data/imagenet/}}'  # set IMAGENET_LT_ROOT=/path/ for real data
+# set IMAGENET_LT_ROOT=/path/to/imagenet for real data; with or without a trailing slash,
+# data_root ends in exactly one (paths are glued to it with +)
+data_root = '{{$IMAGENET_LT_ROOT:data/imagenet/}}'.rstrip('/') + '/'
 
 data_preprocessor = dict(
     num_classes=1000,

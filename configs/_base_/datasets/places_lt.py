@@ -3,7 +3,8 @@
 #   Places_LT_train.txt / Places_LT_val.txt / Places_LT_test.txt  ("data_256/a/airfield/x.jpg 0")
 _base_ = './imagenet_lt.py'
 
-data_root = '{{$PLACES_LT_ROOT:data/places365/}}'  # set PLACES_LT_ROOT=/path/ for real data
+# set PLACES_LT_ROOT=/path/to/places365 for real data (trailing slash optional, as ImageNet-LT)
+data_root = '{{$PLACES_LT_ROOT:data/places365/}}'.rstrip('/') + '/'
 data_preprocessor = dict(num_classes=365)
 train_dataloader = dict(dataset=dict(data_root=data_root, ann_file='Places_LT_train.txt'))
 val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='Places_LT_val.txt'))

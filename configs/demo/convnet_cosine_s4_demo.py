@@ -1,5 +1,0 @@
-# Scale sweep for the cosine classifier (CAMC's "appropriate scalar"): s = 4
-# (convnet_cosine_demo.py has s = 16). python tools/benchmark_lt.py --suite camc --tasks cls
-_base_ = './convnet_cosine_demo.py'
-
-model = dict(head=dict(scale=4.0))

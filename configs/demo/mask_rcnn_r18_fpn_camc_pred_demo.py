@@ -1,6 +1,0 @@
-# Ablation of mask_rcnn_r18_fpn_camc_demo.py: CAMC calibrates training RoIs towards the first
-# pass's probability-weighted top-k classes, exactly as at inference (train_target='pred'),
-# instead of towards the ground truth; labels then only feed the class prototypes.
-_base_ = './mask_rcnn_r18_fpn_camc_demo.py'
-
-model = dict(roi_head=dict(bbox_head=dict(camc=dict(train_target='pred'))))

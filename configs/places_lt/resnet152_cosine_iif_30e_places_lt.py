@@ -1,5 +1,0 @@
-# Cosine classifier (s = 16) + IIF 'smooth' on its logits, ResNet-152 on Places-LT.
-_base_ = './resnet152_ce_30e_places_lt.py'
-
-model = dict(head=dict(type='CosineClsHead', scale=16.0,
-                       iif=dict(variant='smooth', stats='places_lt')))
