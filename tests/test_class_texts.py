@@ -189,8 +189,9 @@ def test_build_tool_names_and_classes_out(tmp_path):
 
 
 def test_lvis_vlltr_config_reads_the_documented_anchor_path():
-    """docs/datasets.md's command writes the file configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py reads."""
-    text = (REPO / 'configs' / 'lvis' / 'mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py').read_text()
+    """docs/datasets.md's command writes the file the LVIS VL-LTR config reads."""
+    text = (REPO / 'configs' / 'vlltr' /
+            'mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py').read_text()
     docs = (REPO / 'docs' / 'datasets.md').read_text()
     assert "anchor_file = 'data/lvis_v1/vlltr_anchors_m16.safetensors'" in text
     assert '--anchors data/lvis_v1/vlltr_anchors_m16.safetensors --num-anchors 16' in docs
