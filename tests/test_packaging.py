@@ -11,12 +11,14 @@ from conftest import REPO
 CHECK = textwrap.dedent('''
     import os, sys
     import ltr_plugins
+    import ltr_plugins.mim
     from mmengine.config import Config
     from mmengine.hub import get_config
     from ltr_plugins.datasets import ClassStats
     from ltr_plugins.launch import load_config
     target = sys.argv[1]
     assert ltr_plugins.__file__.startswith(target), ltr_plugins.__file__
+    assert ltr_plugins.mim.enable_config_names()  # `ltr_plugins::` names (not done on import)
     cfg = get_config('ltr_plugins::lvis/mask_rcnn_iif.py')
     assert cfg.filename.startswith(target), cfg.filename
     assert cfg.model.roi_head.bbox_head.type == 'IIFShared2FCBBoxHead'
