@@ -22,6 +22,9 @@ and the ``ltr-*`` entry points that run them):
 3. ``ltr_plugins::`` config names (:func:`ltr_plugins.mim.enable_config_names`, which uses
    :func:`fix_editable_installed_path`).
 
+With mmdet's / mmpretrain's own tools, :class:`ltr_plugins.hooks.CheckpointFixesHook` (in a
+config's ``custom_hooks``) applies fixes 1 and 2 for one run and undoes them afterwards.
+
 Applied by ``tools/train.py`` only when it trains under autocast
 (:func:`ltr_plugins.launch.enable_autocast_ops`):
 
