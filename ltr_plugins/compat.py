@@ -1,16 +1,39 @@
-"""Narrow fixes for known breakages of the pinned stack. Applied once by ``import ltr_plugins``.
+"""Narrow fixes for known breakages of the pinned stack. **Nothing here runs on
+``import ltr_plugins``**: the plugin only registers modules. Each fix names the upstream code it
+works around and checks that the installed version is one it was written for (outside that
+range it is skipped with a ``RuntimeWarning`` naming the fix and the version).
 
-1. ``lvis`` 0.5.3 evaluation uses ``np.float`` (removed in numpy 1.24). We give ``lvis.eval``
-   its own numpy proxy that also has ``float``; global numpy is left untouched.
-2. mmengine 0.10 loads checkpoints with a bare ``torch.load``; since torch 2.6 that means
-   ``weights_only=True``, which refuses the ``HistoryBuffer`` / numpy objects mmengine stores
-   for ``--resume``. Instead of turning safety off we register a local checkpoint loader that
+Applied by this package's tools (:func:`apply_tool_fixes`; ``tools/train.py``,
+``tools/test.py``, ``tools/analysis/show_cam.py``, ``tools/vlltr/select_anchor_sentences.py``
+and the ``ltr-*`` entry points that run them):
+
+1. Safe checkpoint loading (:func:`register_safe_checkpoint_loader`). mmengine 0.10 loads local
+   checkpoints with a bare ``torch.load(filename, map_location=map_location)`` (mmengine 0.10.7,
+   ``mmengine/runner/checkpoint.py`` line 347, ``load_from_local``); since torch 2.6 that means
+   ``weights_only=True``, which refuses the ``HistoryBuffer`` / numpy objects mmengine stores for
+   ``--resume``. Instead of turning safety off we register a local checkpoint loader that
    unpickles with an allow-list: torch's own weights-only globals + the few types mmengine
    writes. ``getattr`` (which the message hub pickles as ``getattr(HistoryBuffer, 'min')``) is
    only admitted on allow-listed classes. Any other global raises ``pickle.UnpicklingError``.
-3. mmengine's local file backend writes checkpoints in place; we make it write a temporary file
-   and rename it (:func:`patch_mmengine_atomic_local_writes`).
-4. mmcv's CPU nms / RoIAlign accept float32 only; under CPU autocast they run in float32.
+2. Atomic checkpoint writes (:func:`patch_mmengine_atomic_local_writes`). mmengine 0.10's
+   ``LocalBackend.put`` / ``put_text`` write the target in place (mmengine 0.10.7,
+   ``mmengine/fileio/backends/local_backend.py`` lines 77 and 102); we make them write a
+   temporary file and rename it.
+3. ``ltr_plugins::`` config names (:func:`ltr_plugins.mim.enable_config_names`, which uses
+   :func:`fix_editable_installed_path`).
+
+With mmdet's / mmpretrain's own tools, :class:`ltr_plugins.hooks.CheckpointFixesHook` (in a
+config's ``custom_hooks``) applies fixes 1 and 2 for one run and undoes them afterwards.
+
+Applied by ``tools/train.py`` only when it trains under autocast
+(:func:`ltr_plugins.launch.enable_autocast_ops`):
+
+4. mmcv 2.1's CPU nms / RoIAlign accept float32 only; under CPU autocast they run in float32
+   (:func:`patch_mmcv_cpu_ops_for_autocast`).
+
+Not a patch at all: ``lvis`` 0.5.3 evaluation uses ``np.float`` (removed in numpy 1.24);
+:class:`ltr_plugins.lvis_eval.LVISEval` (used by ``LongTailLVISMetric``) is a subclass that
+works on numpy 2, and the ``lvis`` module is left as it is.
 """
 from __future__ import annotations
 
@@ -19,33 +42,60 @@ import importlib
 import importlib.util
 import os.path as osp
 import pickle
+import re
+import sys
 import types
-from typing import Any, Callable, Dict, Iterable, Tuple
+import warnings
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import torch
 
-# ----------------------------------------------------------------------------------- lvis
+
+# ------------------------------------------------------------------------ version checks
+def installed_version(module: str) -> Optional[Tuple[int, ...]]:
+    """``(major, minor, patch)`` of an importable module's ``__version__`` (``'2.14.1+cpu'`` ->
+    ``(2, 14, 1)``); None if the module is not installed."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    version = getattr(importlib.import_module(module), '__version__', '0')
+    return tuple(int(part) for part in re.findall(r'\d+', version)[:3])
 
 
-class _NumpyWithFloat(types.ModuleType):
-    """numpy, plus the ``np.float`` alias that ``lvis`` 0.5.3 still uses."""
-
-    float = float
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(np, name)
-
-
-def patch_lvis_numpy() -> bool:
-    """Give ``lvis.eval`` a numpy with ``float``. Returns False if lvis is not installed."""
-    try:
-        lvis_eval = importlib.import_module('lvis.eval')
-    except ImportError:
+def version_in_range(fix: str, module: str, low: Tuple[int, ...], high: Tuple[int, ...]) -> bool:
+    """True if ``module`` is installed at a version in ``[low, high)``: the versions ``fix``
+    was written and tested for. An installed version outside the range warns (naming the fix,
+    the module and both versions) and returns False: the fix is skipped there."""
+    version = installed_version(module)
+    if version is None:
         return False
-    if not hasattr(lvis_eval.np, 'float'):
-        lvis_eval.np = _NumpyWithFloat('numpy')
-    return True
+    if low <= version < high:
+        return True
+    dotted = '.'.join
+    warnings.warn(f'ltr_plugins: {fix} was written for {module} >= {dotted(map(str, low))}, '
+                  f'< {dotted(map(str, high))}; {module} {dotted(map(str, version))} is '
+                  f'installed: the fix is not applied', RuntimeWarning, stacklevel=3)
+    return False
+
+
+def with_globals(function: Callable, **names: Any) -> Callable:
+    """A copy of ``function`` (same code) whose global ``names`` are bound to other objects.
+
+    Runs upstream code unchanged with e.g. another class behind a name it looks up at call
+    time, without modifying the upstream module (the copy reads a snapshot of the module's
+    namespace). Raises ``RuntimeError`` when the code does not use one of ``names`` (the
+    upstream code changed: the fix would do nothing).
+    """
+    unused = [name for name in names if name not in function.__code__.co_names]
+    if unused:
+        raise RuntimeError(f'{function.__module__}.{function.__qualname__} no longer uses '
+                           f'{unused}: the ltr_plugins fix for it needs updating')
+    namespace = dict(vars(sys.modules[function.__module__]), **names)
+    copy = types.FunctionType(function.__code__, namespace, function.__name__,
+                              function.__defaults__, function.__closure__)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__doc__, copy.__qualname__ = function.__doc__, function.__qualname__
+    return copy
 
 
 # --------------------------------------------------------------------- safe checkpoint load
@@ -164,31 +214,48 @@ def load_from_local_safe(filename: str, map_location: Any = None) -> Any:
     return safe_torch_load(filename, map_location)
 
 
+#: mmengine versions whose local checkpoint loader / file backend the tool-side fixes replace
+MMENGINE_RANGE = ((0, 10, 0), (0, 11, 0))
+#: torch made ``weights_only=True`` the default of ``torch.load`` in 2.6
+TORCH_WEIGHTS_ONLY_DEFAULT = (2, 6, 0)
+
+
 def register_safe_checkpoint_loader() -> bool:
-    """Make mmengine's default (local path) checkpoint scheme use the restricted loader."""
-    try:
-        from mmengine.runner.checkpoint import CheckpointLoader
-    except ImportError:
+    """Make mmengine's default (local path) checkpoint scheme use the restricted loader
+    (fix 1 of the module docstring; a tool-side fix). Returns whether it is registered: not
+    for torch < 2.6 (mmengine's plain ``torch.load`` works there) or an mmengine outside
+    :data:`MMENGINE_RANGE` (warned)."""
+    if installed_version('torch') < TORCH_WEIGHTS_ONLY_DEFAULT:
         return False
+    if not version_in_range('the safe checkpoint loader', 'mmengine', *MMENGINE_RANGE):
+        return False
+    from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_safe, force=True)
     return True
 
 
-def fix_editable_installed_path() -> None:
+def fix_editable_installed_path() -> bool:
     """mmengine's ``get_installed_path('ltr_plugins')`` returns ``<site-packages>/ltr_plugins``
     (the dist-info location + module name), which does not exist for a PEP 660 editable
     install (``pip install -e .``): ``ltr_plugins::`` configs would not resolve in a source
-    checkout. Answer with the imported package's real directory for this package only; every
-    other package goes to mmengine's function unchanged."""
+    checkout. When mmengine's answer is not the imported package's directory, answer with that
+    directory for this package only; every other package goes to mmengine's function
+    unchanged. Called by :func:`ltr_plugins.mim.enable_config_names`, never on import.
+    Returns whether the fix is in place."""
     if importlib.util.find_spec('mmengine') is None:
-        return
+        return False
     import mmengine.config.config as config_module
     import mmengine.hub.hub as hub_module
     import mmengine.utils as utils_module
     original = utils_module.get_installed_path
     if getattr(original, '_ltr_plugins_fix', False):
-        return
+        return True
     here = osp.dirname(osp.abspath(__file__))
+    try:
+        if osp.abspath(original('ltr_plugins')) == here:
+            return False  # mmengine finds this copy itself (wheel install, plain PYTHONPATH)
+    except Exception:  # noqa: BLE001  (mmengine raises several kinds for unknown packages)
+        pass
 
     def get_installed_path(package: str) -> str:
         if package in ('ltr_plugins', 'ltr-plugins'):
@@ -196,8 +263,14 @@ def fix_editable_installed_path() -> None:
         return original(package)
 
     get_installed_path._ltr_plugins_fix = True
+    get_installed_path.__doc__ = original.__doc__
     for module in (utils_module, config_module, hub_module):
         module.get_installed_path = get_installed_path
+    return True
+
+
+#: mmcv versions whose float32-only CPU nms / RoIAlign kernels the autocast fix was written for
+MMCV_RANGE = ((2, 0, 0), (2, 2, 0))
 
 
 def _float32_on_cpu(*tensors):
@@ -206,19 +279,28 @@ def _float32_on_cpu(*tensors):
                  and t.dtype in (torch.bfloat16, torch.float16) else t for t in tensors)
 
 
-def patch_mmcv_cpu_ops_for_autocast() -> None:
+def patch_mmcv_cpu_ops_for_autocast() -> bool:
     """mmcv's CPU kernels of ``nms`` and ``RoIAlign`` accept float32 only and raise
     ``expected scalar type Float but found BFloat16`` under CPU autocast (``--amp``). Run them
     in float32 when they get bf16 / fp16 CPU tensors, RoIAlign returning the input's dtype (the
     casts are differentiable, so gradients reach the bf16 features); float32 and GPU inputs take
-    the original code path."""
-    if importlib.util.find_spec('mmcv') is None:
-        return
+    the original code path.
+
+    Applied by ``tools/train.py`` when it trains under autocast
+    (:func:`ltr_plugins.launch.enable_autocast_ops`), for mmcv in :data:`MMCV_RANGE` (mmcv
+    2.1.0, ``mmcv/ops/csrc/pytorch/cpu/``: ``nms.cpp`` reads ``data_ptr<float>()``, lines
+    23-27; ``roi_align.cpp`` dispatches ``AT_DISPATCH_FLOATING_TYPES_AND_HALF``, lines 394 and
+    422, which has no bfloat16).
+    Returns whether the ops are patched (False without mmcv, its compiled ops, or outside the
+    range)."""
+    if importlib.util.find_spec('mmcv') is None or not version_in_range(
+            'the float32 CPU nms / RoIAlign under autocast', 'mmcv', *MMCV_RANGE):
+        return False
     try:  # (mmcv.ops re-exports functions named like these modules: import the modules)
         nms_module = importlib.import_module('mmcv.ops.nms')
         roi_align_module = importlib.import_module('mmcv.ops.roi_align')
     except ImportError:  # mmcv without compiled ops
-        return
+        return False
     nmsop = nms_module.NMSop
     if not getattr(nmsop.forward, '_ltr_plugins_fix', False):
         original_nms = nmsop.forward
@@ -242,6 +324,7 @@ def patch_mmcv_cpu_ops_for_autocast() -> None:
 
         roi_align_forward._ltr_plugins_fix = True
         module.forward = roi_align_forward
+    return True
 
 
 def patch_mmengine_atomic_local_writes() -> bool:
@@ -249,11 +332,12 @@ def patch_mmengine_atomic_local_writes() -> bool:
     open the target with ``'wb'`` and write into it: a run killed while saving leaves a
     truncated ``epoch_N.pth`` under its final name. Write a temporary file in the same folder
     and ``os.replace`` it there (:mod:`ltr_plugins.fileio`), so the target is either the old
-    file or the complete new one. Returns False if mmengine is not installed."""
-    try:
-        from mmengine.fileio.backends.local_backend import LocalBackend
-    except ImportError:
+    file or the complete new one (fix 2 of the module docstring; a tool-side fix). Returns
+    whether the backend writes atomically (False without mmengine or outside
+    :data:`MMENGINE_RANGE`, warned)."""
+    if not version_in_range('atomic checkpoint writes', 'mmengine', *MMENGINE_RANGE):
         return False
+    from mmengine.fileio.backends.local_backend import LocalBackend
     if getattr(LocalBackend.put, '_ltr_plugins_fix', False):
         return True
     from .fileio import atomic_write_bytes
@@ -273,10 +357,16 @@ def patch_mmengine_atomic_local_writes() -> bool:
     return True
 
 
-def apply() -> None:
-    """Apply every fix whose package is installed. Idempotent."""
-    patch_lvis_numpy()
-    register_safe_checkpoint_loader()
-    patch_mmengine_atomic_local_writes()
-    fix_editable_installed_path()
-    patch_mmcv_cpu_ops_for_autocast()
+def apply_tool_fixes() -> Dict[str, bool]:
+    """The fixes this package's tools apply before they read a config (fixes 1-3 of the module
+    docstring): safe checkpoint loading, atomic checkpoint writes, ``ltr_plugins::`` config
+    names. ``import ltr_plugins`` does none of this. Idempotent.
+
+    Returns:
+        ``{fix name: applied}``; a fix is not applied when its package is missing or not a
+        version it was written for (warned).
+    """
+    from .mim import enable_config_names
+    return {'safe_checkpoint_loader': register_safe_checkpoint_loader(),
+            'atomic_local_writes': patch_mmengine_atomic_local_writes(),
+            'config_names': enable_config_names()}

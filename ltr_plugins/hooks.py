@@ -201,3 +201,43 @@ class NumClassesCheckHook(Hook):
 
     def before_test(self, runner) -> None:
         self._check(runner, 'test')
+
+
+@HOOKS.register_module()
+class CheckpointFixesHook(Hook):
+    """Safe checkpoint loading and atomic checkpoint writes for one run of a runner, for
+    mmdet's / mmpretrain's own tools (``custom_hooks=[dict(type='CheckpointFixesHook')]``).
+
+    ``import ltr_plugins`` changes nothing in mmengine, and our tools apply these fixes
+    themselves (:func:`ltr_plugins.compat.apply_tool_fixes`). An upstream tool on torch >= 2.6
+    cannot load the checkpoints mmengine 0.10 writes (``torch.load`` refuses their
+    ``HistoryBuffer``): this hook registers the allow-list loader
+    (:func:`ltr_plugins.compat.register_safe_checkpoint_loader`) and the atomic local writes
+    (:func:`ltr_plugins.compat.patch_mmengine_atomic_local_writes`) in ``before_run``, which
+    mmengine calls before it loads ``load_from`` / resumes, and puts mmengine's previous
+    loader table and ``LocalBackend`` methods back in ``after_run``. Version checks as there.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self._saved = None
+
+    def before_run(self, runner) -> None:
+        from mmengine.fileio.backends.local_backend import LocalBackend
+        from mmengine.runner.checkpoint import CheckpointLoader
+
+        from .compat import patch_mmengine_atomic_local_writes, register_safe_checkpoint_loader
+        # register_scheme edits the table in place before replacing it: keep a copy
+        self._saved = (copy.copy(CheckpointLoader._schemes), vars(LocalBackend)['put'],
+                       vars(LocalBackend)['put_text'])
+        register_safe_checkpoint_loader()
+        patch_mmengine_atomic_local_writes()
+
+    def after_run(self, runner) -> None:
+        if self._saved is None:
+            return
+        from mmengine.fileio.backends.local_backend import LocalBackend
+        from mmengine.runner.checkpoint import CheckpointLoader
+        CheckpointLoader._schemes, LocalBackend.put, LocalBackend.put_text = self._saved
+        self._saved = None

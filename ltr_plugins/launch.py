@@ -82,8 +82,7 @@ def enable_amp(cfg: Config) -> None:
     """Mixed precision: mmengine's ``AmpOptimWrapper`` (fp16 + dynamic loss scale) on GPU;
     on CPU, where that wrapper refuses to run and autocast supports bf16 only,
     :class:`ltr_plugins.optim.AutocastOptimWrapper` with bf16 (no loss scaling needed; mmcv's
-    float32-only CPU nms / RoIAlign run in float32, see
-    :func:`ltr_plugins.compat.patch_mmcv_cpu_ops_for_autocast`)."""
+    float32-only CPU nms / RoIAlign run in float32: :func:`enable_autocast_ops`)."""
     wrapper = cfg.optim_wrapper
     kind = wrapper.get('type', 'OptimWrapper')
     if kind in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
@@ -97,6 +96,18 @@ def enable_amp(cfg: Config) -> None:
     else:
         wrapper.type = 'AutocastOptimWrapper'
         wrapper.dtype = 'bfloat16'
+
+
+def enable_autocast_ops(cfg: Config) -> bool:
+    """When ``cfg`` trains under autocast (``optim_wrapper.type='AutocastOptimWrapper'``, set
+    by ``--amp`` on CPU or by the config), let mmcv's float32-only CPU nms / RoIAlign take
+    bf16 / fp16 inputs (:func:`ltr_plugins.compat.patch_mmcv_cpu_ops_for_autocast`; a
+    tool-side fix, not done on ``import ltr_plugins``). Returns whether the ops were patched."""
+    wrapper = cfg.get('optim_wrapper') or {}
+    if str(wrapper.get('type', '')).split('.')[-1] != 'AutocastOptimWrapper':
+        return False
+    from .compat import patch_mmcv_cpu_ops_for_autocast
+    return patch_mmcv_cpu_ops_for_autocast()
 
 
 def enable_tensorboard(cfg: Config) -> None:

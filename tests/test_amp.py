@@ -33,8 +33,12 @@ def test_train_with_amp_on_cpu(tiny_data, tmp_path):
 
 def test_mmcv_cpu_ops_run_under_bf16_autocast():
     """mmcv's float32-only CPU nms / RoIAlign accept bf16 inputs after the compat patch and
-    agree with their float32 results; gradients reach the bf16 features."""
+    agree with their float32 results; gradients reach the bf16 features. (tools/train.py
+    patches them when it trains under autocast; ``import ltr_plugins`` does not.)"""
     from mmcv.ops import RoIAlign, nms
+
+    from ltr_plugins.compat import patch_mmcv_cpu_ops_for_autocast
+    assert patch_mmcv_cpu_ops_for_autocast()
     g = torch.Generator().manual_seed(0)
     xy = torch.rand(30, 2, generator=g) * 50
     boxes = torch.cat([xy, xy + 5 + torch.rand(30, 2, generator=g) * 20], 1)

@@ -22,7 +22,8 @@ def _scalars(work_dir: Path):
 
 
 def _build(cfg_path, ckpt=None):
-    import ltr_plugins  # noqa: F401
+    from ltr_plugins.compat import apply_tool_fixes
+    apply_tool_fixes()  # as the tools: load_checkpoint reads mmengine checkpoints safely
     from mmengine.config import Config
     from mmengine.registry import MODELS, DefaultScope
     from mmengine.runner import load_checkpoint

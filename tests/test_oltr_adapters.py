@@ -35,7 +35,8 @@ def _build_runner(cfg_path, work_dir, **options):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    import ltr_plugins  # noqa: F401
+    from ltr_plugins.compat import apply_tool_fixes
+    apply_tool_fixes()  # as tools/train.py: load_or_resume reads mmengine checkpoints safely
     cfg = Config.fromfile(str(REPO / cfg_path))
     cfg.merge_from_dict(options)
     cfg.work_dir = str(work_dir)

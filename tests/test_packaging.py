@@ -11,12 +11,14 @@ from conftest import REPO
 CHECK = textwrap.dedent('''
     import os, sys
     import ltr_plugins
+    import ltr_plugins.mim
     from mmengine.config import Config
     from mmengine.hub import get_config
     from ltr_plugins.datasets import ClassStats
     from ltr_plugins.launch import load_config
     target = sys.argv[1]
     assert ltr_plugins.__file__.startswith(target), ltr_plugins.__file__
+    assert ltr_plugins.mim.enable_config_names()  # `ltr_plugins::` names (not done on import)
     for name in ('iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py',
                  'lvis/mask_rcnn_iif.py'):  # the old name, kept as an alias
         cfg = get_config('ltr_plugins::' + name)

@@ -853,14 +853,15 @@ class _HalfFile:
 
 def test_interrupted_writes_leave_the_old_file(tmp_path, monkeypatch):
     """Tools' csv / json / safetensors (``ltr_plugins.fileio``) and mmengine checkpoints
-    (``LocalBackend.put``, patched by ``ltr_plugins.compat``) go through a temporary file and
-    ``os.replace``: killed mid-write, the target keeps its old complete content and no
+    (``LocalBackend.put``, patched by the tools' ``apply_tool_fixes``) go through a temporary
+    file and ``os.replace``: killed mid-write, the target keeps its old complete content and no
     temporary file is left. The control shows what mmengine's own ``put`` leaves behind."""
     from mmengine.fileio.backends import local_backend
     from mmengine.runner.checkpoint import save_checkpoint
 
     from ltr_plugins import fileio
-    from ltr_plugins.compat import safe_torch_load
+    from ltr_plugins.compat import apply_tool_fixes, safe_torch_load
+    assert apply_tool_fixes()['atomic_local_writes']  # what tools/train.py does first
 
     class _Os:  # os, with fdopen handing out half-writing files
         def __getattr__(self, name):

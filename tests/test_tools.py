@@ -98,7 +98,8 @@ def _mm_tool(pkg: str, tool: str) -> Path:
 ])
 def test_custom_imports_from_upstream_train_tool(tiny_data, tmp_path, pkg, cfg, opts):
     """The upstream train.py knows nothing of ltr_plugins: the config's custom_imports alone
-    registers LVISV1JsonDataset / LongTailAccuracy (and applies the lvis numpy fix)."""
+    registers LVISV1JsonDataset / LongTailAccuracy, and LongTailLVISMetric evaluates on numpy 2
+    (its own evaluator: the import changes nothing in lvis)."""
     out = run_tool([_mm_tool(pkg, 'train.py'), cfg, '--work-dir', tmp_path,
                     '--cfg-options', *opts])
     assert (tmp_path / 'epoch_1.pth').is_file()

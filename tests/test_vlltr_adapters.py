@@ -292,6 +292,9 @@ def test_anss_tool_output_matches_the_model(stage1):
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
     from mmpretrain.registry import MODELS
+
+    from ltr_plugins.compat import apply_tool_fixes
+    apply_tool_fixes()  # as the tools: load_checkpoint reads mmengine checkpoints safely
     cfg, ckpt, anchors = stage1
     emb = V.load_anchor_embeddings(anchors, num_classes=6, num_anchors=4, dim=16)
     model = MODELS.build(Config.fromfile(cfg).model)

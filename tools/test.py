@@ -10,7 +10,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
+import ltr_plugins  # noqa: E402,F401  (registration)
+from ltr_plugins.compat import apply_tool_fixes  # noqa: E402
 from ltr_plugins.fileio import atomic_write_json  # noqa: E402
 from ltr_plugins.launch import (add_common_args, build_runner,  # noqa: E402
                                 check_checkpoint_fits, enable_show_dir, format_results,
@@ -38,6 +39,7 @@ def parse_args(argv=None):
 def main(argv=None):
     """Test CHECKPOINT with CONFIG's test set; returns the metrics (rank 0 prints them)."""
     args = parse_args(argv)
+    apply_tool_fixes()  # safe checkpoint loading, atomic checkpoint writes, ltr_plugins:: names
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)

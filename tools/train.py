@@ -12,9 +12,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
+import ltr_plugins  # noqa: E402,F401  (registration)
+from ltr_plugins.compat import apply_tool_fixes  # noqa: E402
 from ltr_plugins.launch import (add_common_args, build_runner, enable_amp,  # noqa: E402
-                                enable_tensorboard, load_config, parse_tool_args)
+                                enable_autocast_ops, enable_tensorboard, load_config,
+                                parse_tool_args)
 
 
 def parse_args(argv=None):
@@ -41,11 +43,13 @@ def parse_args(argv=None):
 def main(argv=None):
     """Train CONFIG (see the module docstring)."""
     args = parse_args(argv)
+    apply_tool_fixes()  # safe checkpoint loading, atomic checkpoint writes, ltr_plugins:: names
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.tensorboard:
         enable_tensorboard(cfg)
     if args.amp:
         enable_amp(cfg)
+    enable_autocast_ops(cfg)  # mmcv's float32-only CPU ops, if the run uses CPU autocast
     if args.auto_scale_lr:
         if not cfg.get('auto_scale_lr', {}).get('base_batch_size'):
             raise RuntimeError(f'{args.config}: --auto-scale-lr needs auto_scale_lr.'

@@ -1,40 +1,39 @@
 """LVIS AP (segm + bbox, incl. APr / APc / APf) plus per-category AP written to csv."""
 import os.path as osp
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from mmdet.evaluation.metrics import LVISMetric
-from mmdet.evaluation.metrics import lvis_metric as _lvis_metric_module
 from mmdet.registry import METRICS
 
+from ..compat import with_globals
 from ..core.evaluation import per_category_ap
 from ..datasets import ClassStats
 from ..fileio import atomic_write_text, to_csv
 
 
-@contextmanager
-def _recording_lvis_eval(evals: List) -> Iterator[None]:
-    """Let ``LVISMetric.compute_metrics`` run unchanged while keeping its ``LVISEval`` objects
-    (their ``precision`` arrays hold the per-category results it does not return)."""
-    original = _lvis_metric_module.LVISEval
+def _recording_compute_metrics(evals: List) -> Callable:
+    """mmdet's ``LVISMetric.compute_metrics``, its code unchanged, with the evaluator it builds
+    (the module-level name ``LVISEval``, mmdet 3.3.0 ``mmdet/evaluation/metrics/lvis_metric.py``
+    line 298) replaced by :class:`ltr_plugins.lvis_eval.LVISEval` (works on numpy 2) that also
+    appends itself to ``evals`` (its ``precision`` arrays hold the per-category results
+    ``compute_metrics`` does not return). mmdet's module is not modified."""
+    from ..lvis_eval import LVISEval
 
-    class RecordingLVISEval(original):
+    class RecordingLVISEval(LVISEval):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             evals.append(self)
 
-    _lvis_metric_module.LVISEval = RecordingLVISEval
-    try:
-        yield
-    finally:
-        _lvis_metric_module.LVISEval = original
+    return with_globals(LVISMetric.compute_metrics, LVISEval=RecordingLVISEval)
 
 
 @METRICS.register_module()
 class LongTailLVISMetric(LVISMetric):
     """mmdet's ``LVISMetric`` (same arguments and results: AP, AP50, AP75, APs/m/l,
-    APr / APc / APf per IoU type) that also writes ``per_category_ap_{segm,bbox}.csv``.
+    APr / APc / APf per IoU type) that also writes ``per_category_ap_{segm,bbox}.csv``, and
+    evaluates with :class:`ltr_plugins.lvis_eval.LVISEval`, so it works on numpy 2 with the
+    released ``lvis`` 0.5.3 (mmdet's own ``LVISMetric`` does not) without modifying ``lvis``.
 
     Each csv row: category id, name, LVIS frequency group (r / c / f), number of training
     images, AP (empty when the category has no ground truth in the evaluated images). The
@@ -59,9 +58,10 @@ class LongTailLVISMetric(LVISMetric):
                             if train_ann_file else None)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
+        """mmdet's ``LVISMetric.compute_metrics`` (the LVIS results of ``results``, a list
+        of (gt, prediction) pairs), then the per-category csv files when ``out_dir`` is set."""
         evals: List = []
-        with _recording_lvis_eval(evals):
-            metrics = super().compute_metrics(results)
+        metrics = _recording_compute_metrics(evals)(self, results)
         if self.out_dir:
             for lvis_eval in evals:
                 self._write_csv(lvis_eval)

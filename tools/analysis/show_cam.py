@@ -24,7 +24,8 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
+import ltr_plugins  # noqa: E402,F401  (registration)
+from ltr_plugins.compat import apply_tool_fixes  # noqa: E402
 from ltr_plugins.fileio import atomic_write_bytes  # noqa: E402
 from ltr_plugins.launch import DictAction, load_config, prepare_embedded_data  # noqa: E402
 
@@ -200,6 +201,7 @@ def main(argv=None):
     from mmengine.registry import DATASETS, MODELS, DefaultScope
     from mmengine.runner import load_checkpoint
     args = parse_args(argv)
+    apply_tool_fixes()  # safe checkpoint loading (the checkpoint holds mmengine objects)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
     cfg = load_config(args.config, args.cfg_options)

@@ -24,7 +24,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 
-import ltr_plugins  # noqa: E402,F401  (compat fixes + registration)
+import ltr_plugins  # noqa: E402,F401  (registration)
+from ltr_plugins.compat import apply_tool_fixes  # noqa: E402
 from ltr_plugins.core.vlltr import (SELECTION_METHODS, AnchorEmbeddings,  # noqa: E402
                                     anchor_sentence_scores, read_class_names,
                                     save_anchor_embeddings, select_anchor_indices)
@@ -133,6 +134,7 @@ def report(path: str, args, names: List[str], sentences: List[str], labels: torc
 
 def main(argv=None):
     args = parse_args(argv)
+    apply_tool_fixes()  # safe checkpoint loading (the checkpoint holds mmengine objects)
     cfg = load_config(args.config, args.cfg_options)
     prepare_embedded_data(cfg)
     model = build_model(cfg, args.checkpoint)

@@ -6,6 +6,9 @@
 #       configs/convnet_iif_embedded.py
 _base_ = ['mmpretrain::_base_/default_runtime.py', 'mmpretrain::_base_/schedules/cifar10_bs128.py']
 custom_imports = dict(imports=['ltr_plugins'], allow_failed_imports=False)
+# mmengine 0.10 checkpoints on torch >= 2.6: the plugin's allow-list loader (+ atomic writes)
+# for this run (importing the plugin changes nothing in mmengine)
+custom_hooks = [dict(type='CheckpointFixesHook')]
 
 data_root = 'data/demo/classification/'
 num_classes = 20

@@ -6,6 +6,9 @@
 #       configs/mask_rcnn_r18_iif_embedded.py
 _base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'
 custom_imports = dict(imports=['ltr_plugins'], allow_failed_imports=False)
+# mmengine 0.10 checkpoints on torch >= 2.6: the plugin's allow-list loader (+ atomic writes)
+# for this run (importing the plugin changes nothing in mmengine)
+custom_hooks = [dict(type='CheckpointFixesHook')]
 
 data_root = 'data/demo/lvis_v1/'
 num_classes = 12
@@ -45,7 +48,9 @@ val_dataloader = dict(
         dict(type='PackDetInputs',
              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/lvis_v1_val.json')
+# ltr_plugins' LVIS metric: mmdet's LVISMetric (same results) + per-category AP csv, with an
+# evaluator that works on numpy 2 (mmdet's own stops there: lvis 0.5.3 uses np.float)
+val_evaluator = dict(type='LongTailLVISMetric', ann_file=data_root + 'annotations/lvis_v1_val.json')
 test_evaluator = val_evaluator
 
 max_epochs = 6
