@@ -57,6 +57,14 @@ assert 'ltr_plugins' in sys.modules, 'custom_imports did not import ltr_plugins'
 with DefaultScope.overwrite_default_scope(cfg.default_scope):
     model = MODELS.build(cfg.model)
 head = model.roi_head.bbox_head.eval()
+# the evaluators keep the base's annotation file and metrics, with our numpy-2 LVIS metric
+from mmdet.registry import HOOKS, METRICS
+for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+    assert evaluator.type == 'LongTailLVISMetric', evaluator
+    assert evaluator.ann_file.endswith('annotations/lvis_v1_val.json'), evaluator
+    assert set(evaluator.metric) == {'bbox', 'segm'}, evaluator
+assert METRICS.get(cfg.val_evaluator.type).__module__ == 'ltr_plugins.mmdet.metrics'
+assert [HOOKS.get(h.type).__name__ for h in cfg.custom_hooks] == ['CheckpointFixesHook']
 torch.manual_seed(0)
 rois = torch.randn(5, head.in_channels, *head.roi_feat_size)
 with torch.no_grad():
