@@ -6,6 +6,7 @@
     ltr-plot RUN [RUN ...] [...]    = python tools/analysis/plot_per_class.py
     ltr-benchmark [...]             = python tools/benchmark.py
     ltr-demo [--tasks cls det]      train + test the demo configs on the embedded data
+    ltr-check-data CONFIG [...]     = python tools/check_data.py (the data layout of CONFIG)
 
 CONFIG may be a file or a shipped config name such as
 ``ltr_plugins::baselines/demo/convnet_1xb64-30e_demo-cls.py``.
