@@ -7,9 +7,10 @@ whichever of mmpretrain / mmdet is installed. :mod:`ltr_plugins.core` and
 """
 import importlib.util
 
-from . import compat, mim
+from . import compat, env, mim
 from .version import __version__
 
+env.check_versions()  # unsupported mmengine / mmcv / mmdet / mmpretrain: a clear ImportError
 compat.apply()
 mim.register_config_package()  # `ltr_plugins::<config>` paths in mmengine configs
 

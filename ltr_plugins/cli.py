@@ -6,6 +6,7 @@
     ltr-plot RUN [RUN ...] [...]    = python tools/analysis/plot_per_class.py
     ltr-benchmark [...]             = python tools/benchmark.py
     ltr-demo [--tasks cls det]      train + test the demo configs on the embedded data
+    ltr-env [--expect-mmcv FLAVOUR] = python -m ltr_plugins.env (versions, CUDA, mmcv ops)
 
 CONFIG may be a file or a shipped config name such as ``ltr_plugins::demo/convnet_ce_demo.py``.
 Every command explains its options with ``--help``.
@@ -59,6 +60,12 @@ def plot() -> None:
 def benchmark() -> None:
     """``ltr-benchmark``: ``tools/benchmark.py`` with this process's arguments."""
     _run_tool('benchmark.py')
+
+
+def env() -> None:
+    """``ltr-env``: :func:`ltr_plugins.env.main` (what this environment holds)."""
+    from .env import main
+    sys.exit(main())
 
 
 DEMO_CONFIGS = {
