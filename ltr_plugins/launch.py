@@ -17,14 +17,19 @@ from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exp
 from mmengine.logging import print_log
 
 
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')  # as mmdet's tools
+
+
 def add_common_args(parser: argparse.ArgumentParser, work_dir_help: str) -> None:
     """The options tools/train.py and tools/test.py share (as mmdet's tools)."""
     parser.add_argument('--work-dir', help=f'{work_dir_help} (default: ./work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_cfg.max_epochs=2 '
                         'model.backbone.depth=18')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
-                        help='job launcher; "pytorch" for torchrun (tools/dist_*.sh)')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher (as mmdet): "pytorch" for torchrun '
+                        '(tools/dist_*.sh), "slurm" for srun (tools/slurm_*.sh), "mpi" for '
+                        'mpirun (Open MPI; MASTER_ADDR / MASTER_PORT from the environment)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)
 
@@ -160,18 +165,76 @@ def enable_show_dir(cfg: Config, show_dir: str, score_thr: Optional[float] = Non
                          f'mmdet\'s {_DET_VIS_HOOK} or mmpretrain\'s {_CLS_VIS_HOOK}, got {kind!r}')
 
 
-def setup_distributed(cfg: Config) -> None:
-    """Prepare ``cfg`` for a ``torchrun`` launch (``cfg.launcher == 'pytorch'``).
+def _first_slurm_host(node_list: str) -> str:
+    """First host name of a Slurm node list (``node[01-04]`` -> ``node01``), via scontrol."""
+    import subprocess
+    try:
+        out = subprocess.run(['scontrol', 'show', 'hostnames', node_list], capture_output=True,
+                             text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise RuntimeError(f'--launcher slurm: cannot expand SLURM_NODELIST={node_list!r} with '
+                           f'scontrol ({e}); set MASTER_ADDR') from e
+    if not out:
+        raise RuntimeError(f'--launcher slurm: scontrol gave no host for {node_list!r}')
+    return out[0]
 
-    On GPUs mmengine's own ``init_dist`` is used. On CPU it would call
-    ``torch.cuda.set_device``, so we initialise a gloo process group here (mmengine then skips
-    its own) and build DDP without ``device_ids``. Buffers are not broadcast: stateful heads
+
+# launcher -> its variables for (rank, world size, local rank)
+_LAUNCHER_ENV = {
+    'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID'),
+    'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK'),
+}
+
+
+def export_launcher_env(launcher: str) -> None:
+    """Set torch's ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` / ``MASTER_ADDR`` /
+    ``MASTER_PORT`` from the variables of a Slurm (``srun``) or Open MPI (``mpirun``) launch,
+    as mmengine's ``init_dist`` does: the master is the first host of ``SLURM_NODELIST``
+    (slurm) or ``MASTER_ADDR`` (mpi, required); the port ``MASTER_PORT``, default 29500.
+    Variables already set are kept. ``pytorch`` (torchrun sets them) and ``none``: nothing.
+
+    Raises:
+        RuntimeError: a launcher variable is missing (the tool was not started by srun /
+            mpirun).
+    """
+    if launcher not in _LAUNCHER_ENV:
+        return
+    names = _LAUNCHER_ENV[launcher]
+    missing = [n for n in names if n not in os.environ]
+    if missing:
+        starter = 'srun (tools/slurm_train.sh / slurm_test.sh)' if launcher == 'slurm' \
+            else 'mpirun'
+        raise RuntimeError(f'--launcher {launcher}: {", ".join(missing)} not set; start the '
+                           f'tool through {starter}')
+    rank, world, local = (os.environ[n] for n in names)
+    os.environ.setdefault('RANK', rank)
+    os.environ.setdefault('WORLD_SIZE', world)
+    os.environ['LOCAL_RANK'] = local  # parse_tool_args set a default 0
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        if launcher == 'mpi':
+            raise RuntimeError('--launcher mpi: set MASTER_ADDR (and MASTER_PORT) to the host '
+                               'of rank 0')
+        os.environ['MASTER_ADDR'] = _first_slurm_host(os.environ['SLURM_NODELIST'])
+
+
+def setup_distributed(cfg: Config) -> None:
+    """Prepare ``cfg`` for a multi-process launch (``cfg.launcher`` ``pytorch``, ``slurm`` or
+    ``mpi``, as mmdet's tools).
+
+    On GPUs mmengine's own ``init_dist`` is used (nccl; it reads the launcher's variables). On
+    CPU it would call ``torch.cuda.set_device``, so we initialise a gloo process group here
+    from the launcher's variables (:func:`export_launcher_env`; mmengine then skips its own)
+    and build DDP without ``device_ids``. Buffers are not broadcast: stateful heads
     synchronise their own state.
     """
+    if cfg.launcher not in LAUNCHERS:
+        raise ValueError(f'launcher must be one of {LAUNCHERS}, got {cfg.launcher!r}')
     if cfg.launcher == 'none' or torch.cuda.is_available():
         return
     import torch.distributed as dist
     if not dist.is_initialized():
+        export_launcher_env(cfg.launcher)
         dist.init_process_group(backend='gloo')
     cfg.env_cfg = cfg.get('env_cfg', {})
     cfg.env_cfg['dist_cfg'] = dict(backend='gloo')
