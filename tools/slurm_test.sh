@@ -8,23 +8,5 @@ if [[ $# -lt 4 ]]; then
     echo "usage: bash $0 PARTITION JOB_NAME CONFIG CHECKPOINT [test.py options...]" >&2
     exit 2
 fi
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-CHECKPOINT=$4
-shift 4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-GRES=${GRES-gpu:$GPUS_PER_NODE}
-read -r -a EXTRA_SRUN_ARGS <<<"${SRUN_ARGS:-}"
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" MASTER_PORT="${PORT:-29500}" \
-exec srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    ${GRES:+--gres="$GRES"} \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    "${EXTRA_SRUN_ARGS[@]}" \
-    "${PYTHON:-python}" -u "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" --launcher=slurm "$@"
+source "$(dirname "$0")/slurm_srun.sh"
+slurm_srun "$1" "$2" test.py "$3" "$4" --launcher=slurm "${@:5}"
