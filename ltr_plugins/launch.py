@@ -16,7 +16,6 @@ import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 from mmengine.logging import print_log
 
-
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')  # as mmdet's tools
 
 

@@ -182,9 +182,10 @@ def test_lvis_size_head_fp16_forward_backward_is_finite(name, tmp_path):
     ``GradScaler``: as on a GPU, an overflowing scale (65536 overflows the fp16 gradient of
     the cosine classifiers' normalised weights) is halved and the step skipped; the scaler must
     settle within 6 halvings (scale >= 1024) on finite gradients, and take the step."""
-    import ltr_plugins  # noqa: F401  (registers the heads)
     from mmdet.registry import MODELS
     from mmengine.registry import DefaultScope
+
+    import ltr_plugins  # noqa: F401  (registers the heads)
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmdet'):
         head = MODELS.build(_lvis_head_cfgs(tmp_path)[name])

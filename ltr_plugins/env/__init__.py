@@ -172,4 +172,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   'CPU only (a CPU wheel on a GPU machine)', file=sys.stderr)
             return 1
     return 0
-
