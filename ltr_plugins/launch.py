@@ -6,6 +6,7 @@ Works for mmdet and mmpretrain configs alike; the config's ``default_scope`` pic
 from __future__ import annotations
 
 import argparse
+import atexit
 import fcntl
 import os
 import os.path as osp
@@ -217,6 +218,24 @@ def export_launcher_env(launcher: str) -> None:
         os.environ['MASTER_ADDR'] = _first_slurm_host(os.environ['SLURM_NODELIST'])
 
 
+def destroy_process_group_at_exit() -> None:
+    """Destroy the default process group, if any (registered with ``atexit`` by
+    :func:`setup_distributed`).
+
+    Left to interpreter shutdown, the gloo process group is torn down while Python finalises,
+    and a rank can abort *after* its work is done (``terminate called without an active
+    exception``, SIGABRT; seen once in a 2-rank ``tools/test.py`` run whose other rank had
+    already gathered its results, and once under torchrun). PyTorch asks for
+    ``destroy_process_group()`` before exit: it is done here while the interpreter is intact.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+_TEARDOWN_REGISTERED = False
+
+
 def setup_distributed(cfg: Config) -> None:
     """Prepare ``cfg`` for a multi-process launch (``cfg.launcher`` ``pytorch``, ``slurm`` or
     ``mpi``, as mmdet's tools).
@@ -225,11 +244,18 @@ def setup_distributed(cfg: Config) -> None:
     CPU it would call ``torch.cuda.set_device``, so we initialise a gloo process group here
     from the launcher's variables (:func:`export_launcher_env`; mmengine then skips its own)
     and build DDP without ``device_ids``. Buffers are not broadcast: stateful heads
-    synchronise their own state.
+    synchronise their own state. The process group is destroyed at exit
+    (:func:`destroy_process_group_at_exit`).
     """
+    global _TEARDOWN_REGISTERED
     if cfg.launcher not in LAUNCHERS:
         raise ValueError(f'launcher must be one of {LAUNCHERS}, got {cfg.launcher!r}')
-    if cfg.launcher == 'none' or torch.cuda.is_available():
+    if cfg.launcher == 'none':
+        return
+    if not _TEARDOWN_REGISTERED:  # also for mmengine's own (GPU) group, created later
+        atexit.register(destroy_process_group_at_exit)
+        _TEARDOWN_REGISTERED = True
+    if torch.cuda.is_available():
         return
     import torch.distributed as dist
     if not dist.is_initialized():

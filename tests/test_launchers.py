@@ -193,3 +193,26 @@ def test_slurm_scripts_are_shipped_with_the_package():
     """setup.cfg ships tools/slurm_*.sh in the wheel's .mim/tools, as the dist_*.sh."""
     cfg = (REPO / 'setup.cfg').read_text()
     assert '.mim/tools/slurm_*.sh' in cfg and '.mim/tools/dist_*.sh' in cfg
+
+
+def test_process_group_destroyed_at_exit(tmp_path):
+    """setup_distributed registers the teardown: at interpreter exit the gloo group is
+    destroyed before Python finalises (a rank left to finalisation could abort after its
+    work). The check runs after the teardown (atexit handlers run last-registered first)."""
+    script = '''
+import atexit
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+torch.cuda.is_available = lambda: False  # the CPU (gloo) path also on a GPU machine
+from ltr_plugins.launch import setup_distributed
+atexit.register(lambda: print('group alive after teardown:', dist.is_initialized()))
+cfg = Config(dict(launcher='pytorch'))
+setup_distributed(cfg)
+print('group alive during the run:', dist.is_initialized(), dist.get_world_size())
+'''
+    env = _env(tmp_path, RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(_free_port()))
+    out = _run([sys.executable, '-c', script], env)
+    assert 'group alive during the run: True 1' in out
+    assert 'group alive after teardown: False' in out

@@ -64,6 +64,7 @@ def test_configs_and_tables_resolve_from_installed_wheel(installed, tmp_path):
     ('ltr-train', '--cfg-options'), ('ltr-test', '--metrics-out'), ('ltr-stats', '--variants'),
     ('ltr-train', '--tensorboard'), ('ltr-test', '--show-dir'),
     ('ltr-plot', '--calibration'), ('ltr-benchmark', '--smoke'), ('ltr-demo', '--tasks'),
+    ('ltr-env', '--expect-mmcv'),
 ])
 def test_console_entry_points_help(installed, tmp_path, script, expected):
     proc = _run([sys.executable, installed / 'bin' / script, '--help'], installed, tmp_path)
