@@ -10,8 +10,10 @@ need :func:`ltr_plugins.mim.enable_config_names`. :mod:`ltr_plugins.core` and
 """
 import importlib.util
 
-from . import compat, mim
+from . import compat, env, mim
 from .version import __version__
+
+env.check_versions()  # unsupported mmengine / mmcv / mmdet / mmpretrain: a clear ImportError
 
 if importlib.util.find_spec('mmengine') is not None:
     from . import hooks, optim  # noqa: F401  (registers OLTRCentroidInitHook, AutocastOptimWrapper)

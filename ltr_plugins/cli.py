@@ -7,6 +7,7 @@
     ltr-benchmark [...]             = python tools/benchmark.py
     ltr-demo [--tasks cls det]      train + test the demo configs on the embedded data
     ltr-check-data CONFIG [...]     = python tools/check_data.py (the data layout of CONFIG)
+    ltr-env [--expect-mmcv FLAVOUR] = python -m ltr_plugins.env (versions, CUDA, mmcv ops)
 
 CONFIG may be a file or a shipped config name such as
 ``ltr_plugins::baselines/demo/convnet_1xb64-30e_demo-cls.py``.
@@ -61,6 +62,12 @@ def plot() -> None:
 def benchmark() -> None:
     """``ltr-benchmark``: ``tools/benchmark.py`` with this process's arguments."""
     _run_tool('benchmark.py')
+
+
+def env() -> None:
+    """``ltr-env``: :func:`ltr_plugins.env.main` (what this environment holds)."""
+    from .env import main
+    sys.exit(main())
 
 
 DEMO_CONFIGS = {

@@ -6,6 +6,7 @@ Works for mmdet and mmpretrain configs alike; the config's ``default_scope`` pic
 from __future__ import annotations
 
 import argparse
+import atexit
 import fcntl
 import os
 import os.path as osp
@@ -17,6 +18,7 @@ from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exp
 from mmengine.logging import print_log
 
 from .datasets.layout_check import require_complete_layout
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')  # as mmdet's tools
 
 
 def add_common_args(parser: argparse.ArgumentParser, work_dir_help: str) -> None:
@@ -25,8 +27,10 @@ def add_common_args(parser: argparse.ArgumentParser, work_dir_help: str) -> None
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_cfg.max_epochs=2 '
                         'model.backbone.depth=18')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
-                        help='job launcher; "pytorch" for torchrun (tools/dist_*.sh)')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher (as mmdet): "pytorch" for torchrun '
+                        '(tools/dist_*.sh), "slurm" for srun (tools/slurm_*.sh), "mpi" for '
+                        'mpirun (Open MPI; MASTER_ADDR / MASTER_PORT from the environment)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)
 
@@ -174,18 +178,101 @@ def enable_show_dir(cfg: Config, show_dir: str, score_thr: Optional[float] = Non
                          f'mmdet\'s {_DET_VIS_HOOK} or mmpretrain\'s {_CLS_VIS_HOOK}, got {kind!r}')
 
 
-def setup_distributed(cfg: Config) -> None:
-    """Prepare ``cfg`` for a ``torchrun`` launch (``cfg.launcher == 'pytorch'``).
+def _first_slurm_host(node_list: str) -> str:
+    """First host name of a Slurm node list (``node[01-04]`` -> ``node01``), via scontrol."""
+    import subprocess
+    try:
+        out = subprocess.run(['scontrol', 'show', 'hostnames', node_list], capture_output=True,
+                             text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise RuntimeError(f'--launcher slurm: cannot expand SLURM_NODELIST={node_list!r} with '
+                           f'scontrol ({e}); set MASTER_ADDR') from e
+    if not out:
+        raise RuntimeError(f'--launcher slurm: scontrol gave no host for {node_list!r}')
+    return out[0]
 
-    On GPUs mmengine's own ``init_dist`` is used. On CPU it would call
-    ``torch.cuda.set_device``, so we initialise a gloo process group here (mmengine then skips
-    its own) and build DDP without ``device_ids``. Buffers are not broadcast: stateful heads
-    synchronise their own state.
+
+# launcher -> its variables for (rank, world size, local rank)
+_LAUNCHER_ENV = {
+    'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID'),
+    'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK'),
+}
+
+
+def export_launcher_env(launcher: str) -> None:
+    """Set torch's ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` / ``MASTER_ADDR`` /
+    ``MASTER_PORT`` from the variables of a Slurm (``srun``) or Open MPI (``mpirun``) launch,
+    as mmengine's ``init_dist`` does: the master is the first host of ``SLURM_NODELIST``
+    (slurm) or ``MASTER_ADDR`` (mpi, required); the port ``MASTER_PORT``, default 29500.
+    Variables already set are kept. ``pytorch`` (torchrun sets them) and ``none``: nothing.
+
+    Raises:
+        RuntimeError: a launcher variable is missing (the tool was not started by srun /
+            mpirun).
     """
-    if cfg.launcher == 'none' or torch.cuda.is_available():
+    if launcher not in _LAUNCHER_ENV:
+        return
+    names = _LAUNCHER_ENV[launcher]
+    missing = [n for n in names if n not in os.environ]
+    if missing:
+        starter = 'srun (tools/slurm_train.sh / slurm_test.sh)' if launcher == 'slurm' \
+            else 'mpirun'
+        raise RuntimeError(f'--launcher {launcher}: {", ".join(missing)} not set; start the '
+                           f'tool through {starter}')
+    rank, world, local = (os.environ[n] for n in names)
+    os.environ.setdefault('RANK', rank)
+    os.environ.setdefault('WORLD_SIZE', world)
+    os.environ['LOCAL_RANK'] = local  # parse_tool_args set a default 0
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        if launcher == 'mpi':
+            raise RuntimeError('--launcher mpi: set MASTER_ADDR (and MASTER_PORT) to the host '
+                               'of rank 0')
+        os.environ['MASTER_ADDR'] = _first_slurm_host(os.environ['SLURM_NODELIST'])
+
+
+def destroy_process_group_at_exit() -> None:
+    """Destroy the default process group, if any (registered with ``atexit`` by
+    :func:`setup_distributed`).
+
+    Left to interpreter shutdown, the gloo process group is torn down while Python finalises,
+    and a rank can abort *after* its work is done (``terminate called without an active
+    exception``, SIGABRT; seen once in a 2-rank ``tools/test.py`` run whose other rank had
+    already gathered its results, and once under torchrun). PyTorch asks for
+    ``destroy_process_group()`` before exit: it is done here while the interpreter is intact.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+_TEARDOWN_REGISTERED = False
+
+
+def setup_distributed(cfg: Config) -> None:
+    """Prepare ``cfg`` for a multi-process launch (``cfg.launcher`` ``pytorch``, ``slurm`` or
+    ``mpi``, as mmdet's tools).
+
+    On GPUs mmengine's own ``init_dist`` is used (nccl; it reads the launcher's variables). On
+    CPU it would call ``torch.cuda.set_device``, so we initialise a gloo process group here
+    from the launcher's variables (:func:`export_launcher_env`; mmengine then skips its own)
+    and build DDP without ``device_ids``. Buffers are not broadcast: stateful heads
+    synchronise their own state. The process group is destroyed at exit
+    (:func:`destroy_process_group_at_exit`).
+    """
+    global _TEARDOWN_REGISTERED
+    if cfg.launcher not in LAUNCHERS:
+        raise ValueError(f'launcher must be one of {LAUNCHERS}, got {cfg.launcher!r}')
+    if cfg.launcher == 'none':
+        return
+    if not _TEARDOWN_REGISTERED:  # also for mmengine's own (GPU) group, created later
+        atexit.register(destroy_process_group_at_exit)
+        _TEARDOWN_REGISTERED = True
+    if torch.cuda.is_available():
         return
     import torch.distributed as dist
     if not dist.is_initialized():
+        export_launcher_env(cfg.launcher)
         dist.init_process_group(backend='gloo')
     cfg.env_cfg = cfg.get('env_cfg', {})
     cfg.env_cfg['dist_cfg'] = dict(backend='gloo')

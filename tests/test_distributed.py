@@ -42,7 +42,12 @@ def _worker(rank, port, results):
         # loss on each rank: sum(weights * gathered); global gradient for x = sum over ranks
         w = torch.tensor([[1.], [2.], [3.], [4.]]) * (rank + 1)
         (w * g).sum().backward()
-        results[rank] = (s, c, g.detach(), x.grad)
+        # under a loss scaler (GradScaler multiplies the loss by S) the custom backward must
+        # pass the scale on: x's gradient is S times the plain one
+        x_scaled = x.detach().clone().requires_grad_()
+        torch.amp.GradScaler('cpu', init_scale=65536.0).scale(
+            (w * all_gather_with_grad(x_scaled)).sum()).backward()
+        results[rank] = (s, c, g.detach(), x.grad, x_scaled.grad)
     finally:
         dist.destroy_process_group()
 
@@ -52,7 +57,7 @@ def test_two_process_gloo():
     results = manager.dict()
     mp.spawn(_worker, args=(_free_port(), results), nprocs=2, join=True)
     for rank in range(2):
-        s, c, g, grad = results[rank]
+        s, c, g, grad, scaled_grad = results[rank]
         # class 0: rank0 one sample of 0, rank1 two samples of 1 -> sum 2, count 3, mean 2/3
         assert torch.allclose(s[0], torch.tensor([2., 2.]))
         assert torch.equal(c, torch.tensor([3., 0., 2.]))
@@ -61,3 +66,4 @@ def test_two_process_gloo():
         # d/dx of sum_r sum(w_r * g): weights summed over ranks (1x + 2x = 3x), own slice
         expected = torch.tensor([[1.], [2.], [3.], [4.]]) * 3
         assert torch.equal(grad, expected[2 * rank:2 * rank + 2])
+        assert torch.equal(scaled_grad, 65536.0 * expected[2 * rank:2 * rank + 2])

@@ -90,8 +90,10 @@ def test_attract_forward_and_gradients():
     ref = sum(((fn[i] - cn[ln[i]]) ** 2).sum() for i in range(6)) / (2 * 6)
     assert loss.item() == pytest.approx(ref, rel=1e-6)
 
-    weight = 0.37  # an outer loss weight
-    (weight * loss).backward()
+    weight = 0.37  # the loss weight, given to the loss
+    weighted = centroid_attract(f, labels, c, loss_weight=weight)
+    assert weighted.item() == pytest.approx(weight * ref, rel=1e-6)
+    weighted.backward()
     grad_f = weight * (fn - cn[ln]) / 6
     assert np.allclose(f.grad.numpy(), grad_f, atol=1e-6)
     grad_c = np.zeros_like(cn)
@@ -101,10 +103,17 @@ def test_attract_forward_and_gradients():
     assert np.allclose(c.grad.numpy(), grad_c, atol=1e-6)
     assert np.all(c.grad.numpy()[1] == 0)
 
-    # independence of the outer weight: the same centroid gradient at weight 1
+    # independence of the loss weight: the same centroid gradient at weight 1
     c.grad = None
-    centroid_attract(f, labels, c).backward()
+    loss.backward()
     assert np.allclose(c.grad.numpy(), grad_c, atol=1e-6)
+    # but a factor applied outside (a loss scale) scales it, as it scales the feature gradient
+    c.grad = f.grad = None
+    (1024.0 * centroid_attract(f, labels, c, loss_weight=weight)).backward()
+    assert np.allclose(c.grad.numpy(), 1024.0 * grad_c, rtol=1e-5, atol=1e-6)
+    assert np.allclose(f.grad.numpy(), 1024.0 * grad_f, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match='loss_weight must be finite and >= 0'):
+        centroid_attract(f, labels, c, loss_weight=-1.0)
 
 
 def test_repel_formula_and_clamp():
@@ -136,6 +145,9 @@ def test_centroid_loss_module():
     c = loss_mod.centroids.detach()
     expected = centroid_attract(f, labels, c) + 0.01 * centroid_repel(f, labels, c)
     assert loss_mod(f, labels).item() == pytest.approx(expected.item(), rel=1e-6)
+    weighted = DiscCentroidsLoss(3, 4, margin=10.0, repel_weight=0.01, loss_weight=0.25)
+    weighted.load_state_dict(loss_mod.state_dict())
+    assert weighted(f, labels).item() == pytest.approx(0.25 * expected.item(), rel=1e-6)
     # an empty batch (detection without positives) gives a zero loss connected to the graph
     empty = loss_mod(torch.zeros(0, 4, requires_grad=True), torch.zeros(0, dtype=torch.long))
     assert empty.item() == 0 and empty.requires_grad

@@ -78,7 +78,11 @@ def test_centroid_loss_on_positive_rois_only(monkeypatch):
                                                    bbox_targets=(labels, None, None, None)))
     out = head.loss_and_target(cls_score, bbox_pred, None, [], None, **extras)
     pos = labels < 5
-    expected = 0.01 * head.loss_centroid(v[pos], labels[pos])
+    from ltr_plugins.core import centroid_attract, centroid_repel
+    c = head.loss_centroid.centroids.detach()
+    # the head's weight (0.01) is applied inside the loss module, to both terms
+    expected = 0.01 * (centroid_attract(v[pos], labels[pos], c)
+                       + 0.01 * centroid_repel(v[pos], labels[pos], c))
     assert out['loss_bbox']['loss_centroid'].item() == pytest.approx(expected.item(), rel=1e-6)
     # through a plain StandardRoIHead the direct features would be missing: refused
     with pytest.raises(RuntimeError, match='LabelAwareRoIHead'):

@@ -81,6 +81,7 @@ def test_wheel_ships_every_config(installed):
     ('ltr-train', '--tensorboard'), ('ltr-test', '--show-dir'),
     ('ltr-plot', '--calibration'), ('ltr-benchmark', '--smoke'), ('ltr-demo', '--tasks'),
     ('ltr-check-data', '--max-images'),
+    ('ltr-env', '--expect-mmcv'),
 ])
 def test_console_entry_points_help(installed, tmp_path, script, expected):
     proc = _run([sys.executable, installed / 'bin' / script, '--help'], installed, tmp_path)

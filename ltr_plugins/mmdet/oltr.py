@@ -55,7 +55,7 @@ class OLTRShared2FCBBoxHead(Shared2FCBBoxHead):
                                             cosine_scale)
         self.fc_bg = nn.Linear(dim, 1)
         self.loss_centroid = DiscCentroidsLoss(self.num_classes, dim, centroid_margin,
-                                               repel_weight)
+                                               repel_weight, loss_weight=centroid_loss_weight)
         self.centroid_loss_weight = centroid_loss_weight
         self.open_set_threshold = open_set_threshold
         self.init_hallucinator_from = init_hallucinator_from
@@ -103,8 +103,8 @@ class OLTRShared2FCBBoxHead(Shared2FCBBoxHead):
         if not concat:
             labels = torch.cat(labels)
         pos = labels < self.num_classes  # background label = num_classes
-        out['loss_bbox']['loss_centroid'] = self.centroid_loss_weight * self.loss_centroid(
-            v[pos], labels[pos])
+        # the weight is applied inside (the memory update must not depend on it)
+        out['loss_bbox']['loss_centroid'] = self.loss_centroid(v[pos], labels[pos])
         return out
 
     def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Tensor,

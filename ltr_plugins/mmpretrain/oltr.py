@@ -95,7 +95,7 @@ class MetaEmbeddingClsHead(ClsHead):
         self.meta_embedding = MetaEmbedding(in_channels, num_classes, reachability_scale,
                                             cosine_scale)
         self.loss_centroid = DiscCentroidsLoss(num_classes, in_channels, centroid_margin,
-                                               repel_weight)
+                                               repel_weight, loss_weight=centroid_loss_weight)
         self.centroid_loss_weight = centroid_loss_weight
         self.init_hallucinator_from = init_hallucinator_from
 
@@ -118,7 +118,8 @@ class MetaEmbeddingClsHead(ClsHead):
         logits = self.meta_embedding(feature, self.loss_centroid.centroids.detach())
         losses = self._get_loss(logits, data_samples, **kwargs)
         labels = torch.cat([s.gt_label for s in data_samples]).to(feature.device)
-        losses['loss_centroid'] = self.centroid_loss_weight * self.loss_centroid(feature, labels)
+        # the weight is applied inside (the memory update must not depend on it)
+        losses['loss_centroid'] = self.loss_centroid(feature, labels)
         return losses
 
     @torch.no_grad()
