@@ -164,15 +164,17 @@ def _lvis_head_losses(name, head, x, labels):
                       torch.rand(n, 2) * 300 + 520], 1)
     targets = (labels, torch.ones(n), torch.randn(n, 4) * 0.1,
                (labels < LVIS_CLASSES).float()[:, None].expand(n, 4).contiguous())
-    if name == 'camc':
-        cls_score, bbox_pred, aux = head.forward_train(x, labels)
-        return cls_score, head.loss(cls_score, bbox_pred, rois, *targets, aux_score=aux)
+    if name == 'camc':  # the LabelAwareRoIHead protocol: forward_train -> extras -> loss
+        cls_score, bbox_pred, extras = head.forward_train(x, labels)
+        return cls_score, head.loss(cls_score, bbox_pred, rois, *targets, **extras)
+    if name == 'oltr':
+        cls_score, bbox_pred, extras = head.forward_train(x, labels)
+        losses = head.loss(cls_score, bbox_pred, rois, *targets)
+        pos = labels < LVIS_CLASSES  # what OLTRShared2FCBBoxHead.loss_and_target adds
+        losses['loss_centroid'] = head.loss_centroid(extras['direct_feature'][pos], labels[pos])
+        return cls_score, losses
     cls_score, bbox_pred = head(x)
-    losses = head.loss(cls_score, bbox_pred, rois, *targets)
-    if name == 'oltr':  # what OLTRShared2FCBBoxHead.loss_and_target adds
-        pos = labels < LVIS_CLASSES
-        losses['loss_centroid'] = head.loss_centroid(head._direct_feature[pos], labels[pos])
-    return cls_score, losses
+    return cls_score, head.loss(cls_score, bbox_pred, rois, *targets)
 
 
 @pytest.mark.parametrize('name', ['iif', 'cosine', 'camc', 'oltr', 'lgr'])
