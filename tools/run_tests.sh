@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the stack (idempotent) and run the test suite. Extra arguments go to pytest.
+# Install the stack (idempotent), check the style (tools/lint.sh) and run the test suite. Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash tools/install.sh
+bash tools/lint.sh
 set +e
 "${LTR_VENV:-$ROOT/.venv}/bin/python" -m pytest tests "$@"
 rc=$?
