@@ -20,7 +20,6 @@ from typing import List, Optional
 
 from .mim import tool_path
 
-
 PROGS = {'analysis/class_stats.py': 'ltr-stats', 'analysis/plot_per_class.py': 'ltr-plot'}
 
 

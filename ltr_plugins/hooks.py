@@ -228,6 +228,7 @@ class CheckpointFixesHook(Hook):
         from mmengine.runner.checkpoint import CheckpointLoader
 
         from .compat import patch_mmengine_atomic_local_writes, register_safe_checkpoint_loader
+
         # register_scheme edits the table in place before replacing it: keep a copy
         self._saved = (copy.copy(CheckpointLoader._schemes), vars(LocalBackend)['put'],
                        vars(LocalBackend)['put_text'])

@@ -18,6 +18,7 @@ from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exp
 from mmengine.logging import print_log
 
 from .datasets.layout_check import require_complete_layout
+
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')  # as mmdet's tools
 
 

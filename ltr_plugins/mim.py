@@ -3,7 +3,8 @@
 
 After :func:`enable_config_names`, mmengine resolves ``ltr_plugins::<path>`` like
 ``mmdet::<path>``: ``_base_ = 'ltr_plugins::iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py'`` in
-any config, and ``mmengine.hub.get_config('ltr_plugins::iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py')``.
+any config, and
+``mmengine.hub.get_config('ltr_plugins::iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py')``.
 mmengine only knows the packages listed in its ``MODULE2PACKAGE`` table, so this package has to
 be added there, which
 changes mmengine's state: ``import ltr_plugins`` does not do it (a plugin only registers

@@ -3,13 +3,14 @@ import json
 
 import pytest
 import torch
+from conftest import run_tool
 
 import ltr_plugins  # noqa: F401
-from conftest import run_tool
 
 
 def test_autocast_wrapper_runs_forward_in_bf16():
     from mmengine.optim import OptimWrapper  # noqa: F401
+
     from ltr_plugins.optim import AutocastOptimWrapper
     model = torch.nn.Linear(4, 3)
     wrapper = AutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))

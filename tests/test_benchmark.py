@@ -3,7 +3,6 @@ import csv
 
 import pytest
 import torch
-
 from conftest import load_tool
 
 

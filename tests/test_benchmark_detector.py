@@ -3,7 +3,6 @@ itself is never asserted)."""
 
 import pytest
 import torch
-
 from conftest import load_tool
 
 
@@ -39,7 +38,6 @@ def test_build_sets_the_class_count_and_anchor_file(bdet, tmp_path):
     assert stock.roi_head.bbox_head.fc_cls.out_features == 8  # 7 classes + background
     # random weights (mmdet's default Kaiming init), no Pretrained checkpoint to download
     assert 'Pretrained' not in str(stock.backbone.init_cfg)
-
 
 
 def test_configs_share_backbone_neck_rpn_and_sampled_rois(bdet, tmp_path):

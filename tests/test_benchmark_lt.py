@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, load_tool
 
 
@@ -215,8 +214,10 @@ def test_seeds_table_mean_std_and_paired_interval(blt, tmp_path):
 
 
 def test_one_seed_gives_no_verdict_and_seeds_are_distinct(blt, tmp_path, capsys):
-    _finished_run(tmp_path / 'seed_5', 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py', {'accuracy/few': 1.0})
-    _finished_run(tmp_path / 'seed_5', 'configs/iif/demo/convnet_iif-smooth_1xb64-30e_demo-cls.py', {'accuracy/few': 9.0})
+    _finished_run(tmp_path / 'seed_5', 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py',
+                  {'accuracy/few': 1.0})
+    _finished_run(tmp_path / 'seed_5', 'configs/iif/demo/convnet_iif-smooth_1xb64-30e_demo-cls.py',
+                  {'accuracy/few': 9.0})
     blt.main(['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path),
               '--seeds', '5'])
     md = (tmp_path / 'iif.md').read_text()

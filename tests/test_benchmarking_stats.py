@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ltr_plugins.benchmarking.stats import (NOT_DISTINGUISHABLE, paired_by_seed,
-                                            paired_difference, summarize)
+from ltr_plugins.benchmarking.stats import (NOT_DISTINGUISHABLE, paired_by_seed, paired_difference,
+                                            summarize)
 
 
 def test_summarize_matches_numpy():

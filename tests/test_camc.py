@@ -7,11 +7,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
+from test_distributed import _free_port
 
 import ltr_plugins  # noqa: F401
 from ltr_plugins.core import (CAMCalibration, CosineClassifier, class_activation_maps,
                               normalize_map, select_targets)
-from test_distributed import _free_port
 
 
 def _direct_cam(feats, weight, k):

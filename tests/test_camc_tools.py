@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
-
 from conftest import REPO, load_tool, run_tool
+from PIL import Image
 
 CLS_CFG = 'tests/configs/convnet_camc_tiny.py'
 DET_CFG = 'tests/configs/mask_rcnn_camc_iif_tiny.py'

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO, run_tool
+
 from ltr_plugins.datasets import LVIS_V1_TRAIN_IMAGES, ClassStats
 
 
@@ -178,7 +178,7 @@ def test_tool_on_packaged_lvis_v1(tmp_path):
     assert len(rows) == 1203
     expected_cols = {'id', 'name', 'frequency', 'image_count', 'instance_count', 'shot'}
     expected_cols |= {f'iif_{v}{s}' for v in ('raw', 'smooth', 'rel', 'normit', 'gombit',
-                                               'base2', 'base10') for s in ('', '_obj')}
+                                              'base2', 'base10') for s in ('', '_obj')}
     assert set(rows[0]) == expected_cols
     for r in rows[:50]:
         n, m = int(r['image_count']), int(r['instance_count'])

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, load_tool, run_tool
+
 from ltr_plugins.core.text_anchors import (TEXT_ONLY_LOGIT_SCALE, TEXT_ONLY_METHOD,
                                            text_centroid_scores, text_only_anchors)
 from ltr_plugins.core.vlltr import (flatten_corpora, load_anchor_embeddings, load_class_texts,
@@ -160,7 +160,8 @@ def test_build_tool_on_embedded_lvis_json_writes_loadable_anchors(lvis_text_anch
 
 def test_lgr_detector_trains_and_tests_with_text_only_anchors(lvis_text_anchors, tmp_path):
     """tools/train.py + tools/test.py of the tiny LGR Mask R-CNN (LGRRoIHead, class subset,
-    IIF, as configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_*_lvis-v1.py) with the text-only anchors: no stage-1 model."""
+    IIF, as configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_*_lvis-v1.py) with the text-only
+    anchors: no stage-1 model."""
     _, _, anchors = lvis_text_anchors
     cfg = 'tests/configs/mask_rcnn_lgr_tiny.py'
     opt = ['--cfg-options', f'model.roi_head.bbox_head.cls_predictor_cfg.anchors={anchors}']

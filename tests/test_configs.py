@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import ltr_plugins  # noqa: F401
-from conftest import REPO
 
 CONFIGS = sorted(str(Path(p).relative_to(REPO)) for p in glob.glob(str(REPO / 'configs/**/*.py'),
                                                                    recursive=True)
@@ -44,8 +44,8 @@ def _vlltr_inputs(cfg, tmp_path, num_classes: int):
     """VL-LTR configs read files made by earlier stages (anchor embeddings) or supplied by the
     user (CLIP checkpoint, class texts): point them at small stand-ins of the right size."""
     import torch
-    from ltr_plugins.core.vlltr import (CLASS_TEXTS_FORMAT, AnchorEmbeddings,
-                                        save_anchor_embeddings)
+
+    from ltr_plugins.core.vlltr import CLASS_TEXTS_FORMAT, AnchorEmbeddings, save_anchor_embeddings
     names = [f'c{i}' for i in range(num_classes)]
     anchors = str(tmp_path / 'anchors.safetensors')
     save_anchor_embeddings(anchors, AnchorEmbeddings(torch.randn(num_classes, 2, 8), names, 1.))

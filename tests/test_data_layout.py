@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, load_tool
+
 from ltr_plugins.datasets.layout_check import (DataLayoutError, check_layout, iter_datasets,
                                                referenced_files, require_complete_layout)
 
@@ -160,7 +160,8 @@ def test_classification_lists_counts_and_open_set(tiny_data):
 def _broken_config(tmp_path: Path, root: Path) -> Path:
     cfg = tmp_path / 'broken_lvis.py'
     cfg.write_text(
-        f"_base_ = '{REPO}/configs/baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'\n"
+        f"_base_ = '{REPO}/configs/baselines/demo/"
+        "mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'\n"
         "embedded_data = None\n"
         f"data_root = '{root}/'\n"
         "train_dataloader = dict(dataset=dict(dataset=dict(data_root=data_root)))\n"
@@ -215,7 +216,8 @@ def test_console_entry_is_declared(monkeypatch, capsys):
 @pytest.mark.parametrize('config, env, sub', [
     ('configs/baselines/mask-rcnn_r50_fpn_sample1e-3_1x_lvis-v1.py', 'LVIS_ROOT', 'lvis_v1'),
     ('configs/baselines/resnet50_4xb128-90e_imagenet-lt.py', 'IMAGENET_LT_ROOT', 'classification'),
-    ('configs/oltr/resnet10_oltr-stage1_1xb128-30e_imagenet-lt.py', 'IMAGENET_LT_ROOT', 'classification'),
+    ('configs/oltr/resnet10_oltr-stage1_1xb128-30e_imagenet-lt.py', 'IMAGENET_LT_ROOT',
+     'classification'),
 ])
 def test_real_data_configs_on_the_embedded_layout(config, env, sub, tiny_data, monkeypatch):
     """The shipped real-data configs, pointed at the embedded data (same layout), pass."""
@@ -232,6 +234,7 @@ def test_lvis_vlltr_config_names_the_anchor_file(tiny_data, monkeypatch, tmp_pat
     from mmengine.config import Config
     monkeypatch.setenv('LVIS_ROOT', str(tiny_data / 'lvis_v1') + '/')
     monkeypatch.chdir(tmp_path)  # the anchor path is relative to the working directory
-    report = check_layout(Config.fromfile(str(REPO / 'configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py')))
+    config = 'configs/vlltr/mask-rcnn_r50_fpn_vlltr-lgr-m16_sample1e-3_1x_lvis-v1.py'
+    report = check_layout(Config.fromfile(str(REPO / config)))
     assert report.missing == [('VL-LTR anchor file', 'data/lvis_v1/vlltr_anchors_m16.safetensors',
                                'model.roi_head.bbox_head.cls_predictor_cfg.anchors')]

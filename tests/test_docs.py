@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, load_tool
 
 
@@ -35,7 +34,8 @@ def test_public_core_api_has_docstrings():
     import ltr_plugins.core as core
     missing = [name for name in core.__all__
                if not (getattr(core, name).__doc__ or '').strip()
-               and (inspect.isclass(getattr(core, name)) or inspect.isfunction(getattr(core, name)))]
+               and (inspect.isclass(getattr(core, name))
+                    or inspect.isfunction(getattr(core, name)))]
     assert not missing, f'public core API without a docstring: {missing}'
 
 

@@ -79,6 +79,7 @@ def _lt_samples(preds, gts):
 
 def test_long_tail_accuracy_on_hand_made_predictions():
     from ltr_plugins.mmpretrain import LongTailAccuracy
+
     # class 0 many (150 train images), 1 medium (50), 2 and 3 few (5, 1)
     metric = LongTailAccuracy(class_counts=[150, 50, 5, 1])
     gts = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3]
@@ -114,6 +115,7 @@ def test_per_category_ap_csv_matches_lvis_and_mmdet_classwise(tiny_data, tmp_pat
     """One rare class dropped, half of one frequent class's predictions given another label:
     the csv's APs equal mmdet's own classwise APs and their mean equals the overall AP."""
     import csv
+
     from ltr_plugins.mmdet import LongTailLVISMetric
     val_json = tiny_data / 'lvis_v1' / 'annotations' / 'lvis_v1_val.json'
     cats = sorted(json.loads(val_json.read_text())['categories'], key=lambda c: c['id'])
@@ -176,6 +178,7 @@ def test_reliability_bins_hand_computed():
 
 def test_long_tail_accuracy_writes_per_class_and_prediction_csv(tmp_path):
     import csv
+
     from ltr_plugins.mmpretrain import LongTailAccuracy
     metric = LongTailAccuracy(class_counts=[150, 50, 5], out_dir=str(tmp_path))
     metric.dataset_meta = {'classes': ('cat', 'dog, big', 'emu')}

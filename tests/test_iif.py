@@ -6,8 +6,7 @@ from statistics import NormalDist
 import pytest
 import torch
 
-from ltr_plugins.core import (IIF_VARIANTS, IIFLogitAdjustment, iif_weights,
-                              iif_weights_from_stats)
+from ltr_plugins.core import IIF_VARIANTS, IIFLogitAdjustment, iif_weights, iif_weights_from_stats
 from ltr_plugins.datasets import ClassStats
 
 COUNTS = [1, 7, 30, 45]

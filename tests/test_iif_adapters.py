@@ -6,7 +6,6 @@ import torch
 
 import ltr_plugins  # noqa: F401
 
-
 COUNTS = [120, 40, 9, 1]           # per-class training images, N = 170
 N = sum(COUNTS)
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 CLS_CFG = 'tests/configs/convnet_tiny.py'

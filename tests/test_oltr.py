@@ -50,7 +50,7 @@ def test_squashed_cosine_matches_formula_not_squared():
     w = clf.weight.detach().numpy().astype(np.float64)
     norm = np.linalg.norm(xn, axis=1, keepdims=True)
     expected = 16 * (norm / (1 + norm)) * (xn / norm) @ (w / np.linalg.norm(w, axis=1,
-                                                                           keepdims=True)).T
+                                                                            keepdims=True)).T
     assert np.allclose(clf(x).detach().numpy(), expected, atol=1e-5)
     squared = 16 * (norm ** 2 / (1 + norm ** 2)) * (xn / norm) @ (
         w / np.linalg.norm(w, axis=1, keepdims=True)).T

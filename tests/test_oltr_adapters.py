@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, run_tool
 
 STAGE1 = 'tests/configs/convnet_tiny.py'
@@ -145,7 +144,7 @@ def test_open_set_metric_on_hand_made_predictions(tiny_data):
     from ltr_plugins.mmpretrain import OpenSetLongTailAccuracy
     metric = OpenSetLongTailAccuracy(
         threshold=[0.3, 0.6], train_ann_file=str(tiny_data / 'classification' /
-                                                  'ImageNet_LT_train.txt'))
+                                                 'ImageNet_LT_train.txt'))
     rows = [  # (probabilities, gt)
         ([0.7, 0.1, 0.1, 0.05, 0.05, 0.0], 0),  # correct, confident
         ([0.1, 0.5, 0.1, 0.1, 0.1, 0.1], 1),  # correct, rejected at 0.6

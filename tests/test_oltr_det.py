@@ -4,16 +4,16 @@ import json
 
 import pytest
 import torch
-
 from conftest import run_tool
 
 CFG = 'tests/configs/mask_rcnn_oltr_tiny.py'
 
 
 def _heads(**kw):
-    import ltr_plugins  # noqa: F401
     from mmdet.registry import MODELS
     from mmengine.registry import DefaultScope
+
+    import ltr_plugins  # noqa: F401
     base = dict(in_channels=4, fc_out_channels=16, roi_feat_size=3, num_classes=5,
                 bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4,
                                 target_stds=[0.1, 0.1, 0.2, 0.2]),

@@ -29,12 +29,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch import nn
-
-import ltr_plugins  # noqa: F401
 from conftest import REPO, load_tool
 from test_distributed import _free_port
 from test_vlltr_adapters import _anchor_file
+from torch import nn
+
+import ltr_plugins  # noqa: F401
 
 # ============================================================================ DDP equality
 #: stateful heads under test; each is fed by a small extractor without BatchNorm
@@ -461,6 +461,8 @@ def test_half_precision_core_modules_are_eps_safe(name, dtype):
     assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
 
 # ============================================================================ safe loading
+
+
 class _Payload:
     """Unpickling this runs ``touch <marker>``."""
 
@@ -562,7 +564,7 @@ def case_stats_class_count(tmp, root):
     work = tmp / 'run'
     stats = _stats_file(tmp)
     return Case(_train_tool(TINY_CLS, work, 'model.head.type=IIFLinearClsHead',
-                       f'model.head.iif.stats={stats}'),
+                            f'model.head.iif.stats={stats}'),
                 r'IIF: class statistics .*train\.txt have 4 classes but the head has '
                 r'num_classes=6', _checkpoints(work))
 
@@ -582,7 +584,7 @@ def case_anchor_class_count_det(tmp, root):
     work = tmp / 'run'
     anchors = _anchor_file(tmp, num_classes=4, m=3, dim=16)
     return Case(_train_tool('tests/configs/mask_rcnn_lgr_tiny.py', work,
-                       f'model.roi_head.bbox_head.cls_predictor_cfg.anchors={anchors}'),
+                            f'model.roi_head.bbox_head.cls_predictor_cfg.anchors={anchors}'),
                 r'anchors\.safetensors: has 4 classes but the model expects 6',
                 _checkpoints(work))
 
@@ -590,7 +592,7 @@ def case_anchor_class_count_det(tmp, root):
 def case_config_class_count(tmp, root):
     work = tmp / 'run'
     return Case(_train_tool(TINY_CLS, work, 'model.head.num_classes=5',
-                       'data_preprocessor.num_classes=5'),
+                            'data_preprocessor.num_classes=5'),
                 r'train data set CustomDataset \(.*ImageNet_LT_train\.txt\) has 6 classes but '
                 r'model\.head\.num_classes=5, model\.data_preprocessor\.num_classes=5',
                 _checkpoints(work))
@@ -599,7 +601,7 @@ def case_config_class_count(tmp, root):
 def case_config_class_count_det(tmp, root):
     work = tmp / 'run'
     return Case(_train_tool(TINY_DET, work, 'model.roi_head.bbox_head.num_classes=5',
-                       'model.roi_head.mask_head.num_classes=5'),
+                            'model.roi_head.mask_head.num_classes=5'),
                 r'train data set ClassBalancedDataset \(.*lvis_v1_train\.json\) has 6 classes '
                 r'but model\.roi_head\.bbox_head\.num_classes=5, '
                 r'model\.roi_head\.mask_head\.num_classes=5', _checkpoints(work))
@@ -613,7 +615,7 @@ def case_zero_count_class(tmp, root):
     stats = _lines(tmp / 'stats.csv', '# num_images=200\nid,name,image_count,instance_count\n'
                    + rows)
     return Case(_train_tool(TINY_CLS, work, 'model.head.type=IIFLinearClsHead',
-                       f'model.head.iif.stats={stats}', 'model.head.iif.variant=raw'),
+                            f'model.head.iif.stats={stats}', 'model.head.iif.variant=raw'),
                 rf"IIF variant 'raw' is undefined for a zero count; classes with no training "
                 rf"samples: '{names[4]}'", _checkpoints(work))
 
@@ -625,7 +627,7 @@ def case_missing_class_in_class_texts(tmp, root):
     del corpus['classes'][dropped]
     path = _lines(tmp / 'class_texts.json', json.dumps(corpus))
     return Case(_train_tool('tests/configs/convnet_vlltr_pretrain_tiny.py', work,
-                       f'model.head.class_texts={path}'),
+                            f'model.head.class_texts={path}'),
                 rf"class_texts\.json: no entry for class\(es\) \['{dropped}'\]",
                 _checkpoints(work))
 
@@ -633,8 +635,8 @@ def case_missing_class_in_class_texts(tmp, root):
 def case_unknown_iif_variant(tmp, root):
     work = tmp / 'run'
     return Case(_train_tool(TINY_CLS, work, 'model.head.type=IIFLinearClsHead',
-                       f'model.head.iif.stats={root}/classification/ImageNet_LT_train.txt',
-                       'model.head.iif.variant=log'),
+                            f'model.head.iif.stats={root}/classification/ImageNet_LT_train.txt',
+                            'model.head.iif.variant=log'),
                 r"unknown IIF variant 'log'; valid variants: raw, smooth", _checkpoints(work))
 
 
@@ -677,7 +679,7 @@ def case_truncated_class_texts(tmp, root):
     path = tmp / 'class_texts.json'
     path.write_bytes((root / 'classification/class_texts.json').read_bytes())
     return Case(_train_tool('tests/configs/convnet_vlltr_pretrain_tiny.py', work,
-                       f'model.head.class_texts={_truncate(path)}'),
+                            f'model.head.class_texts={_truncate(path)}'),
                 r'class_texts\.json: not valid json', _checkpoints(work))
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import REPO, run_tool
 
 DET_CFG = 'tests/configs/mask_rcnn_tiny.py'

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import TINY_ROOT, run_tool
+from PIL import Image
 
 DET_CFG = 'tests/configs/mask_rcnn_tiny.py'
 CLS_CFG = 'tests/configs/convnet_tiny.py'

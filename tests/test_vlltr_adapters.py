@@ -7,9 +7,9 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import run_tool
 
 import ltr_plugins  # noqa: F401
-from conftest import run_tool
 from ltr_plugins.core import vlltr as V
 
 
@@ -126,6 +126,7 @@ def _bbox_head_cfg(anchors, num_classes=4, **predictor):
 def _bbox_head(anchors, num_classes=4, **predictor):
     from mmdet.registry import MODELS
     from mmengine.registry import DefaultScope
+
     # in-process runners of other tests may leave another default scope (e.g. mmpretrain)
     with DefaultScope.overwrite_default_scope('mmdet'):
         head = MODELS.build(_bbox_head_cfg(anchors, num_classes, **predictor))

@@ -381,7 +381,7 @@ def test_random_encoder_is_seeded_and_builder_errors():
     b = te.build_text_encoder(dict(type='random', dim=8, seed=1))
     x = te.encode_sentences(a, ['a red star.', 'the letter K'])
     assert x.shape == (2, 8) and torch.equal(x, te.encode_sentences(b, ['a red star.',
-                                                                         'the letter K']))
+                                                                        'the letter K']))
     assert a.training  # encode_sentences restores the mode
     with pytest.raises(ValueError, match="unknown text encoder type 'bert'"):
         te.build_text_encoder(dict(type='bert'))

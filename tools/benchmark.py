@@ -43,7 +43,6 @@ from torch import nn  # noqa: E402
 import ltr_plugins  # noqa: E402,F401  (registers the heads)
 from ltr_plugins.fileio import atomic_write_text  # noqa: E402
 
-
 # ---------------------------------------------------------------------------------------------
 # Cases: name -> fn(env) -> config. env has num_classes, in_channels, tmpdir (for heads that
 # need a file, e.g. text embeddings). The first entry is the stock reference.
@@ -565,7 +564,7 @@ def main(argv=None) -> str:
             f'{args.warmup} warm-up rounds.\n\n' + '\n\n'.join(sections) + '\n')
     print(text)
     keys = list(all_rows[0].keys()) + [k for k in ('step_ratio', 'infer_step_ratio')
-                                        if k not in all_rows[0]]
+                                       if k not in all_rows[0]]
     csv_lines = [','.join(keys)] + [','.join(
         f'"{r.get(k, "")}"' if k == 'head' else (f'{r[k]:.6g}' if k in r and isinstance(
             r[k], float) else str(r.get(k, ''))) for k in keys) for r in all_rows]

@@ -14,9 +14,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import ltr_plugins  # noqa: E402,F401  (registration)
 from ltr_plugins.compat import apply_tool_fixes  # noqa: E402
 from ltr_plugins.fileio import atomic_write_json  # noqa: E402
-from ltr_plugins.launch import (add_common_args, build_runner,  # noqa: E402
-                                check_checkpoint_fits, enable_show_dir, format_results,
-                                load_config, parse_tool_args)
+from ltr_plugins.launch import (add_common_args, build_runner, check_checkpoint_fits,  # noqa: E402
+                                enable_show_dir, format_results, load_config, parse_tool_args)
 
 
 def parse_args(argv=None):

@@ -1,14 +1,12 @@
 """Framework-free torch building blocks (one file per method). Never imports mm* packages."""
-from .camc import (CAMCalibration, CAMCOutput, class_activation_maps, normalize_map,
-                   select_targets)
+from .camc import CAMCalibration, CAMCOutput, class_activation_maps, normalize_map, select_targets
 from .checks import check_finite
 from .cosine import CosineClassifier, CosineConv2d, cosine_logits, l2_normalize
-from .distributed import (all_gather_with_grad, all_reduce_class_sums, all_reduce_sum,
-                          is_distributed)
-from .oltr import (DiscCentroidsLoss, MetaEmbedding, ModulatedAttention, centroid_attract,
-                   centroid_repel, class_feature_sums, reachability)
+from .distributed import all_gather_with_grad, all_reduce_class_sums, all_reduce_sum, is_distributed
 from .iif import (IIF_VARIANTS, ClassCounts, IIFLogitAdjustment, adjust_logits, build_iif,
                   iif_weights, iif_weights_from_stats)
+from .oltr import (DiscCentroidsLoss, MetaEmbedding, ModulatedAttention, centroid_attract,
+                   centroid_repel, class_feature_sums, reachability)
 from .text_encoders import build_text_encoder, encode_sentences
 from .vlltr import (AnchorEmbeddings, LanguageGuidedClassifier, fuse_branch_scores,
                     load_anchor_embeddings, save_anchor_embeddings)

@@ -266,4 +266,3 @@ class CAMCalibration(nn.Module):
                 f'corr_weight={self.corr_weight}, combine={self.combine!r}, '
                 f'detach_map={self.detach_map}, aux_weight={self.aux_weight}, '
                 f'train_target={self.train_target!r}')
-

@@ -5,11 +5,11 @@ import math
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.model import BaseModule
 from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
-from mmengine.model import BaseModule
 from torch import nn
 
 from ..core.checks import check_finite

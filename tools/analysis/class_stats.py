@@ -1,7 +1,8 @@
 """Per-class statistics and IIF weights of a training set, written to a csv.
 
     python tools/analysis/class_stats.py ANN_FILE --out stats.csv [--variants raw smooth ...]
-        [--plot histogram.png] [--format {auto,lvis,mmpretrain,csv}] [--classes classes.txt] [--num-images N]
+        [--plot histogram.png] [--format {auto,lvis,mmpretrain,csv}] [--classes classes.txt]
+        [--num-images N]
         [--p-norm P] [--clamp-negative] [--on-mismatch {error,warn}]
 
 ANN_FILE is an LVIS / COCO json, an mmpretrain annotation list (``path label`` lines), a stats

@@ -84,6 +84,7 @@ def _font(size: int):
 def _compose(panels, titles, caption: str) -> bytes:
     """Panels side by side with titles and a caption line; PNG bytes."""
     import textwrap
+
     from PIL import Image, ImageDraw
     h, w = panels[0].shape[:2]
     font = _font(11)

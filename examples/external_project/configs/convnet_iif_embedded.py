@@ -2,7 +2,8 @@
 # plugin (custom_imports) and ltr_plugins modules (a small conv net and the IIF head, and the
 # many / medium / few metric), on the embedded demo classification data:
 #   python -m ltr_plugins.datasets.generator --preset demo --out data/demo
-#   python $(python -c "import mmpretrain,os;print(os.path.dirname(mmpretrain.__file__))")/.mim/tools/train.py \
+#   MMPRETRAIN=$(python -c "import mmpretrain,os;print(os.path.dirname(mmpretrain.__file__))")
+#   python $MMPRETRAIN/.mim/tools/train.py \
 #       configs/convnet_iif_embedded.py
 _base_ = ['mmpretrain::_base_/default_runtime.py', 'mmpretrain::_base_/schedules/cifar10_bs128.py']
 custom_imports = dict(imports=['ltr_plugins'], allow_failed_imports=False)

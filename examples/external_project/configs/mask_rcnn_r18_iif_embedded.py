@@ -2,7 +2,8 @@
 # the plugin (custom_imports) and an ltr_plugins head (IIF on the box classifier). The rest
 # shrinks the model and schedule to the embedded demo data so it trains on a CPU in minutes:
 #   python -m ltr_plugins.datasets.generator --preset demo --out data/demo
-#   python $(python -c "import mmdet,os;print(os.path.dirname(mmdet.__file__))")/.mim/tools/train.py \
+#   MMDET=$(python -c "import mmdet,os;print(os.path.dirname(mmdet.__file__))")
+#   python $MMDET/.mim/tools/train.py \
 #       configs/mask_rcnn_r18_iif_embedded.py
 _base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'
 custom_imports = dict(imports=['ltr_plugins'], allow_failed_imports=False)

@@ -18,14 +18,12 @@ One module per concern (formulas in docs/methods/vlltr.md); every name is re-exp
   :func:`subset_logits` (the optional class subset of the language branch in detection
   training).
 """
-from .anchors import (ANCHOR_FORMAT, AnchorEmbeddings, load_anchor_embeddings,
-                      save_anchor_embeddings)
+from .anchors import ANCHOR_FORMAT, AnchorEmbeddings, load_anchor_embeddings, save_anchor_embeddings
 from .anss import SELECTION_METHODS, anchor_sentence_scores, select_anchor_indices
-from .lgr import (FUSION_MODES, LanguageGuidedClassifier, fuse_branch_scores,
-                  sample_class_subset, subset_logits)
-from .pretrain import (classwise_contrastive_loss, classwise_targets,
-                       contrastive_distillation_loss, contrastive_logits, soft_cross_entropy,
-                       vlltr_pretrain_losses)
+from .lgr import (FUSION_MODES, LanguageGuidedClassifier, fuse_branch_scores, sample_class_subset,
+                  subset_logits)
+from .pretrain import (classwise_contrastive_loss, classwise_targets, contrastive_distillation_loss,
+                       contrastive_logits, soft_cross_entropy, vlltr_pretrain_losses)
 from .texts import (CLASS_TEXTS_FORMAT, class_display_name, flatten_corpora, load_class_texts,
                     read_class_names, split_sentences)
 
