@@ -216,3 +216,38 @@ def test_layout_names_and_metafiles():
             assert 'Training Data' in model['Metadata'], model['Name']
             for result in model.get('Results', []):
                 assert {'Task', 'Dataset', 'Metrics'} <= set(result), model['Name']
+
+
+#: real-data IIF modes that start from a plain baseline -> that baseline
+IIF_MODES = {
+    'configs/iif/mask-rcnn_r50_fpn_iif-raw-posthoc_lvis-v1.py':
+        'configs/baselines/mask-rcnn_r50_fpn_sample1e-3_1x_lvis-v1.py',
+    'configs/iif/mask-rcnn_r50_fpn_iif-raw-decoupled_8xb2-4e_lvis-v1.py':
+        'configs/baselines/mask-rcnn_r50_fpn_sample1e-3_1x_lvis-v1.py',
+    'configs/iif/resnet50_iif-smooth-posthoc_imagenet-lt.py':
+        'configs/baselines/resnet50_4xb128-90e_imagenet-lt.py',
+    'configs/iif/resnet50_iif-smooth-decoupled_4xb128-10e_imagenet-lt.py':
+        'configs/baselines/resnet50_4xb128-90e_imagenet-lt.py',
+}
+
+
+@pytest.mark.parametrize('path', sorted(IIF_MODES))
+def test_iif_post_hoc_and_decoupled_configs_fit_the_baseline(path):
+    """A post-hoc / decoupled IIF config has exactly its baseline's parameters (so the
+    baseline's checkpoint loads whole) plus the IIF weight buffer; a decoupled one loads the
+    last checkpoint the baseline writes to its default work dir and trains only the classifier."""
+    cfg, base = Config.fromfile(str(REPO / path)), Config.fromfile(str(REPO / IIF_MODES[path]))
+    tested, loaded = (_build_model(c).state_dict() for c in (cfg, base))
+    assert set(tested) - set(loaded) == {next(k for k in tested if k.endswith('iif.weights'))}
+    assert set(loaded) <= set(tested)
+    assert all(tested[k].shape == loaded[k].shape for k in loaded), path
+    if 'posthoc' in path:
+        return
+    stem = osp.splitext(osp.basename(IIF_MODES[path]))[0]
+    assert cfg.load_from == f'work_dirs/{stem}/epoch_{base.train_cfg.max_epochs}.pth'
+    if cfg.default_scope == 'mmdet':  # every key but fc_cls frozen (longest key wins)
+        keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
+        trained = [k for k, v in keys.items() if v.lr_mult > 0]
+        assert trained == ['roi_head.bbox_head.fc_cls'] and cfg.model.backbone.norm_eval
+    else:
+        assert cfg.model.backbone.frozen_stages == 4 and cfg.model.backbone.norm_eval
