@@ -1,7 +1,9 @@
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -55,6 +57,34 @@ def demo_data() -> Path:
     from ltr_plugins.datasets.generator import generate
     generate(REPO / 'data' / 'demo', preset='demo', seed=0)
     return REPO / 'data' / 'demo'
+
+
+#: what a gloo rank prints when it dies of the random SIGABRT of issue 21 (cause not found yet)
+KNOWN_ABORT = 'terminate called without an active exception'
+
+
+def free_port() -> int:
+    with socket.socket() as s:  # a fixed port collides with any other run on the machine
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run_launch(cmd, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a multi-process launch (``tools/dist_*.sh``, ``tools/slurm_*.sh``) from the repo
+    root on a free ``PORT``, with Python's faulthandler on (a rank killed by a signal prints
+    every thread's Python stack). Stopgap for CI, not a fix: a run whose log shows the known
+    random abort of issue 21 (:data:`KNOWN_ABORT`) is run once more, and a warning keeps the
+    aborted run's log for diagnosis; every other outcome is returned as is."""
+    env = {**env, 'PYTHONFAULTHANDLER': '1'}
+    for attempt in range(2):
+        proc = subprocess.run([str(c) for c in cmd], cwd=REPO, capture_output=True, text=True,
+                              timeout=timeout, env={**env, 'PORT': str(free_port())})
+        log = proc.stdout + proc.stderr
+        if proc.returncode == 0 or KNOWN_ABORT not in log or attempt:
+            return proc
+        warnings.warn(f'issue 21: a rank of {cmd} aborted ({KNOWN_ABORT!r}); running it once '
+                      f'more. The aborted run\'s log:\n{log[-6000:]}')
+    return proc
 
 
 def run_tool(args, timeout=600, **env) -> subprocess.CompletedProcess:

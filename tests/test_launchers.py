@@ -3,13 +3,12 @@ stand-in ``srun`` (records its arguments, runs the tasks on this machine), torch
 one-process "nodes" on localhost, and mpi through Open MPI's variables; gloo on CPU."""
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, free_port, run_launch
 
 CLS_CFG = 'tests/configs/convnet_tiny.py'
 ONE_EPOCH = ['--cfg-options', 'train_cfg.max_epochs=1']
@@ -40,12 +39,6 @@ exit $rc
 SCONTROL = '#!/bin/bash\n[[ "$1 $2 $3" == "show hostnames node[01]" ]] && echo localhost\n'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _standins(tmp_path: Path) -> Path:
     folder = tmp_path / 'slurm_bin'
     folder.mkdir(exist_ok=True)
@@ -57,7 +50,7 @@ def _standins(tmp_path: Path) -> Path:
 
 def _env(tmp_path: Path, **extra) -> dict:
     env = {**os.environ, 'PYTHON': sys.executable, 'SRUN_LOG': str(tmp_path / 'srun_args'),
-           'PATH': f'{_standins(tmp_path)}:{os.environ["PATH"]}', 'PORT': str(_free_port())}
+           'PATH': f'{_standins(tmp_path)}:{os.environ["PATH"]}', 'PORT': str(free_port())}
     for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
         env.pop(key, None)  # what earlier in-process tests may have left
     env.update(extra)
@@ -65,8 +58,7 @@ def _env(tmp_path: Path, **extra) -> dict:
 
 
 def _run(cmd, env, timeout=600) -> str:
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    proc = run_launch(cmd, env, timeout)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     return log
@@ -172,7 +164,7 @@ def test_mpi_launcher_two_processes(tiny_data, tmp_path):
     work = tmp_path / 'work'
     _run([sys.executable, 'tools/train.py', CLS_CFG, '--work-dir', str(work), *ONE_EPOCH],
          _env(tmp_path))
-    env = _env(tmp_path, MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port()),
+    env = _env(tmp_path, MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()),
                OMPI_COMM_WORLD_SIZE='2')
     procs = [subprocess.Popen([sys.executable, 'tools/test.py', CLS_CFG,
                                str(work / 'epoch_1.pth'), '--launcher', 'mpi', '--work-dir',
@@ -211,7 +203,7 @@ setup_distributed(cfg)
 print('group alive during the run:', dist.is_initialized(), dist.get_world_size())
 '''
     env = _env(tmp_path, RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
-               MASTER_PORT=str(_free_port()))
+               MASTER_PORT=str(free_port()))
     out = _run([sys.executable, '-c', script], env)
     assert 'group alive during the run: True 1' in out
     assert 'group alive after teardown: False' in out

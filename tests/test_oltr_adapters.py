@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, run_tool
+from conftest import REPO, run_launch, run_tool
 
 STAGE1 = 'tests/configs/convnet_tiny.py'
 STAGE2 = 'tests/configs/convnet_oltr_tiny.py'
@@ -236,13 +236,10 @@ def test_centroid_init_under_two_cpu_ddp_ranks(stage1_ckpt, tmp_path):
     """tools/dist_train.sh with 2 gloo ranks: disjoint shards (no round-up padding), per-class
     sums and counts all-reduced, so the means cover each training image exactly once."""
     import os
-    import subprocess
     import sys
-    proc = subprocess.run(['bash', 'tools/dist_train.sh', STAGE2, '2', '--work-dir', tmp_path,
-                           '--cfg-options', 'train_cfg.max_epochs=1',
-                           f'load_from={stage1_ckpt}'],
-                          cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, 'PYTHON': sys.executable, 'PORT': '29541'})
+    proc = run_launch(['bash', 'tools/dist_train.sh', STAGE2, '2', '--work-dir', tmp_path,
+                       '--cfg-options', 'train_cfg.max_epochs=1', f'load_from={stage1_ckpt}'],
+                      env={**os.environ, 'PYTHON': sys.executable})
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     n_train = len((REPO / 'data/tiny/classification/ImageNet_LT_train.txt').read_text()

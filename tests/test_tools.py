@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run_tool
+from conftest import run_launch, run_tool
 
 DET_CFG = 'tests/configs/mask_rcnn_tiny.py'
 CLS_CFG = 'tests/configs/convnet_tiny.py'
@@ -135,16 +135,10 @@ def test_iif_post_hoc_and_decoupled(tiny_data, tmp_path):
 def test_dist_train_two_cpu_processes(tiny_data, tmp_path):
     """tools/dist_train.sh: 2 gloo ranks on CPU, each iterating over half of the data."""
     import os
-    import socket
-    import subprocess
     import sys
-    with socket.socket() as s:  # a fixed port collides with any other run on the machine
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    proc = subprocess.run(['bash', 'tools/dist_train.sh', CLS_CFG, '2', '--work-dir', tmp_path,
-                           '--cfg-options', 'train_cfg.max_epochs=1'],
-                          cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, 'PYTHON': sys.executable, 'PORT': str(port)})
+    proc = run_launch(['bash', 'tools/dist_train.sh', CLS_CFG, '2', '--work-dir', tmp_path,
+                       '--cfg-options', 'train_cfg.max_epochs=1'],
+                      env={**os.environ, 'PYTHON': sys.executable})
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert 'Distributed training: True' in log
