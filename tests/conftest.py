@@ -82,8 +82,11 @@ def run_launch(cmd, env: dict, timeout: int = 600) -> subprocess.CompletedProces
         log = proc.stdout + proc.stderr
         if proc.returncode == 0 or KNOWN_ABORT not in log or attempt:
             return proc
+        # faulthandler's report (every thread's Python stack) first, then the log's end
+        fatal = log.find('Fatal Python error')
+        report = log[fatal:fatal + 12000] if fatal >= 0 else ''
         warnings.warn(f'issue 21: a rank of {cmd} aborted ({KNOWN_ABORT!r}); running it once '
-                      f'more. The aborted run\'s log:\n{log[-6000:]}')
+                      f'more. faulthandler:\n{report}\nThe aborted run\'s log:\n{log[-3000:]}')
     return proc
 
 
