@@ -3,7 +3,7 @@ import csv
 
 import pytest
 import torch
-from conftest import load_tool
+from ltr_testing import load_tool
 
 
 @pytest.fixture(scope='module')

@@ -3,7 +3,7 @@ itself is never asserted)."""
 
 import pytest
 import torch
-from conftest import load_tool
+from ltr_testing import load_tool
 
 
 @pytest.fixture(scope='module')

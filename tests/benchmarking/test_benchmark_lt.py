@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import REPO, load_tool
+from ltr_testing import REPO, build_model, load_tool
 
 
 @pytest.fixture(scope='module')
@@ -137,8 +137,7 @@ def test_a_run_is_reused_only_on_the_budget_it_was_made_with(blt, tmp_path, caps
 
 
 def _state_shapes(path) -> dict:
-    from test_configs import _build_model  # imports ltr_plugins (registers the heads)
-    model = _build_model(_load(REPO / path))
+    model = build_model(_load(REPO / path))
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 

@@ -1,13 +1,10 @@
 """CAMC core (ltr_plugins.core.camc) and its mmpretrain / mmdet heads: values against direct
 computations, the momentum rule, the DDP sync, lambda = 0 equivalence, determinism."""
-import os
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
-from test_distributed import _free_port
+from ltr_testing import run_gloo, write_class_list
 
 import ltr_plugins  # noqa: F401
 from ltr_plugins.core import (CAMCalibration, CosineClassifier, class_activation_maps,
@@ -186,27 +183,20 @@ def test_bad_inputs_raise_clear_errors():
         CAMCalibration(4, 8, momentum=1.0)
 
 
-def _ddp_worker(rank, port, results):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        camc = CAMCalibration(3, 2, momentum=0.5)
-        # rank 0: one sample of class 0; rank 1: three samples of class 0, one of class 1
-        if rank == 0:
-            pooled, labels = torch.tensor([[1., 0.]]), torch.tensor([0])
-        else:
-            pooled = torch.tensor([[0., 1.], [0., 2.], [0., 3.], [1., 1.]])
-            labels = torch.tensor([0, 0, 0, 1])
-        camc.update_prototypes(pooled, labels)
-        results[rank] = (camc.prototypes.clone(), camc.prototype_counts.clone())
-    finally:
-        dist.destroy_process_group()
+def _ddp_worker(rank):
+    camc = CAMCalibration(3, 2, momentum=0.5)
+    # rank 0: one sample of class 0; rank 1: three samples of class 0, one of class 1
+    if rank == 0:
+        pooled, labels = torch.tensor([[1., 0.]]), torch.tensor([0])
+    else:
+        pooled = torch.tensor([[0., 1.], [0., 2.], [0., 3.], [1., 1.]])
+        labels = torch.tensor([0, 0, 0, 1])
+    camc.update_prototypes(pooled, labels)
+    return (camc.prototypes.clone(), camc.prototype_counts.clone())
 
 
 def test_prototypes_synchronised_across_two_gloo_ranks():
-    manager = mp.Manager()
-    results = manager.dict()
-    mp.spawn(_ddp_worker, args=(_free_port(), results), nprocs=2, join=True)
+    results = run_gloo(_ddp_worker)
     p0, c0 = results[0]
     p1, c1 = results[1]
     assert torch.equal(p0, p1) and torch.equal(c0, c1)
@@ -309,10 +299,8 @@ def Shared2FC_forward(head, feats):
 
 
 def test_bbox_head_loss_adds_aux_term_and_composes_with_iif(tmp_path):
-    ann = tmp_path / 'train.txt'
-    ann.write_text(''.join(f'x/{c}_{i}.png {c}\n' for c, n in enumerate([50, 20, 5, 1])
-                           for i in range(n)))
-    _, camc = _bbox_heads(lam=1.0, iif=dict(variant='raw', stats=str(ann)))
+    ann = write_class_list(tmp_path / 'train.txt', [50, 20, 5, 1])
+    _, camc = _bbox_heads(lam=1.0, iif=dict(variant='raw', stats=ann))
     camc.train()
     x = torch.randn(6, 4, 3, 3)
     labels = torch.tensor([0, 1, 2, 3, 4, 4])  # 4 = background

@@ -1,11 +1,7 @@
 """Distributed helpers: single-process behaviour and a real 2-process gloo run."""
-import os
-import socket
-
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from ltr_testing import run_gloo
 
 from ltr_plugins.core.distributed import all_gather_with_grad, all_reduce_class_sums
 
@@ -20,42 +16,29 @@ def test_single_process_is_identity():
         all_reduce_class_sums(torch.zeros(3, 4), torch.zeros(2))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank, port, results):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        # rank r holds samples of class 0 (r + 1 of them, value r) and class 2 (value 10)
-        feats = torch.full((rank + 1, 2), float(rank))
-        sums = torch.zeros(3, 2)
-        sums[0] = feats.sum(0)
-        sums[2] = 10.0
-        counts = torch.tensor([rank + 1.0, 0.0, 1.0])
-        s, c = all_reduce_class_sums(sums, counts)
-        x = torch.full((2, 1), float(rank + 1), requires_grad=True)
-        g = all_gather_with_grad(x)
-        # loss on each rank: sum(weights * gathered); global gradient for x = sum over ranks
-        w = torch.tensor([[1.], [2.], [3.], [4.]]) * (rank + 1)
-        (w * g).sum().backward()
-        # under a loss scaler (GradScaler multiplies the loss by S) the custom backward must
-        # pass the scale on: x's gradient is S times the plain one
-        x_scaled = x.detach().clone().requires_grad_()
-        torch.amp.GradScaler('cpu', init_scale=65536.0).scale(
-            (w * all_gather_with_grad(x_scaled)).sum()).backward()
-        results[rank] = (s, c, g.detach(), x.grad, x_scaled.grad)
-    finally:
-        dist.destroy_process_group()
+def _worker(rank):
+    # rank r holds samples of class 0 (r + 1 of them, value r) and class 2 (value 10)
+    feats = torch.full((rank + 1, 2), float(rank))
+    sums = torch.zeros(3, 2)
+    sums[0] = feats.sum(0)
+    sums[2] = 10.0
+    counts = torch.tensor([rank + 1.0, 0.0, 1.0])
+    s, c = all_reduce_class_sums(sums, counts)
+    x = torch.full((2, 1), float(rank + 1), requires_grad=True)
+    g = all_gather_with_grad(x)
+    # loss on each rank: sum(weights * gathered); global gradient for x = sum over ranks
+    w = torch.tensor([[1.], [2.], [3.], [4.]]) * (rank + 1)
+    (w * g).sum().backward()
+    # under a loss scaler (GradScaler multiplies the loss by S) the custom backward must
+    # pass the scale on: x's gradient is S times the plain one
+    x_scaled = x.detach().clone().requires_grad_()
+    torch.amp.GradScaler('cpu', init_scale=65536.0).scale(
+        (w * all_gather_with_grad(x_scaled)).sum()).backward()
+    return (s, c, g.detach(), x.grad, x_scaled.grad)
 
 
 def test_two_process_gloo():
-    manager = mp.Manager()
-    results = manager.dict()
-    mp.spawn(_worker, args=(_free_port(), results), nprocs=2, join=True)
+    results = run_gloo(_worker)
     for rank in range(2):
         s, c, g, grad, scaled_grad = results[rank]
         # class 0: rank0 one sample of 0, rank1 two samples of 1 -> sum 2, count 3, mean 2/3

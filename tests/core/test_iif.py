@@ -5,6 +5,7 @@ from statistics import NormalDist
 
 import pytest
 import torch
+from ltr_testing import REPO
 
 from ltr_plugins.core import IIF_VARIANTS, IIFLogitAdjustment, iif_weights, iif_weights_from_stats
 from ltr_plugins.datasets import ClassStats
@@ -182,9 +183,9 @@ def test_build_iif_takes_counts_not_sources():
 
 def test_core_never_imports_the_datasets_package():
     """core -> datasets -> core was a cycle: the core takes counts; the adapters resolve."""
-    import pathlib
     import re
-    core = pathlib.Path(__file__).resolve().parents[1] / 'ltr_plugins' / 'core'
+    core = REPO / 'ltr_plugins' / 'core'
+    assert core.is_dir(), core
     pattern = re.compile(r'^\s*(from|import)\s+(ltr_plugins\.datasets|\.\.+datasets)', re.M)
     offenders = [str(p) for p in core.rglob('*.py') if pattern.search(p.read_text())]
     assert not offenders, offenders

@@ -8,10 +8,8 @@ import sys
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
-from test_distributed import _free_port
+from ltr_testing import run_gloo
 
 from ltr_plugins.core import text_encoders as te
 from ltr_plugins.core import vlltr as V
@@ -90,29 +88,22 @@ def test_pretrain_losses_weighting():
         V.vlltr_pretrain_losses(img, txt, labels, scale, beta=0.5)
 
 
-def _ddp_worker(rank, port, results):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        torch.manual_seed(0)
-        img, txt = torch.randn(6, 4), torch.randn(6, 4)
-        labels = torch.tensor([0, 1, 0, 2, 1, 1])
-        sl = slice(3 * rank, 3 * rank + 3)
-        x = img[sl].clone().requires_grad_(True)
-        losses = V.vlltr_pretrain_losses(x, txt[sl], labels[sl], torch.tensor(1.0),
-                                         img[sl], txt[sl].flip(1), torch.tensor(1.0), beta=0.5)
-        sum(losses.values()).backward()
-        results[rank] = (float(sum(losses.values())), x.grad)
-    finally:
-        dist.destroy_process_group()
+def _ddp_worker(rank):
+    torch.manual_seed(0)
+    img, txt = torch.randn(6, 4), torch.randn(6, 4)
+    labels = torch.tensor([0, 1, 0, 2, 1, 1])
+    sl = slice(3 * rank, 3 * rank + 3)
+    x = img[sl].clone().requires_grad_(True)
+    losses = V.vlltr_pretrain_losses(x, txt[sl], labels[sl], torch.tensor(1.0),
+                                     img[sl], txt[sl].flip(1), torch.tensor(1.0), beta=0.5)
+    sum(losses.values()).backward()
+    return (float(sum(losses.values())), x.grad)
 
 
 def test_pretrain_losses_two_process_gloo_equal_global_batch():
     """Two ranks with 3 pairs each give the loss of the 6-pair batch, and each rank's gradient
     is world_size x its slice of the global gradient (DDP then averages over ranks)."""
-    manager = mp.Manager()
-    results = manager.dict()
-    mp.spawn(_ddp_worker, args=(_free_port(), results), nprocs=2, join=True)
+    results = run_gloo(_ddp_worker)
     torch.manual_seed(0)
     img, txt = torch.randn(6, 4), torch.randn(6, 4)
     labels = torch.tensor([0, 1, 0, 2, 1, 1])

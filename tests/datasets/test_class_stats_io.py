@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, run_tool
+from ltr_testing import REPO, run_tool
 
 from ltr_plugins.datasets import LVIS_V1_TRAIN_IMAGES, ClassStats
 

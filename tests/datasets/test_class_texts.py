@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_tool, run_tool
+from ltr_testing import REPO, load_tool, run_tool
 
 from ltr_plugins.core.text_anchors import (TEXT_ONLY_LOGIT_SCALE, TEXT_ONLY_METHOD,
                                            text_centroid_scores, text_only_anchors)

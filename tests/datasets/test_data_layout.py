@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, load_tool
+from ltr_testing import REPO, load_tool
 
 from ltr_plugins.datasets.layout_check import (DataLayoutError, check_layout, iter_datasets,
                                                referenced_files, require_complete_layout)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from conftest import run_tool
+from ltr_testing import run_tool
 
 CFG = 'tests/configs/mask_rcnn_oltr_tiny.py'
 

@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+from ltr_testing import write_class_list
 
 import ltr_plugins  # noqa: F401
 
@@ -15,10 +16,7 @@ def _smooth(n):
 
 
 def _counts_file(tmp_path):
-    ann = tmp_path / 'train.txt'
-    ann.write_text(''.join(f'x/{c}_{i}.png {c}\n' for c, n in enumerate(COUNTS)
-                           for i in range(n)))
-    return str(ann)
+    return write_class_list(tmp_path / 'train.txt', COUNTS)
 
 
 # ----------------------------------------------------------------------------- mmpretrain

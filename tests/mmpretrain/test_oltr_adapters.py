@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, run_launch, run_tool
+from ltr_testing import REPO, run_launch, run_tool
 
 STAGE1 = 'tests/configs/convnet_tiny.py'
 STAGE2 = 'tests/configs/convnet_oltr_tiny.py'

@@ -1,33 +1,15 @@
 """VL-LTR in mmpretrain / mmdet: values against the core formulas, the teacher snapshot, and a
 tiny stage 1 -> AnSS -> stage 2 run (cls and det) through tools/train.py and tools/test.py."""
 import json
-import math
 import re
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import run_tool
+from ltr_testing import anchor_file, run_tool, vlltr_pretrainer
 
 import ltr_plugins  # noqa: F401
 from ltr_plugins.core import vlltr as V
-
-
-def _anchor_file(tmp_path, num_classes=4, m=3, dim=8, scale=math.log(10.0)):
-    torch.manual_seed(0)
-    path = tmp_path / 'anchors.safetensors'
-    V.save_anchor_embeddings(path, V.AnchorEmbeddings(
-        torch.randn(num_classes, m, dim), [f'c{i}' for i in range(num_classes)], scale))
-    return str(path)
-
-
-def _corpus(tmp_path, names):
-    path = tmp_path / 'texts.json'
-    path.write_text(json.dumps(dict(
-        format=V.CLASS_TEXTS_FORMAT, templates=['a photo of a {}.', 'a {} glyph.'],
-        classes={n: dict(text=f'It is {n}. It has {i + 1} corners.')
-                 for i, n in enumerate(names)})))
-    return str(path)
 
 
 # ----------------------------------------------------------------------------- mmpretrain
@@ -35,7 +17,7 @@ def test_lgr_cls_head_loss_and_alpha_fusion(tmp_path):
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
     head = MODELS.build(dict(type='LGRClsHead', num_classes=4, in_channels=5,
-                             anchors=_anchor_file(tmp_path), alpha=0.3,
+                             anchors=anchor_file(tmp_path), alpha=0.3,
                              language_loss_weight=0.5))
     assert not head.image_proj.weight.requires_grad  # frozen, from stage 1
     x = torch.randn(6, 5)
@@ -52,22 +34,10 @@ def test_lgr_cls_head_loss_and_alpha_fusion(tmp_path):
     # anchors of another class count: tests/test_reliability.py, bad-input table
 
 
-def _pretrainer(tmp_path, beta=0.5):
-    from mmpretrain.registry import MODELS
-    names = ['star', 'heart', 'anchor']
-    return MODELS.build(dict(
-        type='VLLTRPretrainer', distill_weight=beta,
-        backbone=dict(type='SmallConvNet', widths=(4, 8)),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='VLLTRPretrainHead', num_classes=3, in_channels=8, embed_dim=6,
-                  class_texts=_corpus(tmp_path, names), classes=names,
-                  text_encoder=dict(type='random', dim=10, width=8))))
-
-
 def test_pretrainer_losses_and_teacher_snapshot(tmp_path):
     from mmpretrain.structures import DataSample
     torch.manual_seed(0)
-    model = _pretrainer(tmp_path)
+    model = vlltr_pretrainer(tmp_path)
     model.init_weights()
     head = model.head
     # sentences: 2 templates + 2 description sentences per class, class-major
@@ -135,7 +105,7 @@ def _bbox_head(anchors, num_classes=4, **predictor):
 
 
 def test_det_lgr_predictor_and_loss(tmp_path):
-    head = _bbox_head(_anchor_file(tmp_path))
+    head = _bbox_head(anchor_file(tmp_path))
     pred = head.fc_cls
     assert head.custom_cls_channels and head.custom_activation
     # the head's Normal(0.01) override of fc_cls ran first; init_weights restored these
@@ -167,7 +137,7 @@ def test_det_lgr_class_subset_in_training(tmp_path):
     """train_class_subset: language logits of the sampled classes + background as without a
     subset (IIF applied), -inf elsewhere; CE(z2) is then the CE over those columns."""
     from ltr_plugins.core import IIFLogitAdjustment
-    head = _bbox_head(_anchor_file(tmp_path, num_classes=6), num_classes=6,
+    head = _bbox_head(anchor_file(tmp_path, num_classes=6), num_classes=6,
                       train_class_subset=3)
     pred = head.fc_cls
     # a zero IIF weight (a class in every image, 'raw') must not turn -inf into NaN
@@ -222,7 +192,7 @@ def test_lgr_roi_head_hands_the_positive_classes_to_the_predictor(tmp_path, monk
     from mmengine.registry import DefaultScope
 
     import ltr_plugins.mmdet.vlltr as adapter
-    bbox_head = _bbox_head_cfg(_anchor_file(tmp_path, num_classes=6), num_classes=6,
+    bbox_head = _bbox_head_cfg(anchor_file(tmp_path, num_classes=6), num_classes=6,
                                train_class_subset=4)
     with DefaultScope.overwrite_default_scope('mmdet'):
         roi_head = MODELS.build(dict(

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from ltr_testing import REPO, build_model
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
@@ -31,13 +31,6 @@ def _dataset(path: str):
     path = ALIASES.get(path, path)
     match = re.search(r'_([a-z0-9-]+)\.py$', path)
     return match.group(1) if match and match.group(1) in REAL_DATA else None
-
-
-def _build_model(cfg):
-    from mmengine.registry import MODELS
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(cfg.model)
-    return model
 
 
 def _vlltr_inputs(cfg, tmp_path, num_classes: int):
@@ -75,7 +68,7 @@ def test_config_builds(path, demo_data, monkeypatch, tmp_path):
         num_classes = (cfg.model.roi_head.bbox_head.num_classes if cfg.default_scope == 'mmdet'
                        else cfg.model.head.num_classes)
         _vlltr_inputs(cfg, tmp_path, num_classes)
-    model = _build_model(cfg)
+    model = build_model(cfg)
     head = model.roi_head.bbox_head if cfg.default_scope == 'mmdet' else model.head
     if 'vlltr' in path and cfg.default_scope == 'mmdet':
         assert type(head.fc_cls).__name__ == 'LGRPredictor'
@@ -237,7 +230,7 @@ def test_iif_post_hoc_and_decoupled_configs_fit_the_baseline(path):
     baseline's checkpoint loads whole) plus the IIF weight buffer; a decoupled one loads the
     last checkpoint the baseline writes to its default work dir and trains only the classifier."""
     cfg, base = Config.fromfile(str(REPO / path)), Config.fromfile(str(REPO / IIF_MODES[path]))
-    tested, loaded = (_build_model(c).state_dict() for c in (cfg, base))
+    tested, loaded = (build_model(c).state_dict() for c in (cfg, base))
     assert set(tested) - set(loaded) == {next(k for k in tested if k.endswith('iif.weights'))}
     assert set(loaded) <= set(tested)
     assert all(tested[k].shape == loaded[k].shape for k in loaded), path

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, load_tool
+from ltr_testing import REPO, load_tool
 
 
 @pytest.fixture(scope='module')

@@ -1,20 +1,14 @@
 """examples/external_project: a foreign project's configs (mmdet:: / mmpretrain:: bases, only
 custom_imports + ltr_plugins modules added) trained and tested with mmdet's and mmpretrain's
 own tools/train.py and tools/test.py, from outside this repository."""
-import importlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import REPO
+from ltr_testing import REPO, upstream_tool
 
 EXAMPLE = REPO / 'examples' / 'external_project'
-
-
-def _upstream_tool(pkg: str, tool: str) -> Path:
-    return Path(importlib.import_module(pkg).__file__).parent / '.mim' / 'tools' / tool
 
 
 def _run(args, cwd):
@@ -41,11 +35,11 @@ def test_external_project_with_upstream_tools(demo_data, tmp_path, pkg, config, 
     (project / 'data').mkdir()
     (project / 'data' / 'demo').symlink_to(demo_data)
     work = project / 'work_dirs' / 'run'
-    _run([_upstream_tool(pkg, 'train.py'), f'configs/{config}', '--work-dir', work,
+    _run([upstream_tool(pkg, 'train.py'), f'configs/{config}', '--work-dir', work,
           '--cfg-options', *train_opts, 'default_hooks.checkpoint.interval=1'], project)
     ckpt = work / 'epoch_1.pth'
     assert ckpt.is_file()
-    out = _run([_upstream_tool(pkg, 'test.py'), f'configs/{config}', ckpt, '--work-dir', work,
+    out = _run([upstream_tool(pkg, 'test.py'), f'configs/{config}', ckpt, '--work-dir', work,
                 *(['--cfg-options', *test_opts] if test_opts else [])], project)
     if pkg == 'mmdet':
         assert 'segm_APr' in out and 'bbox_APf' in out

@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from conftest import REPO
+from ltr_testing import REPO
 
 TOOLS = ('bash', 'tr', 'grep', 'sort', 'sed', 'head', 'mkdir', 'mv', 'basename', 'dirname')
 

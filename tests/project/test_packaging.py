@@ -5,7 +5,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO
+from ltr_testing import REPO
 
 CHECK = textwrap.dedent('''
     import os, sys

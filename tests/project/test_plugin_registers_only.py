@@ -12,8 +12,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO
-from test_compat import _lvis_files
+from ltr_testing import REPO, lvis_files
 
 SNAPSHOT = r'''
 import importlib, json, sys, types
@@ -152,7 +151,7 @@ def test_lvis_metric_on_numpy2_after_only_the_import(tmp_path):
     LVISMetric in the same process still meets lvis 0.5.3's ``np.float``: lvis is unchanged."""
     import numpy as np
     assert not hasattr(np, 'float'), 'numpy still has np.float: nothing to show here'
-    gt, _ = _lvis_files(tmp_path)
+    gt, _ = lvis_files(tmp_path)
     proc = subprocess.run([sys.executable, '-c', LVIS_AFTER_IMPORT, str(gt)], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from ltr_testing import REPO
 
 SECTION = '## Use it from your own project'
 LVIS_V1_TRAIN_IMAGES = 100_170  # images of lvis_v1_train.json (not the sum of image_count)

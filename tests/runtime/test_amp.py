@@ -1,9 +1,8 @@
 """Mixed precision: bf16 autocast on CPU through tools/train.py --amp."""
-import json
 
 import pytest
 import torch
-from conftest import run_tool
+from ltr_testing import logged_losses, run_tool
 
 import ltr_plugins  # noqa: F401
 
@@ -25,8 +24,7 @@ def test_autocast_wrapper_runs_forward_in_bf16():
 def test_train_with_amp_on_cpu(tiny_data, tmp_path):
     run_tool(['tools/train.py', 'tests/configs/convnet_tiny.py', '--work-dir', tmp_path,
               '--amp', '--cfg-options', 'train_cfg.max_epochs=1'])
-    log = sorted(tmp_path.glob('*/vis_data/scalars.json'))[-1]
-    losses = [json.loads(ln)['loss'] for ln in log.read_text().splitlines() if 'loss' in ln]
+    losses = logged_losses(tmp_path)
     assert losses and all(torch.isfinite(torch.tensor(losses)))
     cfg = sorted(tmp_path.glob('*/vis_data/config.py'))[-1].read_text()
     assert "type='AutocastOptimWrapper'" in cfg and "dtype='bfloat16'" in cfg
@@ -65,8 +63,7 @@ def test_mmcv_cpu_ops_run_under_bf16_autocast():
 def test_train_detection_with_amp_on_cpu(tiny_data, tmp_path):
     run_tool(['tools/train.py', 'tests/configs/mask_rcnn_tiny.py', '--work-dir', tmp_path,
               '--amp', '--cfg-options', 'train_cfg.max_epochs=1'])
-    log = sorted(tmp_path.glob('*/vis_data/scalars.json'))[-1]
-    losses = [json.loads(ln)['loss'] for ln in log.read_text().splitlines() if 'loss' in ln]
+    losses = logged_losses(tmp_path)
     assert losses and all(torch.isfinite(torch.tensor(losses)))
     cfg = sorted(tmp_path.glob('*/vis_data/config.py'))[-1].read_text()
     assert "type='AutocastOptimWrapper'" in cfg

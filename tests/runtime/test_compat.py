@@ -1,6 +1,5 @@
 """The compat fixes: each test shows the breakage without the fix and the behaviour with it.
-(That ``import ltr_plugins`` applies none of them: tests/test_plugin_registers_only.py.)"""
-import json
+(That ``import ltr_plugins`` applies none of them: tests/project/test_plugin_registers_only.py.)"""
 import os
 import pickle
 from collections import OrderedDict
@@ -8,26 +7,10 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from ltr_testing import lvis_files
 
 import ltr_plugins  # noqa: F401
 from ltr_plugins import compat
-
-
-def _lvis_files(tmp_path):
-    images = [{'id': i, 'width': 64, 'height': 64, 'coco_url': f'x/{i}.jpg',
-               'neg_category_ids': [2], 'not_exhaustive_category_ids': []} for i in (1, 2)]
-    anns, dets = [], []
-    for i, (img, x) in enumerate([(1, 4), (1, 30), (2, 10)], 1):
-        box = [x, x, 20.0, 16.0]
-        anns.append({'id': i, 'image_id': img, 'category_id': 1, 'bbox': box,
-                     'area': 320.0, 'segmentation': [[x, x, x + 20, x, x + 20, x + 16, x,
-                                                      x + 16]]})
-        dets.append({'image_id': img, 'category_id': 1, 'bbox': box, 'score': 0.9})
-    cats = [{'id': c, 'name': n, 'frequency': f, 'image_count': 2, 'instance_count': 3}
-            for c, n, f in ((1, 'one', 'f'), (2, 'two', 'r'))]
-    gt = tmp_path / 'gt.json'
-    gt.write_text(json.dumps({'images': images, 'annotations': anns, 'categories': cats}))
-    return gt, dets
 
 
 def _lvis_ap(gt, dets, evaluator_class):
@@ -45,7 +28,7 @@ def test_lvis_eval_on_numpy2(tmp_path):
     import lvis.eval
 
     from ltr_plugins.lvis_eval import LVISEval
-    gt, dets = _lvis_files(tmp_path)
+    gt, dets = lvis_files(tmp_path)
     assert not hasattr(np, 'float'), 'numpy still has np.float: the fix is not needed here'
     with pytest.raises(AttributeError, match='float'):  # the module as shipped
         _lvis_ap(gt, dets, lvis.LVISEval)

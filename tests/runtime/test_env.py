@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from ltr_testing import REPO
 
 from ltr_plugins import env
 

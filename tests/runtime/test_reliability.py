@@ -27,11 +27,9 @@ from typing import Callable, List, Optional
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
-from conftest import REPO, load_tool
-from test_distributed import _free_port
-from test_vlltr_adapters import _anchor_file
+from ltr_testing import REPO
+from ltr_testing import anchor_file as _anchor_file
+from ltr_testing import load_tool, run_gloo, vlltr_pretrainer, write_class_list
 from torch import nn
 
 import ltr_plugins  # noqa: F401
@@ -53,8 +51,7 @@ def _stats_file(tmp: Path) -> str:
     """mmpretrain list with 4 classes of 30 / 12 / 5 / 2 images (IIF statistics)."""
     path = tmp / 'train.txt'
     if not path.exists():
-        path.write_text(''.join(f'x/{c}_{i}.png {c}\n' for c, n in enumerate([30, 12, 5, 2])
-                                for i in range(n)))
+        write_class_list(path, [30, 12, 5, 2])
     return str(path)
 
 
@@ -208,22 +205,15 @@ def _train(kind: str, tmp: Path, rank: Optional[int] = None) -> dict:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
-def _ddp_worker(rank, port, tmp, results):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+def _ddp_worker(rank, tmp):
     torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        results[rank] = {kind: _train(kind, Path(tmp), rank) for kind in DDP_HEADS}
-    finally:
-        dist.destroy_process_group()
+    return {kind: _train(kind, Path(tmp), rank) for kind in DDP_HEADS}
 
 
 def test_ddp_two_processes_equal_one_process_for_every_stateful_head(tmp_path):
     """One spawn of 2 gloo ranks loops over the heads; each head's parameters and buffers
     after 3 SGD (momentum) steps equal a single process trained on the whole batch."""
-    manager = mp.Manager()
-    results = manager.dict()
-    mp.spawn(_ddp_worker, args=(_free_port(), str(tmp_path), results), nprocs=2, join=True)
+    results = run_gloo(_ddp_worker, str(tmp_path))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -386,11 +376,10 @@ def test_bf16_autocast_forward_backward_is_finite_with_zero_features(kind, tmp_p
 
 def test_bf16_autocast_vlltr_pretrainer_and_cosine_mask_predictor(tmp_path):
     from mmpretrain.structures import DataSample
-    from test_vlltr_adapters import _pretrainer
 
     from ltr_plugins.core import CosineConv2d
     torch.manual_seed(0)
-    model = _pretrainer(tmp_path)
+    model = vlltr_pretrainer(tmp_path)
     model.init_weights()
     samples = [DataSample().set_gt_label(y) for y in (0, 2, 0, 1)]
     with torch.autocast('cpu', dtype=torch.bfloat16):

@@ -7,29 +7,21 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, load_tool, run_tool
+from ltr_testing import REPO, build_model, load_tool, run_tool, scalars
 from PIL import Image
 
 CLS_CFG = 'tests/configs/convnet_camc_tiny.py'
 DET_CFG = 'tests/configs/mask_rcnn_camc_iif_tiny.py'
 
 
-def _scalars(work_dir: Path):
-    logs = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert logs, f'no scalars.json under {work_dir}'
-    return [json.loads(line) for line in logs[-1].read_text().splitlines()]
-
-
 def _build(cfg_path, ckpt=None):
     from ltr_plugins.compat import apply_tool_fixes
     apply_tool_fixes()  # as the tools: load_checkpoint reads mmengine checkpoints safely
     from mmengine.config import Config
-    from mmengine.registry import MODELS, DefaultScope
     from mmengine.runner import load_checkpoint
     cfg = Config.fromfile(str(REPO / cfg_path))
     cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     if ckpt is not None:
         load_checkpoint(model, str(ckpt), map_location='cpu', logger='silent')
     return model.eval()
@@ -52,7 +44,7 @@ def test_camc_classification_train_test_show_cam(tiny_data, tmp_path, monkeypatc
     monkeypatch.chdir(REPO)
     run_tool(['tools/train.py', CLS_CFG, '--work-dir', tmp_path,
               '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=5'])
-    rows = [r for r in _scalars(tmp_path) if 'loss' in r]
+    rows = [r for r in scalars(tmp_path) if 'loss' in r]
     assert all('loss_camc_aux' in r for r in rows)
     ckpt = tmp_path / 'epoch_1.pth'
     state = torch.load(ckpt, weights_only=False)['state_dict']
@@ -91,7 +83,7 @@ def test_camc_iif_detection_train_test_show_cam(tiny_data, tmp_path, monkeypatch
     monkeypatch.chdir(REPO)
     run_tool(['tools/train.py', DET_CFG, '--work-dir', tmp_path, '--cfg-options',
               'train_dataloader.dataset.dataset.indices=40', 'train_cfg.val_begin=5'])
-    rows = [r for r in _scalars(tmp_path) if 'loss' in r]
+    rows = [r for r in scalars(tmp_path) if 'loss' in r]
     assert rows and all('loss_camc_aux' in r and 'loss_cls' in r for r in rows)
     ckpt = tmp_path / 'epoch_1.pth'
     state = torch.load(ckpt, weights_only=False)['state_dict']

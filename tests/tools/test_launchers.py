@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port, run_launch
+from ltr_testing import REPO, free_port, run_launch
 
 CLS_CFG = 'tests/configs/convnet_tiny.py'
 ONE_EPOCH = ['--cfg-options', 'train_cfg.max_epochs=1']

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import load_tool
+from ltr_testing import load_tool
 
 
 @pytest.fixture(scope='module')

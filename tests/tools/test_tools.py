@@ -1,22 +1,13 @@
 """End to end through tools/train.py and tools/test.py (and mmdet's / mmpretrain's own tools)."""
 import csv
-import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_launch, run_tool
+from ltr_testing import logged_losses, run_launch, run_tool, upstream_tool
 
 DET_CFG = 'tests/configs/mask_rcnn_tiny.py'
 CLS_CFG = 'tests/configs/convnet_tiny.py'
-
-
-def _losses(work_dir: Path):
-    logs = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert logs, f'no scalars.json under {work_dir}'
-    rows = [json.loads(line) for line in logs[-1].read_text().splitlines()]
-    return [r['loss'] for r in rows if 'loss' in r]
 
 
 def _metric(stdout: str, name: str) -> float:
@@ -27,7 +18,7 @@ def _metric(stdout: str, name: str) -> float:
 
 def test_classification_train_test(tiny_data, tmp_path):
     run_tool(['tools/train.py', CLS_CFG, '--work-dir', tmp_path])
-    losses = _losses(tmp_path)
+    losses = logged_losses(tmp_path)
     assert len(losses) >= 4 and sum(losses[-2:]) < sum(losses[:2]), losses
     out = run_tool(['tools/test.py', CLS_CFG, tmp_path / 'epoch_2.pth',
                     '--work-dir', tmp_path]).stdout
@@ -67,7 +58,7 @@ def test_resume_continues_identically(tiny_data, tmp_path):
 
 def test_detection_train_test(tiny_data, tmp_path):
     run_tool(['tools/train.py', DET_CFG, '--work-dir', tmp_path])
-    losses = _losses(tmp_path)
+    losses = logged_losses(tmp_path)
     assert len(losses) >= 4 and sum(losses[-2:]) < sum(losses[:2]), losses
     out = run_tool(['tools/test.py', DET_CFG, tmp_path / 'epoch_1.pth',
                     '--work-dir', tmp_path]).stdout
@@ -84,13 +75,6 @@ def test_detection_train_test(tiny_data, tmp_path):
         assert sum(aps) / len(aps) == pytest.approx(printed, abs=6e-4)
 
 
-def _mm_tool(pkg: str, tool: str) -> Path:
-    import importlib
-    path = Path(importlib.import_module(pkg).__file__).parent / '.mim' / 'tools' / tool
-    assert path.is_file(), path
-    return path
-
-
 @pytest.mark.parametrize('pkg, cfg, opts', [
     ('mmdet', DET_CFG, ['train_cfg.max_epochs=1']),
     ('mmpretrain', CLS_CFG, ['train_cfg.max_epochs=1']),
@@ -99,7 +83,7 @@ def test_custom_imports_from_upstream_train_tool(tiny_data, tmp_path, pkg, cfg, 
     """The upstream train.py knows nothing of ltr_plugins: the config's custom_imports alone
     registers LVISV1JsonDataset / LongTailAccuracy, and LongTailLVISMetric evaluates on numpy 2
     (its own evaluator: the import changes nothing in lvis)."""
-    out = run_tool([_mm_tool(pkg, 'train.py'), cfg, '--work-dir', tmp_path,
+    out = run_tool([upstream_tool(pkg, 'train.py'), cfg, '--work-dir', tmp_path,
                     '--cfg-options', *opts])
     assert (tmp_path / 'epoch_1.pth').is_file()
     log = out.stdout + out.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_ROOT, run_tool
+from ltr_testing import REPO, TINY_ROOT, run_tool
 from PIL import Image
 
 DET_CFG = 'tests/configs/mask_rcnn_tiny.py'
@@ -64,7 +64,7 @@ def test_tensorboard_flag_adds_the_backend_once():
     from mmengine.config import Config
 
     from ltr_plugins.launch import enable_tensorboard
-    cfg = Config.fromfile(str(Path(__file__).parents[1] / DET_CFG))
+    cfg = Config.fromfile(str(REPO / DET_CFG))
     enable_tensorboard(cfg)
     enable_tensorboard(cfg)
     types = [b['type'] for b in cfg.visualizer.vis_backends]

@@ -1,0 +1,196 @@
+"""Helpers shared by the test modules (plain functions; the fixtures are in ``conftest.py``).
+
+Test modules import from here (``from ltr_testing import REPO, run_tool``), never from each other
+or from ``conftest``: ``tests/`` is on ``sys.path`` (setup.cfg, ``[tool:pytest] pythonpath``).
+"""
+import importlib
+import importlib.util
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Sequence
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_ROOT = REPO / 'data' / 'tiny'
+_TOOLS = {}
+
+
+# ----------------------------------------------------------------------------- tools and runs
+def load_tool(rel: str) -> ModuleType:
+    """The script ``rel`` (repo-relative, e.g. ``'tools/benchmark.py'``) imported as a module,
+    once per session, so that tests call its functions or ``main(argv)`` in this process."""
+    if rel not in _TOOLS:
+        spec = importlib.util.spec_from_file_location(
+            'ltr_tool_' + rel.replace('/', '_').replace('.py', ''), REPO / rel)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[rel] = module
+    return _TOOLS[rel]
+
+
+def upstream_tool(pkg: str, tool: str) -> Path:
+    """A script of an installed OpenMMLab package (``'mmdet'``, ``'mmpretrain'``) under its
+    ``.mim/tools`` folder, e.g. ``upstream_tool('mmdet', 'train.py')``."""
+    path = Path(importlib.import_module(pkg).__file__).parent / '.mim' / 'tools' / tool
+    assert path.is_file(), path
+    return path
+
+
+def run_tool(args, timeout=600, **env) -> subprocess.CompletedProcess:
+    """Run a python tool from the repo root; fail the test with its output on error."""
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **env})
+    if proc.returncode != 0:
+        pytest.fail(f'{args} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}'
+                    f'\n--- stderr\n{proc.stderr[-6000:]}')
+    return proc
+
+
+def scalars(work_dir: Path) -> list:
+    """The rows of the last run's ``vis_data/scalars.json`` under ``work_dir``."""
+    logs = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
+    assert logs, f'no scalars.json under {work_dir}'
+    return [json.loads(line) for line in logs[-1].read_text().splitlines()]
+
+
+def logged_losses(work_dir: Path) -> list:
+    """The ``loss`` values logged by the last run under ``work_dir``, in order."""
+    return [r['loss'] for r in scalars(work_dir) if 'loss' in r]
+
+
+# ----------------------------------------------------------------------------- processes
+#: what a gloo rank prints when it dies of the random SIGABRT of issue 21 (cause not found yet)
+KNOWN_ABORT = 'terminate called without an active exception'
+
+
+def free_port() -> int:
+    with socket.socket() as s:  # a fixed port collides with any other run on the machine
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run_launch(cmd, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a multi-process launch (``tools/dist_*.sh``, ``tools/slurm_*.sh``) from the repo
+    root on a free ``PORT``, with Python's faulthandler on (a rank killed by a signal prints
+    every thread's Python stack). Stopgap for CI, not a fix: a run whose log shows the known
+    random abort of issue 21 (:data:`KNOWN_ABORT`) is run once more, and a warning keeps the
+    aborted run's log for diagnosis; every other outcome is returned as is."""
+    env = {**env, 'PYTHONFAULTHANDLER': '1'}
+    for attempt in range(2):
+        proc = subprocess.run([str(c) for c in cmd], cwd=REPO, capture_output=True, text=True,
+                              timeout=timeout, env={**env, 'PORT': str(free_port())})
+        log = proc.stdout + proc.stderr
+        if proc.returncode == 0 or KNOWN_ABORT not in log or attempt:
+            return proc
+        # faulthandler's report (every thread's Python stack) first, then the log's end
+        fatal = log.find('Fatal Python error')
+        report = log[fatal:fatal + 12000] if fatal >= 0 else ''
+        warnings.warn(f'issue 21: a rank of {cmd} aborted ({KNOWN_ABORT!r}); running it once '
+                      f'more. faulthandler:\n{report}\nThe aborted run\'s log:\n{log[-3000:]}')
+    return proc
+
+
+def _gloo_rank(rank: int, worker: Callable, port: int, world_size: int, results, args) -> None:
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    try:
+        results[rank] = worker(rank, *args)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_gloo(worker: Callable, *args, world_size: int = 2) -> dict:
+    """``worker(rank, *args)`` in ``world_size`` spawned processes joined in one gloo process
+    group on a free local port; returns ``{rank: what worker returned}``. ``worker`` must be a
+    module-level function (it is pickled)."""
+    import torch.multiprocessing as mp
+    with mp.Manager() as manager:
+        results = manager.dict()
+        mp.spawn(_gloo_rank, args=(worker, free_port(), world_size, results, args),
+                 nprocs=world_size, join=True)
+        return dict(results)
+
+
+# ----------------------------------------------------------------------------- input files
+def write_class_list(path: Path, counts: Sequence[int]) -> str:
+    """An mmpretrain annotation list (``x/<class>_<i>.png <class>`` lines) with ``counts[c]``
+    images of class ``c``; the class statistics IIF reads. Returns the path as a string."""
+    Path(path).write_text(''.join(f'x/{c}_{i}.png {c}\n' for c, n in enumerate(counts)
+                                  for i in range(n)))
+    return str(path)
+
+
+def lvis_files(tmp_path: Path):
+    """A two-image LVIS v1 ground truth (``gt.json``, 3 boxes of category 1, category 2 in the
+    images' ``neg_category_ids``) and detections equal to it: (gt path, detections)."""
+    images = [{'id': i, 'width': 64, 'height': 64, 'coco_url': f'x/{i}.jpg',
+               'neg_category_ids': [2], 'not_exhaustive_category_ids': []} for i in (1, 2)]
+    anns, dets = [], []
+    for i, (img, x) in enumerate([(1, 4), (1, 30), (2, 10)], 1):
+        box = [x, x, 20.0, 16.0]
+        anns.append({'id': i, 'image_id': img, 'category_id': 1, 'bbox': box,
+                     'area': 320.0, 'segmentation': [[x, x, x + 20, x, x + 20, x + 16, x,
+                                                      x + 16]]})
+        dets.append({'image_id': img, 'category_id': 1, 'bbox': box, 'score': 0.9})
+    cats = [{'id': c, 'name': n, 'frequency': f, 'image_count': 2, 'instance_count': 3}
+            for c, n, f in ((1, 'one', 'f'), (2, 'two', 'r'))]
+    gt = tmp_path / 'gt.json'
+    gt.write_text(json.dumps({'images': images, 'annotations': anns, 'categories': cats}))
+    return gt, dets
+
+
+def anchor_file(tmp_path: Path, num_classes=4, m=3, dim=8, scale=math.log(10.0)) -> str:
+    """A seeded random VL-LTR anchor file (``num_classes x m x dim`` embeddings, classes
+    ``c0, c1, ...``) at ``tmp_path/anchors.safetensors``."""
+    import torch
+
+    from ltr_plugins.core import vlltr as V
+    torch.manual_seed(0)
+    path = tmp_path / 'anchors.safetensors'
+    V.save_anchor_embeddings(path, V.AnchorEmbeddings(
+        torch.randn(num_classes, m, dim), [f'c{i}' for i in range(num_classes)], scale))
+    return str(path)
+
+
+def class_texts_file(tmp_path: Path, names) -> str:
+    """A VL-LTR class-text corpus (two templates, one sentence per class) for ``names``."""
+    from ltr_plugins.core import vlltr as V
+    path = tmp_path / 'texts.json'
+    path.write_text(json.dumps(dict(
+        format=V.CLASS_TEXTS_FORMAT, templates=['a photo of a {}.', 'a {} glyph.'],
+        classes={n: dict(text=f'It is {n}. It has {i + 1} corners.')
+                 for i, n in enumerate(names)})))
+    return str(path)
+
+
+def vlltr_pretrainer(tmp_path: Path, beta=0.5):
+    """A tiny mmpretrain ``VLLTRPretrainer`` (3 classes, random text tower)."""
+    from mmpretrain.registry import MODELS
+    names = ['star', 'heart', 'anchor']
+    return MODELS.build(dict(
+        type='VLLTRPretrainer', distill_weight=beta,
+        backbone=dict(type='SmallConvNet', widths=(4, 8)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='VLLTRPretrainHead', num_classes=3, in_channels=8, embed_dim=6,
+                  class_texts=class_texts_file(tmp_path, names), classes=names,
+                  text_encoder=dict(type='random', dim=10, width=8))))
+
+
+# ----------------------------------------------------------------------------- models
+def build_model(cfg):
+    """``cfg.model`` built by the registry of ``cfg.default_scope`` (an mmengine ``Config``),
+    with this package's modules registered."""
+    from mmengine.registry import MODELS, DefaultScope
+
+    import ltr_plugins  # noqa: F401  (registers the heads)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return MODELS.build(cfg.model)
