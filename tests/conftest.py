@@ -2,7 +2,7 @@
 from pathlib import Path
 
 import pytest
-from ltr_testing import REPO, TINY_ROOT
+from ltr_testing import REPO, TINY_ROOT, run_tool
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +36,18 @@ def demo_data() -> Path:
     from ltr_plugins.datasets.generator import generate
     generate(REPO / 'data' / 'demo', preset='demo', seed=0)
     return REPO / 'data' / 'demo'
+
+
+@pytest.fixture(scope='session')
+def vlltr_stage1(tiny_data, tmp_path_factory):
+    """Tiny VL-LTR stage-1 run (mmpretrain, random text tower) and its AnSS anchors (M = 4):
+    (config, checkpoint, anchor file); the mmpretrain and mmdet LGR runs start from it."""
+    work = tmp_path_factory.mktemp('vlltr_stage1')
+    cfg = 'tests/configs/convnet_vlltr_pretrain_tiny.py'
+    run_tool(['tools/train.py', cfg, '--work-dir', work, '--cfg-options',
+              'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+    ckpt = work / 'epoch_1.pth'
+    anchors = work / 'anchors.safetensors'
+    run_tool(['tools/vlltr/select_anchor_sentences.py', cfg, ckpt, '--out', anchors,
+              '--num-anchors', '4'])
+    return cfg, ckpt, anchors

@@ -194,3 +194,18 @@ def build_model(cfg):
     import ltr_plugins  # noqa: F401  (registers the heads)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         return MODELS.build(cfg.model)
+
+
+# ----------------------------------------------------------------------------- references
+def direct_cam(feats, weight, k):
+    """Class activation map by a loop over pixels: cos(w_k, F(i, j)) for ``feats`` (B, C, H, W),
+    ``weight`` (K, C) and one class ``k[b]`` per sample; (B, H, W)."""
+    import torch
+    B, C, H, W = feats.shape
+    out = torch.zeros(B, H, W)
+    for b in range(B):
+        for i in range(H):
+            for j in range(W):
+                f = feats[b, :, i, j]
+                out[b, i, j] = f @ weight[k[b]] / (f.norm() * weight[k[b]].norm())
+    return out

@@ -1,26 +1,14 @@
-"""CAMC core (ltr_plugins.core.camc) and its mmpretrain / mmdet heads: values against direct
-computations, the momentum rule, the DDP sync, lambda = 0 equivalence, determinism."""
-
+"""CAMC core (ltr_plugins.core.camc): values against direct computations, the momentum rule,
+the DDP sync, determinism. The heads: tests/mmpretrain/test_camc_adapters.py,
+tests/mmdet/test_camc_det.py."""
 import pytest
 import torch
 import torch.nn.functional as F
-from ltr_testing import run_gloo, write_class_list
+from ltr_testing import direct_cam, run_gloo
 
 import ltr_plugins  # noqa: F401
 from ltr_plugins.core import (CAMCalibration, CosineClassifier, class_activation_maps,
                               normalize_map, select_targets)
-
-
-def _direct_cam(feats, weight, k):
-    """Loop over pixels: cos(w_k, F(i, j))."""
-    B, C, H, W = feats.shape
-    out = torch.zeros(B, H, W)
-    for b in range(B):
-        for i in range(H):
-            for j in range(W):
-                f = feats[b, :, i, j]
-                out[b, i, j] = f @ weight[k[b]] / (f.norm() * weight[k[b]].norm())
-    return out
 
 
 def test_cam_of_hand_built_map_equals_direct_computation():
@@ -38,11 +26,11 @@ def test_cam_of_hand_built_map_equals_direct_computation():
     feats, weight = torch.randn(3, 5, 4, 3), torch.randn(7, 5)
     k = torch.tensor([6, 0, 3])
     torch.testing.assert_close(class_activation_maps(feats, weight, k[:, None])[:, 0],
-                               _direct_cam(feats, weight, k))
+                               direct_cam(feats, weight, k))
     # the module's map is normalize(ReLU(CAM)) of the ground-truth class
     camc = CAMCalibration(7, 5, corr_weight=0.0)
     out = camc.calibrate(feats, weight, torch.zeros(3, 7), labels=k)
-    torch.testing.assert_close(out.cam, normalize_map(_direct_cam(feats, weight, k)))
+    torch.testing.assert_close(out.cam, normalize_map(direct_cam(feats, weight, k)))
 
 
 def test_normalize_map_and_calibration_map_in_unit_interval():
@@ -74,7 +62,7 @@ def test_calibration_combines_cam_and_prototype_correlation():
     camc.prototype_counts[1] = 5
     feats, weight = torch.randn(2, 4, 3, 3), torch.randn(3, 4)
     out = camc.calibrate(feats, weight, torch.zeros(2, 3), torch.tensor([1, 2]))
-    cam = normalize_map(_direct_cam(feats, weight, [1, 2]))
+    cam = normalize_map(direct_cam(feats, weight, [1, 2]))
     corr0 = normalize_map((feats[0, 1] / feats[0].norm(dim=0))[None])[0]  # cos with e_1
     torch.testing.assert_close(out.calibration[0], 0.75 * cam[0] + 0.25 * corr0)
     torch.testing.assert_close(out.calibration[1], cam[1])        # class 2: no prototype
@@ -204,118 +192,3 @@ def test_prototypes_synchronised_across_two_gloo_ranks():
     # sums and counts over ranks: (1, 0) + 3 * (0, 1) over 4 samples, not a mean of rank means
     torch.testing.assert_close(p0[0], torch.tensor([0.25, 0.75]))
     torch.testing.assert_close(p0[1], F.normalize(torch.tensor([1., 1.]), dim=0))
-
-
-# ----------------------------------------------------------------------------- mmpretrain head
-def _heads(lam=0.0, aux_weight=0.0):
-    from mmpretrain.registry import MODELS
-    torch.manual_seed(5)
-    plain = MODELS.build(dict(type='CosineClsHead', num_classes=4, in_channels=8, scale=16.0))
-    camc = MODELS.build(dict(type='CAMCClsHead', num_classes=4, in_channels=8, scale=16.0,
-                             camc=dict(lam=lam, aux_weight=aux_weight)))
-    missing, unexpected = camc.load_state_dict(plain.state_dict(), strict=False)
-    assert sorted(missing) == ['camc.prototype_counts', 'camc.prototypes'] and not unexpected
-    return plain, camc
-
-
-def test_lambda_zero_reproduces_plain_cosine_head():
-    from mmpretrain.structures import DataSample
-    plain, camc = _heads(lam=0.0, aux_weight=0.0)
-    x = torch.randn(6, 8, 3, 3)
-    samples = [DataSample().set_gt_label(i % 4) for i in range(6)]
-    gap = (x.mean((2, 3)), )
-    assert torch.equal(camc((x, )), plain(gap))
-    assert torch.equal(camc.pre_logits((x, )), gap[0])
-    for p, c in zip(plain.predict(gap), camc.predict((x, ))):
-        assert torch.equal(p.pred_score, c.pred_score) and torch.equal(p.pred_label, c.pred_label)
-    xp, xc = x.clone().requires_grad_(), x.clone().requires_grad_()
-    lp = plain.loss((xp.mean((2, 3)), ), samples)
-    lc = camc.loss((xc, ), samples)
-    assert lc.keys() == lp.keys() and torch.equal(lc['loss'], lp['loss'])
-    lp['loss'].backward()
-    lc['loss'].backward()
-    torch.testing.assert_close(xc.grad, xp.grad)
-    torch.testing.assert_close(camc.fc.weight.grad, plain.fc.weight.grad)
-    assert camc.camc.prototype_counts.tolist() == [2, 2, 1, 1]  # prototypes still learn
-
-
-def test_camc_head_loss_is_calibrated_plus_weighted_aux():
-    from mmpretrain.structures import DataSample
-    _, camc = _heads(lam=1.0, aux_weight=0.3)
-    x = torch.randn(5, 8, 3, 3)
-    labels = torch.tensor([0, 1, 2, 3, 0])
-    samples = [DataSample().set_gt_label(int(i)) for i in labels]
-    losses = camc.loss((x, ), samples)
-    # independent: calibrate with the ground-truth CAM (no prototypes yet), GAP, cosine
-    w = camc.fc.weight.detach()
-    cam = normalize_map(_direct_cam(x, w, labels))
-    pooled = (x * (1 + cam[:, None])).mean((2, 3))
-    logits = 16 * F.normalize(pooled, dim=1) @ F.normalize(w, dim=1).t()
-    aux = 16 * F.normalize(x.mean((2, 3)), dim=1) @ F.normalize(w, dim=1).t()
-    torch.testing.assert_close(losses['loss'], F.cross_entropy(logits, labels))
-    torch.testing.assert_close(losses['loss_camc_aux'], 0.3 * F.cross_entropy(aux, labels))
-
-
-# ----------------------------------------------------------------------------- mmdet head
-def _bbox_heads(lam, **kw):
-    from mmdet.registry import MODELS
-    cfg = dict(in_channels=4, fc_out_channels=16, roi_feat_size=3, num_classes=4,
-               cls_predictor_cfg=dict(type='CosineClassifier', scale=20.0))
-    torch.manual_seed(6)
-    plain = MODELS.build(dict(type='Shared2FCBBoxHead', **cfg))
-    camc = MODELS.build(dict(type='CAMCShared2FCBBoxHead', camc=dict(lam=lam), **cfg, **kw))
-    plain.init_weights()
-    missing, unexpected = camc.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith(('camc', 'iif')) for k in missing), missing
-    return plain, camc
-
-
-def test_bbox_head_lambda_zero_equals_plain_and_maps_use_roi_classifier():
-    plain, camc = _bbox_heads(lam=0.0)
-    x = torch.randn(7, 4, 3, 3)
-    with pytest.raises(RuntimeError, match='LabelAwareRoIHead'):
-        camc(x)  # training through a plain StandardRoIHead would lose the labels
-    plain.eval()
-    camc.eval()
-    for a, b in zip(plain(x), camc(x)):
-        assert torch.equal(a, b)
-    _, camc = _bbox_heads(lam=1.0)
-    camc.eval()
-    out = camc.camc_outputs(x)
-    # the RoI-level classifier: K + 1 columns (background last) on GAP of the RoI map
-    w = camc.camc_cls.weight.detach()
-    assert w.shape == (5, 4)
-    aux = 20 * F.normalize(x.mean((2, 3)), dim=1) @ F.normalize(w, dim=1).t()
-    torch.testing.assert_close(out.aux_logits, aux)
-    cls_score, bbox_pred = camc(x)
-    ref_cls, ref_box = Shared2FC_forward(camc, out.feats)
-    torch.testing.assert_close(cls_score, ref_cls)
-    torch.testing.assert_close(bbox_pred, ref_box)
-
-
-def Shared2FC_forward(head, feats):
-    from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
-    return Shared2FCBBoxHead.forward(head, feats)
-
-
-def test_bbox_head_loss_adds_aux_term_and_composes_with_iif(tmp_path):
-    ann = write_class_list(tmp_path / 'train.txt', [50, 20, 5, 1])
-    _, camc = _bbox_heads(lam=1.0, iif=dict(variant='raw', stats=ann))
-    camc.train()
-    x = torch.randn(6, 4, 3, 3)
-    labels = torch.tensor([0, 1, 2, 3, 4, 4])  # 4 = background
-    cls_score, bbox_pred, extras = camc.forward_train(x, labels)
-    aux = extras['aux_score']  # what LabelAwareRoIHead passes to loss_and_target
-    w = camc.iif.weights
-    assert w[-1] == 1.0 and w.shape == (5, )
-    # both passes are IIF-adjusted: the aux logits are IIF times the RoI cosine logits
-    raw = 20 * F.normalize(x.mean((2, 3)), dim=1) @ \
-        F.normalize(camc.camc_cls.weight.detach(), dim=1).t()
-    torch.testing.assert_close(aux, raw * w)
-    label_weights = torch.ones(6)
-    losses = camc.loss(cls_score, bbox_pred, None, labels, label_weights,
-                       torch.zeros(6, 4), torch.zeros(6, 4), aux_score=aux)
-    expected = 0.5 * F.cross_entropy(aux, labels)
-    torch.testing.assert_close(losses['loss_camc_aux'], expected)
-    torch.testing.assert_close(losses['loss_cls'], F.cross_entropy(cls_score, labels))
-    assert camc.camc.prototype_counts.tolist() == [1, 1, 1, 1, 2]

@@ -1,6 +1,7 @@
-"""Evaluators on hand-built predictions: LVIS AP through LongTailLVISMetric (mmdet's
-LVISMetric with the official lvis evaluator, working on numpy 2) and top-1 / many / medium /
-few through LongTailAccuracy."""
+"""LVIS AP through LongTailLVISMetric (mmdet's LVISMetric with the official lvis evaluator,
+working on numpy 2) on hand-built predictions (mmpretrain's LongTailAccuracy:
+tests/mmpretrain/test_evaluation_cls.py; the framework-free parts:
+tests/core/test_evaluation_core.py)."""
 import json
 
 import numpy as np
@@ -72,45 +73,6 @@ def test_lvis_metric_missing_rare_class_lowers_ap_by_its_share(tiny_data):
         assert res[f'lvis/{iou_type}_APf'] == pytest.approx(1.0)
 
 
-def _lt_samples(preds, gts):
-    return [dict(pred_label=torch.tensor([p]), gt_label=torch.tensor([g]))
-            for p, g in zip(preds, gts)]
-
-
-def test_long_tail_accuracy_on_hand_made_predictions():
-    from ltr_plugins.mmpretrain import LongTailAccuracy
-
-    # class 0 many (150 train images), 1 medium (50), 2 and 3 few (5, 1)
-    metric = LongTailAccuracy(class_counts=[150, 50, 5, 1])
-    gts = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3]
-    preds = [0, 0, 0, 1, 1, 0, 2, 0, 0, 0]
-    metric.process({}, _lt_samples(preds, gts))
-    res = metric.evaluate(len(gts))
-    assert res['accuracy/top1'] == pytest.approx(50.0)          # 5 / 10 samples
-    assert res['accuracy/many'] == pytest.approx(75.0)          # class 0: 3/4
-    assert res['accuracy/medium'] == pytest.approx(50.0)        # class 1: 1/2
-    assert res['accuracy/few'] == pytest.approx(25.0)           # mean(1/2, 0/2): class mean
-
-
-def test_long_tail_accuracy_rejects_labels_beyond_training_classes():
-    from ltr_plugins.mmpretrain import LongTailAccuracy
-    metric = LongTailAccuracy(class_counts=[150, 50])
-    metric.process({}, _lt_samples([0, 1], [0, 2]))
-    with pytest.raises(ValueError, match='2 classes but the evaluated set has label 2'):
-        metric.evaluate(2)
-
-
-def test_long_tail_accuracy_counts_from_train_annotation(tmp_path):
-    from ltr_plugins.mmpretrain import LongTailAccuracy
-    ann = tmp_path / 'train.txt'
-    ann.write_text(''.join(f'a/{i}.png 0\n' for i in range(101)) + 'b/0.png 1\n')
-    metric = LongTailAccuracy(train_ann_file=str(ann))
-    metric.process({}, _lt_samples([0, 0], [0, 1]))
-    res = metric.evaluate(2)
-    assert res['accuracy/many'] == 100.0 and res['accuracy/few'] == 0.0
-    assert 'accuracy/medium' not in res
-
-
 def test_per_category_ap_csv_matches_lvis_and_mmdet_classwise(tiny_data, tmp_path):
     """One rare class dropped, half of one frequent class's predictions given another label:
     the csv's APs equal mmdet's own classwise APs and their mean equals the overall AP."""
@@ -147,56 +109,3 @@ def test_per_category_ap_csv_matches_lvis_and_mmdet_classwise(tiny_data, tmp_pat
         assert 0.0 < by_name[cats[freq[0]]['name']] < 1.0
         for name, ap in by_name.items():  # mmdet's classwise loop, rounded to 3 decimals
             assert res[f'lvis/{name}_precision'] == pytest.approx(ap, abs=6e-4)
-
-
-def test_per_category_ap_on_hand_built_precision():
-    from ltr_plugins.core.evaluation import per_category_ap
-    p = -np.ones((2, 3, 3, 2))           # T=2, R=3, K=3, A=2; category 2 has no ground truth
-    p[:, :, 0, 0] = [[1.0, 0.5, 0.0], [1.0, 1.0, 0.5]]
-    p[:, :, 1, 0] = 0.25
-    p[:, :, :2, 1] = 0.9                 # another area range: ignored
-    ap = per_category_ap(p)
-    assert ap[0] == pytest.approx(4.0 / 6) and ap[1] == pytest.approx(0.25)
-    assert np.isnan(ap[2])
-    valid = p[:, :, :, 0]
-    assert np.nanmean(ap) == pytest.approx(valid[valid > -1].mean())  # = the LVIS AP formula
-
-
-def test_reliability_bins_hand_computed():
-    from ltr_plugins.core.evaluation import reliability_bins
-    conf = np.array([0.05, 0.1, 0.95, 1.0, 0.55])
-    hit = np.array([0, 1, 1, 1, 0])
-    r = reliability_bins(conf, hit, num_bins=10)
-    assert r['count'].tolist() == [2, 0, 0, 0, 0, 1, 0, 0, 0, 2]   # (lo, hi] bins, 0 in the 1st
-    assert r['confidence'][0] == pytest.approx(0.075) and r['accuracy'][0] == 0.5
-    assert r['accuracy'][9] == 1.0 and np.isnan(r['accuracy'][1])
-    # ECE = (2 * |0.5 - 0.075| + 1 * |0 - 0.55| + 2 * |1 - 0.975|) / 5
-    assert float(r['ece']) == pytest.approx((2 * 0.425 + 0.55 + 2 * 0.025) / 5)
-    with pytest.raises(ValueError, match=r'\[0, 1\]'):
-        reliability_bins(np.array([1.5]), np.array([1]))
-
-
-def test_long_tail_accuracy_writes_per_class_and_prediction_csv(tmp_path):
-    import csv
-
-    from ltr_plugins.mmpretrain import LongTailAccuracy
-    metric = LongTailAccuracy(class_counts=[150, 50, 5], out_dir=str(tmp_path))
-    metric.dataset_meta = {'classes': ('cat', 'dog, big', 'emu')}
-    scores = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])
-    gts = [0, 1, 1, 0]
-    metric.process({}, [dict(pred_score=s, gt_label=torch.tensor([g]))
-                        for s, g in zip(scores, gts)])
-    res = metric.evaluate(4)
-    assert res['accuracy/top1'] == pytest.approx(50.0)
-    with open(tmp_path / 'per_class_accuracy.csv') as f:
-        rows = list(csv.DictReader(f))
-    assert [r['name'] for r in rows] == ['cat', 'dog, big', 'emu']
-    assert [r['split'] for r in rows] == ['many', 'medium', 'few']
-    assert [r['train_images'] for r in rows] == ['150', '50', '5']
-    assert [r['test_samples'] for r in rows] == ['2', '2', '0']
-    assert [r['accuracy'] for r in rows] == ['50.0000', '50.0000', '']
-    with open(tmp_path / 'predictions.csv') as f:
-        preds = list(csv.DictReader(f))
-    assert [(int(p['label']), int(p['prediction'])) for p in preds] == [
-        (0, 0), (1, 1), (1, 0), (0, 2)]
-    assert [float(p['confidence']) for p in preds] == pytest.approx([0.7, 0.8, 0.6, 0.6])

@@ -13,7 +13,7 @@ the bad-input table and safe loading.
   without running it.
 * Atomic writes: a write killed half-way leaves the old csv / checkpoint and no temporary file.
 
-The whole file: ``pytest tests/test_reliability.py`` (docs/reliability.md has the timing).
+The whole file: ``pytest tests/runtime/test_reliability.py`` (docs/reliability.md has the timing).
 """
 import contextlib
 import json
@@ -326,7 +326,7 @@ AMP_COVERED_INSIDE = {
     'OLTRNeck': 'OLTRNeck+MetaEmbeddingClsHead', 'CAMCRoIHead': 'its bbox head',
     'LabelAwareRoIHead': 'the CAMC / OLTR bbox heads, LGRPredictor (label_aware_forward)',
     'CosineClassifier': 'CAMC / IIF bbox heads', 'LGRClsLoss': 'LGRPredictor',
-    'LGRRoIHead': 'test_vlltr_adapters.py::test_det_lgr_class_subset_in_training (bf16)',
+    'LGRRoIHead': 'mmdet/test_vlltr_det.py::test_det_lgr_class_subset_in_training (bf16)',
     'VLLTRPretrainHead': 'VLLTRPretrainer', 'SmallConvNet': 'backbone',
     'ResNetLT': 'backbone'}
 
@@ -488,7 +488,8 @@ def _load_texts(path):
 def test_stats_and_embedding_files_never_unpickle(tmp_path, name, loader, match, container):
     """Stats (csv / json / list), anchor embeddings (safetensors) and class texts (json) are
     parsed as text / safetensors: a pickle payload in their place is rejected with an error
-    naming the file and never runs. (Checkpoints: tests/test_compat.py, allow-list unpickler.)"""
+    naming the file and never runs. (Checkpoints: tests/runtime/test_compat.py, allow-list
+    unpickler.)"""
     marker = tmp_path / 'payload_ran'
     path = tmp_path / name
     if container == 'pickle':
@@ -549,7 +550,7 @@ def _truncate(path: Path, keep: float = 0.5) -> str:
 
 # --------------------------------------------------------------- one builder per table row
 def case_stats_class_count(tmp, root):
-    # (moved here from tests/test_iif_adapters.py) a 4-class stats file, a 6-class head
+    # (moved here from tests/mmpretrain/test_iif_adapters.py) a 4-class stats file, a 6-class head
     work = tmp / 'run'
     stats = _stats_file(tmp)
     return Case(_train_tool(TINY_CLS, work, 'model.head.type=IIFLinearClsHead',
@@ -559,7 +560,7 @@ def case_stats_class_count(tmp, root):
 
 
 def case_anchor_class_count(tmp, root):
-    # (moved from tests/test_vlltr_adapters.py) 4-class anchors for the 6-class LGR head
+    # (moved from tests/mmpretrain/test_vlltr_adapters.py) 4-class anchors for the 6-class LGR head
     work = tmp / 'run'
     anchors = _anchor_file(tmp, num_classes=4, m=3, dim=16)
     return Case(_train_tool('tests/configs/convnet_lgr_tiny.py', work,
@@ -569,7 +570,7 @@ def case_anchor_class_count(tmp, root):
 
 
 def case_anchor_class_count_det(tmp, root):
-    # (moved from tests/test_vlltr_adapters.py) the same for the RoI classifier of Mask R-CNN
+    # (moved from tests/mmdet/test_vlltr_det.py) the same for the RoI classifier of Mask R-CNN
     work = tmp / 'run'
     anchors = _anchor_file(tmp, num_classes=4, m=3, dim=16)
     return Case(_train_tool('tests/configs/mask_rcnn_lgr_tiny.py', work,
