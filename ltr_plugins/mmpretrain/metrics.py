@@ -112,7 +112,13 @@ class OpenSetLongTailAccuracy(LongTailAccuracy):
 
     Closed set (known samples only, argmax, no rejection): ``top1`` / ``many`` / ``medium`` /
     ``few`` (%, as :class:`LongTailAccuracy`) and ``macro_f1``. Open set: a sample whose
-    maximum softmax probability is below ``threshold`` is rejected as unknown; then
+    maximum softmax probability is below ``threshold`` is rejected as unknown; then the same
+    accuracies on the known samples with the rejected ones counted wrong,
+    ``top1_after_rejection`` / ``many_after_rejection`` / ``medium_after_rejection`` /
+    ``few_after_rejection`` (%): these are what the OLTR reference prints in a ``--test_open``
+    run (zhmiao/OpenLongTailRecognition-OLTR ``run_networks.py`` lines 293-310: predictions
+    below ``open_threshold`` are set to -1 before ``mic_acc_cal`` and ``shot_acc``), the
+    numbers of the paper's open-set table; then
     ``f_measure`` (and its ``precision`` / ``recall``, see
     :func:`ltr_plugins.core.evaluation.open_set_f_measure`), ``open_rejection_rate`` (% of
     open samples rejected) and ``known_rejection_rate`` (% of known samples rejected).
@@ -155,6 +161,13 @@ class OpenSetLongTailAccuracy(LongTailAccuracy):
         for i, threshold in enumerate(self.rejection_thresholds):
             suffix = '' if i == 0 else f'@{threshold:g}'
             open_pred = reject_by_confidence(pred, max_prob, threshold)
+            # the closed-set accuracies again, rejected known samples counting as wrong
+            kept = open_pred[known]
+            metrics['top1_after_rejection' + suffix] = float((kept == gt[known]).mean() * 100)
+            class_acc = per_class_accuracy(kept, gt[known], self.stats.num_classes)
+            groups = self.stats.group_indices(self.thresholds, self.split_rule)
+            for name, acc in group_accuracy(class_acc, groups).items():
+                metrics[f'{name}_after_rejection{suffix}'] = acc * 100
             for key, value in open_set_f_measure(open_pred, gt,
                                                  self.rejected_known_is_fp).items():
                 metrics[key + suffix] = value
