@@ -1,0 +1,37 @@
+"""VL-LTR settings checked against the reference (ChangyaoTian/VL-LTR): stage 1's learned
+logit scale is not capped (models/pretrain.py), the LGR head's init is LGR._init_weights
+(models/finetune.py: Linear trunc_normal std 0.02, bias 0; LayerNorm (1, 0); W_q = W_k = I) and
+the slow attention lr covers W_q, W_k and their LayerNorms (optim_factory.py, text_lr)."""
+import json
+import math
+
+import pytest
+import torch
+
+import ltr_plugins  # noqa: F401
+from ltr_plugins.core.vlltr import CLASS_TEXTS_FORMAT
+
+
+def _pretrain_head(tmp_path, **kwargs):
+    from mmpretrain.registry import MODELS
+    names = ['a', 'b', 'c']
+    texts = tmp_path / 'texts.json'
+    texts.write_text(json.dumps(dict(format=CLASS_TEXTS_FORMAT, templates=['a {}.'],
+                                     classes={n: {} for n in names})))
+    return MODELS.build(dict(type='VLLTRPretrainHead', num_classes=3, in_channels=8,
+                             embed_dim=6, class_texts=str(texts), classes=names,
+                             text_encoder=dict(type='random', dim=10, width=8), **kwargs))
+
+
+def test_stage1_logit_scale_is_not_capped_by_default(tmp_path):
+    head = _pretrain_head(tmp_path)
+    assert head.logit_scale.item() == pytest.approx(math.log(1 / 0.07))
+    with torch.no_grad():
+        head.logit_scale.fill_(5.0)          # exp(5) = 148 > CLIP's cap of 100
+    assert head.scale().item() == pytest.approx(5.0)
+    head.scale().backward()
+    assert head.logit_scale.grad.item() == pytest.approx(1.0)   # no clamp: gradient passes
+    capped = _pretrain_head(tmp_path, max_logit_scale=math.log(100))
+    with torch.no_grad():
+        capped.logit_scale.fill_(5.0)
+    assert capped.scale().item() == pytest.approx(math.log(100))
