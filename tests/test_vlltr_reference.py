@@ -7,8 +7,13 @@ import math
 
 import pytest
 import torch
+from conftest import REPO
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from torch import nn
 
 import ltr_plugins  # noqa: F401
+from ltr_plugins.core import LanguageGuidedClassifier
 from ltr_plugins.core.vlltr import CLASS_TEXTS_FORMAT
 
 
@@ -35,3 +40,24 @@ def test_stage1_logit_scale_is_not_capped_by_default(tmp_path):
     with torch.no_grad():
         capped.logit_scale.fill_(5.0)
     assert capped.scale().item() == pytest.approx(math.log(100))
+
+
+@pytest.mark.parametrize('path', [
+    'configs/vlltr/resnet50_vlltr-lgr-m64_4xb128-30e_imagenet-lt.py',
+    'configs/vlltr/resnet152_vlltr-lgr-m64_4xb128-10e_places-lt.py',
+    'configs/vlltr/demo/convnet_vlltr-lgr-m8_1xb64-15e_demo-cls.py',
+])
+def test_lgr_slow_lr_covers_the_attention_layernorms(path):
+    cfg = Config.fromfile(str(REPO / path))
+    model = nn.Module()
+    model.head = nn.Module()
+    model.head.lgr = LanguageGuidedClassifier(torch.randn(4, 2, 8), logit_scale=2.0)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    base = cfg.optim_wrapper.optimizer.lr
+    lr_of = {}
+    for group in wrapper.optimizer.param_groups:
+        for p in group['params']:
+            lr_of[id(p)] = group['lr']
+    for name, p in model.named_parameters():
+        slow = any(k in name for k in ('.query.', '.key.', '.query_norm.', '.key_norm.'))
+        assert lr_of[id(p)] == pytest.approx(base * (0.01 if slow else 1.0)), name
