@@ -42,6 +42,23 @@ def test_stage1_logit_scale_is_not_capped_by_default(tmp_path):
     assert capped.scale().item() == pytest.approx(math.log(100))
 
 
+def test_lgr_init_as_the_reference():
+    torch.manual_seed(0)
+    lgr = LanguageGuidedClassifier(torch.randn(50, 3, 64), logit_scale=2.0, hidden_ratio=4)
+    first, second = lgr.visual[0], lgr.visual[2]
+    for layer in (first, second):
+        w = layer.weight.detach()
+        assert w.std().item() == pytest.approx(0.02, rel=0.05)
+        assert w.mean().abs().item() < 2e-3
+        assert torch.count_nonzero(layer.bias) == 0
+    # not PyTorch's default nn.Linear init (uniform +-1/sqrt(fan_in) = +-0.125 for 64 inputs)
+    assert first.weight.abs().max().item() < 0.125
+    for norm in (lgr.query_norm, lgr.key_norm):
+        assert torch.equal(norm.weight, torch.ones(64)) and torch.count_nonzero(norm.bias) == 0
+    assert torch.equal(lgr.query.weight, torch.eye(64)) and torch.equal(lgr.key.weight,
+                                                                        torch.eye(64))
+
+
 @pytest.mark.parametrize('path', [
     'configs/vlltr/resnet50_vlltr-lgr-m64_4xb128-30e_imagenet-lt.py',
     'configs/vlltr/resnet152_vlltr-lgr-m64_4xb128-10e_places-lt.py',
