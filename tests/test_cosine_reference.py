@@ -68,6 +68,9 @@ def _head(path):
     from mmengine.registry import MODELS
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         if cfg.default_scope == 'mmdet':
+            # a 1 x 1 RoI only shrinks the first shared FC (12544 -> 256 inputs, for speed);
+            # fc_cls / fc_reg and every init setting stay the config's
+            cfg.model.roi_head.bbox_head.roi_feat_size = 1
             return MODELS.build(cfg.model.roi_head.bbox_head)
         return MODELS.build(cfg.model.head)
 
