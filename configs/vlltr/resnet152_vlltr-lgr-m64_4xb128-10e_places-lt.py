@@ -1,5 +1,11 @@
 # VL-LTR stage 2 on Places-LT: LGR head (M = 64 AnSS anchors, alpha = 0.2) on the frozen stage-1
 # image encoder. Schedule: this package's choice (10 epochs).
+# The attention (W_q, W_k and their LayerNorms query_norm / key_norm: the keys below match all
+# four) trains at 1/100 of the base lr. The reference trains exactly these at `text_lr`
+# (ChangyaoTian/VL-LTR optim_factory.py lines 14-35: every parameter without 'visual' in its
+# name; the visual MLP `visual_fc` stays at the base lr); its ratio text_lr / lr = 1e-6 / 1e-3
+# is for AdamW, whose step does not scale with the gradient, so it does not carry over to this
+# config's SGD schedule: 1/100 is this package's (untuned) choice.
 _base_ = '../baselines/resnet152_4xb128-30e_places-lt.py'
 
 stage1_dir = 'work_dirs/resnet152_vlltr-pretrain_4xb128-30e_places-lt/'
@@ -19,6 +25,6 @@ model = dict(
         topk=(1, 5)))
 max_epochs = 10
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
-    'head.lgr.query.': dict(lr_mult=0.01), 'head.lgr.key.': dict(lr_mult=0.01)}))
+    'head.lgr.query': dict(lr_mult=0.01), 'head.lgr.key': dict(lr_mult=0.01)}))
 param_scheduler = dict(T_max=max_epochs, end=max_epochs)
 train_cfg = dict(max_epochs=max_epochs)

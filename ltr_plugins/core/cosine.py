@@ -1,8 +1,9 @@
 """Normalised, scaled ("cosine") classifiers: ``y = s * (x / ||x||) . (W / ||W||)^T (+ b)``.
 
 Used by the normalized bbox/cls heads (mmdet ``NormedLinear`` style, s = 20, or 8 with IIF),
-CAMC (a tuned s) and OLTR (``squash=True``: the unit input is scaled by ``||x|| / (1 + ||x||)``,
-s = 16). :class:`CosineConv2d` is the per-pixel version for mask predictors.
+CAMC (a tuned s), OLTR and the IIF reference's classification runs (``squash=True``: the unit
+input is scaled by ``||x|| / (1 + ||x||)``, s = 16). :class:`CosineConv2d` is the per-pixel
+version for mask predictors.
 
 Numerics: norms are computed in float32 as ``sqrt(max(sum(x^2), eps^2))`` so fp16/bf16 inputs
 neither overflow nor underflow; vectors with norm ``<= eps`` (zero inputs, zero weight rows) give
@@ -74,28 +75,45 @@ def _scale_and_bias(out: Tensor, scale: Union[float, Tensor], bias: Optional[Ten
     return out.to(dtype)
 
 
-class _ScaleMixin:
-    """Fixed scale (a float) or learnable scale stored as ``log_scale`` (so ``s = exp(.) > 0``
-    whatever the optimiser does)."""
+SCALE_PARAMS = ('log', 'sqrt')
 
-    def _init_scale(self, scale: float, learnable: bool) -> None:
+
+class _ScaleMixin:
+    """Fixed scale (a float) or a learnable one, parameterised by ``scale_param``:
+
+    - ``'log'``: a parameter ``log_scale`` with ``s = exp(log_scale)`` (s > 0 whatever the
+      optimiser does);
+    - ``'sqrt'``: a parameter ``scale_sqrt`` with ``s = scale_sqrt ** 2`` — the IIF reference's
+      ``lr_cosine`` classifier (kostas1515/iif ``classification/resnet_cifar.py``,
+      ``CosNorm_Classifier``, lines 56-57 and 75-76: ``Parameter(5.0)``, logits times
+      ``scale ** 2``), so ``scale=25`` starts from its s0 = 5.
+    """
+
+    def _init_scale(self, scale: float, learnable: bool, scale_param: str = 'log') -> None:
         if not (scale > 0 and math.isfinite(scale)):
             raise ValueError(f'scale must be a positive finite number, got {scale}')
-        self.learnable_scale = learnable
-        if learnable:
+        if scale_param not in SCALE_PARAMS:
+            raise ValueError(f'scale_param must be one of {SCALE_PARAMS}, got {scale_param!r}')
+        self.learnable_scale, self.scale_param = learnable, scale_param
+        if not learnable:
+            self._fixed_scale = float(scale)
+        elif scale_param == 'log':
             self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
         else:
-            self._fixed_scale = float(scale)
+            self.scale_sqrt = nn.Parameter(torch.tensor(math.sqrt(scale)))
 
     @property
     def scale(self) -> Union[float, Tensor]:
         """s: a float when fixed, a 0-dim tensor (differentiable) when learnable."""
-        return self.log_scale.exp() if self.learnable_scale else self._fixed_scale
+        if not self.learnable_scale:
+            return self._fixed_scale
+        return self.log_scale.exp() if self.scale_param == 'log' else self.scale_sqrt.square()
 
     def _scale_repr(self) -> str:
         scale = self.scale
         scale = float(scale.detach()) if isinstance(scale, Tensor) else scale
-        return f'scale={scale:.4g}, learnable_scale={self.learnable_scale}'
+        learnable = f"'{self.scale_param}'" if self.learnable_scale else 'False'
+        return f'scale={scale:.4g}, learnable_scale={learnable}'
 
 
 class CosineClassifier(_ScaleMixin, nn.Module):
@@ -105,7 +123,10 @@ class CosineClassifier(_ScaleMixin, nn.Module):
         in_features: D.
         out_features: K.
         scale: s (temperature); 16 (OLTR) by default, mmdet's NormedLinear uses 20.
-        learnable_scale: learn s, parameterised as ``log s`` so it stays positive.
+        learnable_scale: learn s (parameterised by ``scale_param``).
+        scale_param: ``'log'`` (default): learn ``log s``, so s stays positive; ``'sqrt'``:
+            learn ``sqrt(s)`` and use its square, as the IIF reference's ``lr_cosine``
+            classifier (``scale=25`` = its s0 = 5). Ignored when the scale is fixed.
         bias: add a learnable (K,) bias (initialised to 0) after scaling.
         squash: OLTR CosNorm: scale the unit input by ``||x|| / (1 + ||x||)``.
         eps: lower bound of the norms.
@@ -121,7 +142,8 @@ class CosineClassifier(_ScaleMixin, nn.Module):
 
     def __init__(self, in_features: int, out_features: int, scale: float = 16.0,
                  learnable_scale: bool = False, bias: bool = False, squash: bool = False,
-                 eps: float = 1e-6, init_std: Optional[float] = None) -> None:
+                 eps: float = 1e-6, init_std: Optional[float] = None,
+                 scale_param: str = 'log') -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.squash, self.eps, self.init_std = squash, eps, init_std
@@ -130,7 +152,7 @@ class CosineClassifier(_ScaleMixin, nn.Module):
             self.bias = nn.Parameter(torch.empty(out_features))
         else:
             self.register_parameter('bias', None)
-        self._init_scale(scale, learnable_scale)
+        self._init_scale(scale, learnable_scale, scale_param)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -164,7 +186,7 @@ class CosineConv2d(_ScaleMixin, nn.Conv2d):
 
     Args:
         in_channels, out_channels, kernel_size: as ``nn.Conv2d`` (kernel 1 by default).
-        scale, learnable_scale, squash, eps: as :class:`CosineClassifier`.
+        scale, learnable_scale, scale_param, squash, eps: as :class:`CosineClassifier`.
         bias: as ``nn.Conv2d`` (default True, like mmdet's mask predictor); added after scaling.
         **kwargs: other ``nn.Conv2d`` arguments (stride, padding, groups, ...). The weights keep
             ``nn.Conv2d``'s default init.
@@ -175,10 +197,11 @@ class CosineConv2d(_ScaleMixin, nn.Conv2d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size=1,
                  scale: float = 20.0, learnable_scale: bool = False, bias: bool = True,
-                 squash: bool = False, eps: float = 1e-6, **kwargs) -> None:
+                 squash: bool = False, eps: float = 1e-6, scale_param: str = 'log',
+                 **kwargs) -> None:
         super().__init__(in_channels, out_channels, kernel_size, bias=bias, **kwargs)
         self.squash, self.eps = squash, eps
-        self._init_scale(scale, learnable_scale)
+        self._init_scale(scale, learnable_scale, scale_param)
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C_in, H, W) -> (N, C_out, H', W') scaled per-pixel cosine responses."""

@@ -1,5 +1,5 @@
 """Long-tail evaluation math on plain arrays (shared by the mmpretrain / mmdet metrics)."""
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Sequence
 
 import numpy as np
 
@@ -20,6 +20,50 @@ def per_class_accuracy(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np
     correct = np.bincount(gt[pred == gt], minlength=num_classes).astype(np.float64)
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.where(total > 0, correct / np.maximum(total, 1), np.nan)
+
+
+#: how a class whose training count equals a threshold is grouped (see :func:`shot_groups`)
+SHOT_SPLIT_RULES = ('inclusive', 'exclusive')
+
+
+def shot_groups(train_counts: np.ndarray, thresholds: Sequence[int] = (20, 100),
+                rule: str = 'inclusive',
+                names: Sequence[str] = ('few', 'medium', 'many')) -> np.ndarray:
+    """Many / medium / few group of each class from its number of training images.
+
+    With ``thresholds = (lo, hi)``:
+
+    - ``'inclusive'`` (default): many ``n >= hi``, few ``n <= lo``, medium ``lo < n < hi``.
+      This is the split of the evaluation code behind the published numbers: OLTR's
+      ``shot_acc`` (zhmiao/OpenLongTailRecognition-OLTR ``utils.py`` lines 70-73) and VL-LTR's
+      (ChangyaoTian/VL-LTR ``engine.py`` lines 184-186: many ``n > 99``, low ``n <= 20``).
+    - ``'exclusive'``: many ``n > hi``, few ``n < lo``, medium ``lo <= n <= hi`` (the wording
+      "more than 100 / fewer than 20 images" of the papers' text).
+
+    The two differ only for classes with exactly ``lo`` or ``hi`` images (ImageNet-LT: 10
+    classes with 20 and 6 with 100 images, 391 / 463 / 146 inclusive vs 385 / 479 / 136
+    exclusive).
+
+    Args:
+        train_counts: (K,) training image counts.
+        thresholds: ``(lo, hi)``, ``lo < hi``.
+        rule: ``'inclusive'`` or ``'exclusive'``.
+        names: the labels of the (few, medium, many) groups.
+
+    Returns:
+        (K,) object array of group names.
+    """
+    if rule not in SHOT_SPLIT_RULES:
+        raise ValueError(f'shot split rule must be one of {SHOT_SPLIT_RULES}, got {rule!r}')
+    lo, hi = thresholds
+    if not lo < hi:
+        raise ValueError(f'shot split thresholds must be (lo, hi) with lo < hi, got {thresholds}')
+    n = np.asarray(train_counts)
+    if rule == 'inclusive':
+        many, few = n >= hi, n <= lo
+    else:
+        many, few = n > hi, n < lo
+    return np.where(many, names[2], np.where(few, names[0], names[1])).astype(object)
 
 
 def group_accuracy(class_acc: np.ndarray, groups: Mapping[str, np.ndarray]) -> Dict[str, float]:

@@ -22,7 +22,8 @@ from ..fileio import atomic_write_text, read_text
 
 PathLike = Union[str, Path]
 
-#: many / medium / few split of the long-tail literature: few < 20 <= medium <= 100 < many.
+#: many / medium / few thresholds of the long-tail literature (lo, hi) = (20, 100); how a class
+#: with exactly 20 / 100 images is grouped is the ``rule`` of :meth:`ClassStats.groups`.
 SHOT_THRESHOLDS: Tuple[int, int] = (20, 100)
 #: LVIS frequency groups: rare <= 10 < common <= 100 < frequent (by training image count).
 LVIS_THRESHOLDS: Tuple[int, int] = (10, 100)
@@ -81,25 +82,27 @@ class ClassStats:
 
     # ----------------------------------------------------------------------------- groups
     def groups(self, thresholds: Sequence[int] = SHOT_THRESHOLDS,
-               names: Sequence[str] = ('few', 'medium', 'many')) -> np.ndarray:
-        """Group name of each class by image count: ``names[i]`` for counts in
-        ``(thresholds[i-1], thresholds[i]]``-style bins.
+               names: Sequence[str] = ('few', 'medium', 'many'),
+               rule: str = 'inclusive') -> np.ndarray:
+        """Group name of each class by training image count
+        (:func:`ltr_plugins.core.evaluation.shot_groups`).
 
-        With the default ``(20, 100)``: few ``< 20``, medium ``20..100``, many ``> 100``
-        (the OLTR / decoupling convention). Returns a (K,) array of str.
+        With the default ``(20, 100)`` and ``rule='inclusive'``: many ``>= 100``, few ``<= 20``,
+        medium ``21..99`` (OLTR's / VL-LTR's evaluation code); ``rule='exclusive'``: many
+        ``> 100``, few ``< 20``, medium ``20..100``. Returns a (K,) array of str.
         """
-        lo, hi = thresholds
-        counts = self.image_counts
-        out = np.where(counts > hi, names[2], np.where(counts >= lo, names[1], names[0]))
-        return out.astype(object)
+        from ..core.evaluation import shot_groups  # the package imports torch: only when used
+        return shot_groups(self.image_counts, thresholds, rule, names)
 
     def lvis_frequency(self) -> np.ndarray:
         """LVIS r / c / f of each class: r ``<= 10`` images, c ``11..100``, f ``> 100``."""
         return lvis_frequency_of(self.image_counts)
 
-    def group_indices(self, thresholds: Sequence[int] = SHOT_THRESHOLDS) -> Dict[str, np.ndarray]:
-        """``{'many': idx, 'medium': idx, 'few': idx}`` class indices (possibly empty)."""
-        groups = self.groups(thresholds)
+    def group_indices(self, thresholds: Sequence[int] = SHOT_THRESHOLDS,
+                      rule: str = 'inclusive') -> Dict[str, np.ndarray]:
+        """``{'many': idx, 'medium': idx, 'few': idx}`` class indices (possibly empty); ``rule``
+        as :meth:`groups`."""
+        groups = self.groups(thresholds, rule=rule)
         return {g: np.flatnonzero(groups == g) for g in ('many', 'medium', 'few')}
 
     # ------------------------------------------------------------------------- builders

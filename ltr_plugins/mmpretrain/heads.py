@@ -46,9 +46,13 @@ class CosineClsHead(ClsHead):
         num_classes: K.
         in_channels: feature dimension D.
         scale: s (CAMC / IIF classification use 16-30; mmdet's ``NormedLinear`` uses 20).
-        learnable_scale: learn s (kept positive).
+        learnable_scale: learn s.
+        scale_param: how a learnable s is parameterised: ``'log'`` (default, s = exp(p)) or
+            ``'sqrt'`` (s = p², the IIF reference's ``lr_cosine``; see
+            :class:`~ltr_plugins.core.CosineClassifier`).
         bias: add a per-class bias after scaling.
-        squash: OLTR's CosNorm input squashing ``|x| / (1 + |x|)``.
+        squash: CosNorm input squashing ``|x| / (1 + |x|)`` (OLTR's and the IIF reference's
+            classification classifier).
         iif: optional IIF config, as :class:`IIFLinearClsHead`, applied after the cosine
             product (scaling weight rows before normalising would cancel it).
     """
@@ -60,6 +64,7 @@ class CosineClsHead(ClsHead):
                  learnable_scale: bool = False,
                  bias: bool = False,
                  squash: bool = False,
+                 scale_param: str = 'log',
                  iif: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
@@ -67,7 +72,8 @@ class CosineClsHead(ClsHead):
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.fc = CosineClassifier(in_channels, num_classes, scale=scale,
-                                   learnable_scale=learnable_scale, bias=bias, squash=squash)
+                                   learnable_scale=learnable_scale, bias=bias, squash=squash,
+                                   scale_param=scale_param)
         self.iif = build_iif_from_config(num_classes, iif)
 
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
@@ -97,7 +103,7 @@ class CAMCClsHead(CosineClsHead):
     from one classifier, and the labels (only the head sees them) choose the training target.
 
     Args:
-        num_classes, in_channels, scale, learnable_scale, bias, squash, iif: as
+        num_classes, in_channels, scale, learnable_scale, scale_param, bias, squash, iif: as
             :class:`CosineClsHead` (IIF, if given, adjusts both passes' logits).
         camc (dict): :class:`~ltr_plugins.core.CAMCalibration` options: ``lam``, ``topk``,
             ``momentum``, ``corr_weight``, ``combine``, ``detach_map``, ``aux_weight``,

@@ -8,8 +8,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpretrain.registry import METRICS
 
-from ..core.evaluation import (UNKNOWN, group_accuracy, macro_f1, open_set_f_measure,
-                               per_class_accuracy, reject_by_confidence)
+from ..core.evaluation import (SHOT_SPLIT_RULES, UNKNOWN, group_accuracy, macro_f1,
+                               open_set_f_measure, per_class_accuracy, reject_by_confidence)
 from ..datasets import SHOT_THRESHOLDS, ClassStats
 from ..fileio import atomic_write_text, to_csv
 
@@ -18,8 +18,12 @@ from ..fileio import atomic_write_text, to_csv
 class LongTailAccuracy(BaseMetric):
     """Top-1 accuracy (%) overall and per many / medium / few split.
 
-    The split of each class comes from its number of *training* images: few ``< 20``,
-    medium ``20..100``, many ``> 100`` by default. Overall top-1 is over samples; a split's
+    The split of each class comes from its number of *training* images, by default as the
+    evaluation code behind the published numbers (OLTR ``utils.py`` ``shot_acc``, VL-LTR
+    ``engine.py`` ``shot_acc``): many ``>= 100``, medium ``21..99``, few ``<= 20``
+    (``split_rule='inclusive'``); ``split_rule='exclusive'`` gives many ``> 100``, medium
+    ``20..100``, few ``< 20`` (see :func:`ltr_plugins.core.evaluation.shot_groups`; they differ
+    only for classes with exactly 20 or 100 images). Overall top-1 is over samples; a split's
     accuracy is the mean of its classes' accuracies (equal to the sample mean on a balanced
     test set such as ImageNet-LT's). Empty splits are not reported.
 
@@ -27,7 +31,9 @@ class LongTailAccuracy(BaseMetric):
         train_ann_file: mmpretrain annotation list of the training set (``path label`` lines)
             from which the per-class training counts are taken.
         class_counts: per-class training image counts, instead of ``train_ann_file``.
-        thresholds: ``(few_below, many_above)`` boundaries, default ``(20, 100)``.
+        thresholds: ``(lo, hi)`` split boundaries, default ``(20, 100)``.
+        split_rule: ``'inclusive'`` (default: few ``<= lo``, many ``>= hi``) or
+            ``'exclusive'`` (few ``< lo``, many ``> hi``).
         out_dir: if given, write ``per_class_accuracy.csv`` (class, name, training images,
             split, test samples, accuracy %) and ``predictions.csv`` (label, prediction,
             confidence = max softmax probability, for calibration plots) there, atomically.
@@ -42,6 +48,7 @@ class LongTailAccuracy(BaseMetric):
                  train_ann_file: Optional[str] = None,
                  class_counts: Optional[Sequence[int]] = None,
                  thresholds: Sequence[int] = SHOT_THRESHOLDS,
+                 split_rule: str = 'inclusive',
                  out_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -53,6 +60,10 @@ class LongTailAccuracy(BaseMetric):
         else:
             self.stats = ClassStats.from_counts(class_counts)
         self.thresholds = tuple(thresholds)
+        if split_rule not in SHOT_SPLIT_RULES:
+            raise ValueError(f'{type(self).__name__}: split_rule must be one of '
+                             f'{SHOT_SPLIT_RULES}, got {split_rule!r}')
+        self.split_rule = split_rule
         self.out_dir = out_dir
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
@@ -71,7 +82,7 @@ class LongTailAccuracy(BaseMetric):
                              f'but the evaluated set has label {int(gt.max())}')
         class_acc = per_class_accuracy(pred, gt, num_classes)
         metrics = {'top1': float((pred == gt).mean() * 100)}
-        groups = self.stats.group_indices(self.thresholds)
+        groups = self.stats.group_indices(self.thresholds, self.split_rule)
         for name, acc in group_accuracy(class_acc, groups).items():
             metrics[name] = acc * 100
         if self.out_dir:
@@ -101,7 +112,13 @@ class OpenSetLongTailAccuracy(LongTailAccuracy):
 
     Closed set (known samples only, argmax, no rejection): ``top1`` / ``many`` / ``medium`` /
     ``few`` (%, as :class:`LongTailAccuracy`) and ``macro_f1``. Open set: a sample whose
-    maximum softmax probability is below ``threshold`` is rejected as unknown; then
+    maximum softmax probability is below ``threshold`` is rejected as unknown; then the same
+    accuracies on the known samples with the rejected ones counted wrong,
+    ``top1_after_rejection`` / ``many_after_rejection`` / ``medium_after_rejection`` /
+    ``few_after_rejection`` (%): these are what the OLTR reference prints in a ``--test_open``
+    run (zhmiao/OpenLongTailRecognition-OLTR ``run_networks.py`` lines 293-310: predictions
+    below ``open_threshold`` are set to -1 before ``mic_acc_cal`` and ``shot_acc``), the
+    numbers of the paper's open-set table; then
     ``f_measure`` (and its ``precision`` / ``recall``, see
     :func:`ltr_plugins.core.evaluation.open_set_f_measure`), ``open_rejection_rate`` (% of
     open samples rejected) and ``known_rejection_rate`` (% of known samples rejected).
@@ -144,6 +161,13 @@ class OpenSetLongTailAccuracy(LongTailAccuracy):
         for i, threshold in enumerate(self.rejection_thresholds):
             suffix = '' if i == 0 else f'@{threshold:g}'
             open_pred = reject_by_confidence(pred, max_prob, threshold)
+            # the closed-set accuracies again, rejected known samples counting as wrong
+            kept = open_pred[known]
+            metrics['top1_after_rejection' + suffix] = float((kept == gt[known]).mean() * 100)
+            class_acc = per_class_accuracy(kept, gt[known], self.stats.num_classes)
+            groups = self.stats.group_indices(self.thresholds, self.split_rule)
+            for name, acc in group_accuracy(class_acc, groups).items():
+                metrics[f'{name}_after_rejection{suffix}'] = acc * 100
             for key, value in open_set_f_measure(open_pred, gt,
                                                  self.rejected_known_is_fp).items():
                 metrics[key + suffix] = value

@@ -19,8 +19,9 @@ from ..core.vlltr import (FUSION_MODES, LanguageGuidedClassifier, flatten_corpor
                           fuse_branch_scores, load_anchor_embeddings, load_class_texts,
                           read_class_names, vlltr_pretrain_losses)
 
-#: CLIP's cap on the learned similarity scale (exp(logit_scale) <= 100)
-MAX_LOGIT_SCALE = math.log(100.0)
+#: CLIP's cap on the learned similarity scale (exp(logit_scale) <= 100); VL-LTR's stage 1 has
+#: none, so it is only an option (``VLLTRPretrainHead(max_logit_scale=CLIP_MAX_LOGIT_SCALE)``)
+CLIP_MAX_LOGIT_SCALE = math.log(100.0)
 
 
 class FrozenSentenceFeatures:
@@ -70,6 +71,9 @@ class VLLTRPretrainHead(BaseModule):
             sentence embeddings are computed once; only the projections and the image backbone
             train, see docs/methods/vlltr.md).
         logit_scale_init: initial log scale (CLIP: log(1 / 0.07)).
+        max_logit_scale: optional cap on the learned log scale. Default None: no cap, as the
+            reference (ChangyaoTian/VL-LTR ``models/pretrain.py`` line 391 uses
+            ``self.logit_scale.exp()`` as is); ``math.log(100)`` is CLIP's cap.
         smoothing: label smoothing of the class-wise contrastive loss (reference 0.1).
     """
 
@@ -82,6 +86,7 @@ class VLLTRPretrainHead(BaseModule):
                  text_encoder: dict = dict(type='minilm'),
                  train_text_encoder: bool = False,
                  logit_scale_init: float = math.log(1 / 0.07),
+                 max_logit_scale: Optional[float] = None,
                  smoothing: float = 0.1,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -103,6 +108,7 @@ class VLLTRPretrainHead(BaseModule):
         self.image_proj = nn.Linear(in_channels, embed_dim)
         self.text_proj = nn.Linear(encoder.dim, embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)))
+        self.max_logit_scale = max_logit_scale
         self.smoothing = smoothing
 
     def sample_sentences(self, labels: torch.Tensor) -> torch.Tensor:
@@ -125,8 +131,10 @@ class VLLTRPretrainHead(BaseModule):
         return self.image_proj(feats[-1]), self.text_proj(self.text_features(indices))
 
     def scale(self) -> torch.Tensor:
-        """The log similarity scale t, capped at log 100 (0-dim tensor)."""
-        return self.logit_scale.clamp(max=MAX_LOGIT_SCALE)
+        """The log similarity scale t (0-dim tensor), capped at ``max_logit_scale`` if set."""
+        if self.max_logit_scale is None:
+            return self.logit_scale
+        return self.logit_scale.clamp(max=self.max_logit_scale)
 
     @torch.no_grad()
     def class_embeddings(self) -> torch.Tensor:

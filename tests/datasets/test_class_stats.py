@@ -57,11 +57,17 @@ def test_from_lvis_json_bad_inputs(tmp_path):
 
 def test_groups_follow_thresholds():
     stats = ClassStats.from_counts([101, 100, 20, 19, 1, 10, 11])
-    assert list(stats.groups()) == ['many', 'medium', 'medium', 'few', 'few', 'few', 'few']
+    # default: the OLTR / VL-LTR evaluation code's rule, many >= 100, few <= 20
+    assert list(stats.groups()) == ['many', 'many', 'few', 'few', 'few', 'few', 'few']
+    assert list(stats.groups(rule='exclusive')) == ['many', 'medium', 'medium', 'few', 'few',
+                                                    'few', 'few']
     assert list(stats.lvis_frequency()) == ['f', 'c', 'c', 'c', 'r', 'r', 'c']
-    idx = stats.group_indices()
+    idx = stats.group_indices(rule='exclusive')
     np.testing.assert_array_equal(idx['many'], [0])
     np.testing.assert_array_equal(idx['few'], [3, 4, 5, 6])
+    idx = stats.group_indices()
+    np.testing.assert_array_equal(idx['many'], [0, 1])
+    assert len(idx['medium']) == 0
 
 
 def test_from_mmpretrain_ann(tmp_path):

@@ -119,13 +119,18 @@ def test_packaged_other_tables():
     freq = list(v05.lvis_frequency())
     assert (freq.count('r'), freq.count('c'), freq.count('f')) == (454, 461, 315)
     assert v05.num_instances == 693_958 and v05.num_images == 57_263
-    for stats, k, total, mx, groups in (
-            (ClassStats.from_imagenet_lt_table(), 1000, 115_846, 1280, (385, 479, 136)),
-            (ClassStats.from_places_lt_table(), 365, 62_500, 4980, (131, 163, 71))):
+    # many / medium / few: inclusive (default, >= 100 / <= 20) and exclusive (> 100 / < 20)
+    for stats, k, total, mx, groups, groups_exclusive in (
+            (ClassStats.from_imagenet_lt_table(), 1000, 115_846, 1280, (391, 463, 146),
+             (385, 479, 136)),
+            (ClassStats.from_places_lt_table(), 365, 62_500, 4980, (132, 156, 77),
+             (131, 163, 71))):
         assert stats.num_classes == k and stats.num_images == total
         assert int(stats.image_counts.max()) == mx and int(stats.image_counts.min()) == 5
         g = list(stats.groups())
         assert (g.count('many'), g.count('medium'), g.count('few')) == groups
+        g = list(stats.groups(rule='exclusive'))
+        assert (g.count('many'), g.count('medium'), g.count('few')) == groups_exclusive
         assert stats.classes[:3] == ('0', '1', '2')
 
 
@@ -184,7 +189,7 @@ def test_tool_on_packaged_lvis_v1(tmp_path):
         n, m = int(r['image_count']), int(r['instance_count'])
         assert float(r['iif_raw']) == pytest.approx(math.log(100_170 / n), rel=1e-6)
         assert float(r['iif_base10_obj']) == pytest.approx(math.log10(1_270_141 / m), rel=1e-6)
-        assert r['shot'] == ('many' if n > 100 else 'medium' if n >= 20 else 'few')
+        assert r['shot'] == ('many' if n >= 100 else 'medium' if n > 20 else 'few')
     # the written file reads back into the same statistics
     back = ClassStats.from_csv(out)
     assert back.num_images == 100_170 and back.num_instances == 1_270_141

@@ -4,6 +4,7 @@
         [--plot histogram.png] [--format {auto,lvis,mmpretrain,csv}] [--classes classes.txt]
         [--num-images N]
         [--p-norm P] [--clamp-negative] [--on-mismatch {error,warn}]
+        [--split-rule {inclusive,exclusive}]
 
 ANN_FILE is an LVIS / COCO json, an mmpretrain annotation list (``path label`` lines), a stats
 csv, or one of the packaged tables ``lvis_v1``, ``lvis_v05``, ``imagenet_lt``, ``places_lt``.
@@ -63,6 +64,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              'warning')
     parser.add_argument('--plot', metavar='PNG',
                         help='also save the class histogram (sorted image counts, log y) here')
+    parser.add_argument('--split-rule', default='inclusive', choices=('inclusive', 'exclusive'),
+                        help='many / medium / few: inclusive = many >= 100, few <= 20 (the '
+                             'OLTR / VL-LTR evaluation code); exclusive = many > 100, '
+                             'few < 20. Default inclusive')
     parser.add_argument('--on-mismatch', default='error', choices=('error', 'warn'),
                         help='lvis: what to do when a category\'s image_count/instance_count '
                              'disagrees with its annotations. Default error')
@@ -103,7 +108,7 @@ def weight_columns(stats: ClassStats, variants: Sequence[str], strict: bool,
     return out
 
 
-def plot_histogram(stats: ClassStats, path: str) -> None:
+def plot_histogram(stats: ClassStats, path: str, split_rule: str = 'inclusive') -> None:
     """Save the sorted per-class image counts (log y), coloured by shot group, as a PNG."""
     import io
 
@@ -115,7 +120,7 @@ def plot_histogram(stats: ClassStats, path: str) -> None:
     from ltr_plugins.fileio import atomic_write_bytes
     order = np.argsort(-stats.image_counts, kind='stable')
     counts = stats.image_counts[order]
-    groups = stats.groups()[order]
+    groups = stats.groups(rule=split_rule)[order]
     colors = {'many': 'C0', 'medium': 'C1', 'few': 'C3'}
     fig, ax = plt.subplots(figsize=(7, 3.5))
     x = np.arange(len(counts))
@@ -147,7 +152,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     variants = args.variants or DEFAULT_VARIANTS
     columns = weight_columns(stats, variants, strict=bool(args.variants),
                              p_norm=args.p_norm, clamp=args.clamp_negative)
-    shots = stats.groups()
+    shots = stats.groups(rule=args.split_rule)
     if args.out:
         stats.to_csv(args.out, {'shot': list(shots), **columns})
 
@@ -165,7 +170,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.out:
         print(f'wrote {args.out}')
     if args.plot:
-        plot_histogram(stats, args.plot)
+        plot_histogram(stats, args.plot, args.split_rule)
         print(f'wrote {args.plot}')
 
 

@@ -23,6 +23,11 @@ class LanguageGuidedClassifier(nn.Module):
     ``z1 = Linear(hD -> C')(ReLU(Linear(D -> hD)(f)))`` (h = ``hidden_ratio``).
     W_q, W_k start at the identity, without bias.
 
+    Init (:meth:`reset_parameters`), as the reference's ``LGR._init_weights``
+    (ChangyaoTian/VL-LTR ``models/finetune.py`` lines 263-276): every Linear weight
+    truncated-normal with std 0.02 (bounds +-2, i.e. practically untruncated) and bias 0, the
+    LayerNorms (1, 0), then W_q = W_k = I.
+
     With ``background=True`` (detection) a learned background embedding b (D) adds a last
     language logit ``s * cos(f, b)`` and the visual branch has C + 1 outputs, so both branches
     give (B, C + 1) logits with the background last (mmdet's convention).
@@ -59,6 +64,17 @@ class LanguageGuidedClassifier(nn.Module):
         self.background = nn.Parameter(torch.randn(dim) * 0.02) if background else None
         self._cache: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
         self._cache_key: Optional[tuple] = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The reference's init: Linear weights trunc_normal(std 0.02, bounds +-2), biases 0;
+        LayerNorms (1, 0); W_q = W_k = identity."""
+        for m in self.visual:
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02, a=-2.0, b=2.0)
+                nn.init.zeros_(m.bias)
+        for norm in (self.query_norm, self.key_norm):
+            norm.reset_parameters()
         self.reset_attention()
 
     def reset_attention(self) -> None:
