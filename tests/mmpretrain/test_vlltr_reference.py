@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import REPO
+from ltr_testing import REPO
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from torch import nn

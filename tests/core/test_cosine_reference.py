@@ -5,7 +5,7 @@ hand from the formulas of the reference code (kostas1515/iif classification/resn
 ``CosNorm_Classifier``; mmdet ``NormedLinear``)."""
 import pytest
 import torch
-from conftest import REPO
+from ltr_testing import REPO
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
