@@ -121,3 +121,16 @@ def test_run_config_is_a_minimal_overlay_of_the_demo_config(tmp_path):
     assert merged.randomness.seed == 4 and merged.model.head.num_classes == 50
     assert 'data/demo' not in out.read_text()
     assert osp.isabs(ast.literal_eval(out.read_text().split('_base_ = ', 1)[1].split('\n')[0]))
+
+
+def test_quick_tier_is_ce_and_one_headline_row_per_method():
+    """--suite quick: the rows of all marked quick=True, CE first, one row per method folder,
+    every method of the package in both tasks."""
+    quick = suites.SUITES['quick']
+    assert quick is suites.QUICK and set(quick) == {'cls', 'det'}
+    for task, rows in quick.items():
+        assert rows == [r for r in suites.SUITES['all'][task] if r.quick]
+        assert rows[0].config == (suites.CLS_CE if task == 'cls' else suites.DET_CE)
+        folders = [r.config.split('/')[1] for r in rows]
+        assert len(set(folders)) == len(folders), (task, folders)
+        assert {'baselines', 'iif', 'cosine', 'camc', 'oltr', 'vlltr'} <= set(folders), task

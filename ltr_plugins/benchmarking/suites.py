@@ -12,8 +12,9 @@ from another row's run says so with ``load_from=CONFIG`` (train from that run's 
 checkpoint) or ``checkpoint_from=CONFIG`` (only test that run's checkpoint with this config);
 ``prepare`` lists steps that must run before training (see :class:`Row`).
 
-:data:`QUICK` is the short tier (``--suite quick``): CE, the strongest peer and the headline
-row of each method, both tasks.
+:data:`QUICK` is the short tier (``--suite quick``): CE, the strongest peer method and the
+headline row of each method, both tasks. It is not written out: a row of the ``all`` suite
+joins it with ``quick=True``, so adding a method to both is still one line.
 """
 from __future__ import annotations
 
@@ -45,12 +46,14 @@ class Row:
             missing (e.g. anchor selection before an LGR run); an argv item
             ``('last_checkpoint', CONFIG)`` is that run's last checkpoint, a demo config path
             stands for the run's config.
+        quick: (rows of the ``all`` suite) also in the quick tier :data:`QUICK`.
     """
     name: str
     config: str
     checkpoint_from: Optional[str] = None
     load_from: Optional[str] = None
     prepare: Tuple[Tuple[str, Tuple[ArgItem, ...]], ...] = ()
+    quick: bool = False
 
 
 def cls(method: str, name: str) -> str:
@@ -150,14 +153,17 @@ SUITES: Dict[str, Dict[str, List[Row]]] = {
                     prepare=_VL_DET_ANCHORS)],
     },
 }
+# Peer methods (configs/<peer>/demo/: RFS, Seesaw, EQLv2, class-aware sampling; re-weighted CE,
+# class-balanced sampling, post-hoc logit adjustment, tau-norm): one Row each at the end of the
+# task's list below, quick=True on the strongest peer of each task.
 # One row per method, main variant of each (the method suites hold the ablations); IIF also in
 # its post-hoc (test a plain model with the IIF weights, the IIF paper's ImageNet-LT protocol)
 # and decoupled (retrain only the classifier of a plain model with IIF) modes; detection also has
 # the decoupled mode's control without IIF (classification needs none: IIF ends level with CE).
 SUITES['all'] = {
-    'cls': [Row('CE (linear)', CLS_CE),
-            Row('IIF (linear)', cls('iif', 'iif-smooth_1xb64-30e')),
-            Row('cosine s=16', cls('cosine', 'cosine-s16_1xb64-30e')),
+    'cls': [Row('CE (linear)', CLS_CE, quick=True),
+            Row('IIF (linear)', cls('iif', 'iif-smooth_1xb64-30e'), quick=True),
+            Row('cosine s=16', cls('cosine', 'cosine-s16_1xb64-30e'), quick=True),
             Row('cosine s=16 + IIF', cls('iif', 'cosine-s16_iif-smooth_1xb64-30e')),
             Row('IIF post-hoc on CE (linear)', cls('iif', 'iif-smooth-posthoc'),
                 checkpoint_from=CLS_CE),
@@ -165,26 +171,34 @@ SUITES['all'] = {
                 checkpoint_from=cls('cosine', 'cosine-s16_1xb64-30e')),
             Row('IIF decoupled (classifier retrained on CE)',
                 cls('iif', 'iif-smooth-decoupled_1xb64-10e'), load_from=CLS_CE),
-            Row('CAMC + cosine s=16', cls('camc', 'camc_cosine-s16_1xb64-30e')),
-            Row('OLTR (stage 2 from CE)', cls('oltr', 'oltr-stage2_1xb64-15e'), load_from=CLS_CE),
+            Row('CAMC + cosine s=16', cls('camc', 'camc_cosine-s16_1xb64-30e'), quick=True),
+            Row('OLTR (stage 2 from CE)', cls('oltr', 'oltr-stage2_1xb64-15e'), load_from=CLS_CE,
+                quick=True),
             Row('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
             Row('VL-LTR stage 1 + LGR (AnSS anchors)', cls('vlltr', 'vlltr-lgr-m8_1xb64-15e'),
-                prepare=_VL_CLS_ANCHORS)],
-    'det': [Row('CE (linear)', DET_CE),
-            Row('IIF (linear)', det('iif', 'iif-raw_1xb8-6e')),
+                prepare=_VL_CLS_ANCHORS, quick=True)],
+    'det': [Row('CE (linear)', DET_CE, quick=True),
+            Row('IIF (linear)', det('iif', 'iif-raw_1xb8-6e'), quick=True),
             Row('IIF post-hoc on CE (linear)', det('iif', 'iif-raw-posthoc'),
                 checkpoint_from=DET_CE),
             Row('IIF decoupled (fc_cls retrained on CE)', det('iif', 'iif-raw-decoupled_1xb8-2e'),
                 load_from=DET_CE),
             Row('control: fc_cls retrained on CE without IIF', det('iif', 'ce-decoupled_1xb8-2e'),
                 load_from=DET_CE),
-            Row('cosine τ=20', det('cosine', 'cosine-t20_sample1e-3_1xb8-6e')),
-            Row('CAMC + cosine τ=20', det('camc', 'camc_cosine-t20_sample1e-3_1xb8-6e')),
+            Row('cosine τ=20', det('cosine', 'cosine-t20_sample1e-3_1xb8-6e'), quick=True),
+            Row('CAMC + cosine τ=20', det('camc', 'camc_cosine-t20_sample1e-3_1xb8-6e'),
+                quick=True),
             Row('OLTR head (fine-tune from CE)', det('oltr', 'oltr-stage2_sample1e-3_1xb8-3e'),
-                load_from=DET_CE),
+                load_from=DET_CE, quick=True),
             Row('LGR (VL-LTR anchors)', det('vlltr', 'vlltr-lgr-m8_sample1e-3_1xb8-6e'),
-                prepare=_VL_DET_ANCHORS)],
+                prepare=_VL_DET_ANCHORS, quick=True)],
 }
+#: The quick tier (``--suite quick``): CE, the strongest peer method and the headline row of
+#: each method (IIF, cosine, CAMC, OLTR, VL-LTR), both tasks: the rows of ``all`` marked
+#: ``quick=True``, in the same order (the first row, CE, stays the baseline).
+QUICK: Dict[str, List[Row]] = {task: [row for row in rows if row.quick]
+                               for task, rows in SUITES['all'].items()}
+SUITES['quick'] = QUICK
 
 #: The tail metric each row is compared with the baseline (first row) on, per task:
 #: (column name, metric key; 'a|b' = the first present)

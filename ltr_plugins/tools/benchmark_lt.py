@@ -51,7 +51,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--suite', default='iif', choices=sorted(SUITES),
                         help='which set of methods to compare (default: iif); all = one row '
-                             'per method')
+                             'per method; quick = the quick tier of all: CE, the strongest '
+                             'peer and the headline row of each method')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
     parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),
