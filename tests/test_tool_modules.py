@@ -22,6 +22,8 @@ COMMANDS = {
 }
 WRAPPERS = {'tools/benchmark_lt.py': 'benchmark_lt',
             'tools/benchmark_detector.py': 'benchmark_detector',
+            'tools/analysis/show_cam.py': 'show_cam',
+            'tools/analysis/show_generated.py': 'show_generated',
             **{w: m for m, w in COMMANDS.values() if w}}
 
 
