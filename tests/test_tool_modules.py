@@ -24,6 +24,8 @@ WRAPPERS = {'tools/benchmark_lt.py': 'benchmark_lt',
             'tools/benchmark_detector.py': 'benchmark_detector',
             'tools/analysis/show_cam.py': 'show_cam',
             'tools/analysis/show_generated.py': 'show_generated',
+            'tools/vlltr/build_class_texts.py': 'build_class_texts',
+            'tools/vlltr/select_anchor_sentences.py': 'select_anchor_sentences',
             **{w: m for m, w in COMMANDS.values() if w}}
 
 

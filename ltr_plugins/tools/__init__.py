@@ -11,6 +11,8 @@ and the console scripts of :mod:`ltr_plugins.cli` call these functions;
 - ``plot_per_class``: ``tools/analysis/plot_per_class.py`` (``ltr-plot``)
 - ``show_cam``: ``tools/analysis/show_cam.py``
 - ``show_generated``: ``tools/analysis/show_generated.py``
+- ``build_class_texts``: ``tools/vlltr/build_class_texts.py``
+- ``select_anchor_sentences``: ``tools/vlltr/select_anchor_sentences.py``
 - ``benchmark``: ``tools/benchmark.py`` (``ltr-benchmark``)
 - ``benchmark_lt``: ``tools/benchmark_lt.py``
 - ``benchmark_detector``: ``tools/benchmark_detector.py``
