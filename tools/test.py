@@ -1,61 +1,14 @@
-"""Evaluate a checkpoint: LVIS AP / AP50 / AP75 / APr / APc / APf (segm + bbox) for mmdet
-configs, top-1 overall and many / medium / few for mmpretrain configs.
-
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR [--score-thr T]]
-                                           [--cfg-options k=v ...]
-                                           [--launcher {none,pytorch,slurm,mpi}]
-"""
-import argparse
+"""Evaluate a checkpoint (LVIS AP / top-1 with many / medium / few):
+:func:`ltr_plugins.tools.test.main`
+(``python tools/test.py --help`` lists every option).
+Installed: ``ltr-test``."""
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+# run from a checkout: the package next to tools/
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import ltr_plugins  # noqa: E402,F401  (registration)
-from ltr_plugins.compat import apply_tool_fixes  # noqa: E402
-from ltr_plugins.fileio import atomic_write_json  # noqa: E402
-from ltr_plugins.launch import (add_common_args, build_runner, check_checkpoint_fits,  # noqa: E402
-                                enable_show_dir, format_results, load_config, parse_tool_args)
-
-
-def parse_args(argv=None):
-    """Command line of tools/test.py (``--help`` lists every option)."""
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a checkpoint')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    add_common_args(parser, 'the dir to save the evaluation logs')
-    parser.add_argument('--metrics-out', help='also write the metrics as json to this file')
-    parser.add_argument('--show-dir', help='draw the predictions of every test image and save '
-                        "them in this directory, one file per image (detection: mmdet's "
-                        'DetVisualizationHook, a relative DIR goes under '
-                        "<work_dir>/<timestamp>/; classification: mmpretrain's "
-                        'VisualizationHook, DIR as given)')
-    parser.add_argument('--score-thr', type=float, default=None,
-                        help='detection: minimum score of a drawn prediction with --show-dir '
-                        '(default: the hook\'s, 0.3)')
-    return parse_tool_args(parser, argv)
-
-
-def main(argv=None):
-    """Test CHECKPOINT with CONFIG's test set; returns the metrics (rank 0 prints them)."""
-    args = parse_args(argv)
-    apply_tool_fixes()  # safe checkpoint loading, atomic checkpoint writes, ltr_plugins:: names
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    cfg.load_from = args.checkpoint
-    if args.show_dir:
-        enable_show_dir(cfg, args.show_dir, args.score_thr)
-    runner = build_runner(cfg)
-    # a checkpoint of another head would only get mmengine's warning: refuse it
-    check_checkpoint_fits(runner.model, args.checkpoint)
-    metrics = runner.test()
-    if runner.rank == 0:
-        print(format_results(metrics), flush=True)
-        if args.metrics_out:
-            atomic_write_json(args.metrics_out, metrics)
-    return metrics
-
+from ltr_plugins.tools.test import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

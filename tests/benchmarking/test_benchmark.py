@@ -1,17 +1,15 @@
-"""tools/benchmark.py: smoke mode runs every case; ratios and the memory probe are right."""
+"""tools/benchmark.py (ltr_plugins.tools.benchmark, ltr_plugins.benchmarking.overhead): smoke
+mode runs every case; ratios and the memory probe are right."""
 import csv
 
 import pytest
 import torch
-from ltr_testing import load_tool
+
+from ltr_plugins.benchmarking import overhead as benchmark
+from ltr_plugins.tools.benchmark import main as benchmark_main
 
 
-@pytest.fixture(scope='module')
-def benchmark():
-    return load_tool('tools/benchmark.py')
-
-
-def test_saved_tensor_bytes_counts_distinct_storages(benchmark):
+def test_saved_tensor_bytes_counts_distinct_storages():
     x = torch.randn(100, 50, requires_grad=True)
     w = torch.randn(50, 20, requires_grad=True)
     # mm saves both operands (x and w): 100*50 + 50*20 float32
@@ -20,8 +18,8 @@ def test_saved_tensor_bytes_counts_distinct_storages(benchmark):
     assert benchmark.saved_tensor_bytes(lambda: (x * x).sum()) == 100 * 50 * 4
 
 
-def test_smoke_run_reports_every_case_against_stock(benchmark, tmp_path):
-    benchmark.main(['--smoke', '--out', str(tmp_path)])
+def test_smoke_run_reports_every_case_against_stock(tmp_path):
+    benchmark_main(['--smoke', '--out', str(tmp_path)])
     with open(tmp_path / 'overhead.csv') as f:
         rows = list(csv.DictReader(f))
     expected = list(benchmark.CLS_CASES) + list(benchmark.DET_CASES)
@@ -45,7 +43,7 @@ def test_smoke_run_reports_every_case_against_stock(benchmark, tmp_path):
     assert (tmp_path / 'overhead.md').read_text().startswith('# Head overhead')
 
 
-def test_whole_step_ratios_add_the_rest_of_the_model(benchmark):
+def test_whole_step_ratios_add_the_rest_of_the_model():
     from types import SimpleNamespace as NS
     stock = NS(name='stock', train_times=[1.0, 3.0, 2.0], infer_times=[0.5], params=10, memory=4)
     head = NS(name='head', train_times=[4.0], infer_times=[1.5, 1.5, 9.0], params=20, memory=8)

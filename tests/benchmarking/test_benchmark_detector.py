@@ -1,14 +1,14 @@
-"""tools/benchmark_detector.py: the synthetic batch and the detectors it builds (the timing
-itself is never asserted)."""
+"""tools/benchmark_detector.py (ltr_plugins.benchmarking.detector): the synthetic batch and the
+detectors it builds (the timing itself is never asserted)."""
 
 import pytest
 import torch
-from ltr_testing import load_tool
 
 
 @pytest.fixture(scope='module')
 def bdet():
-    return load_tool('tools/benchmark_detector.py')
+    from ltr_plugins.benchmarking import detector
+    return detector
 
 
 def test_synthetic_batch_has_four_classes_per_image_and_box_masks(bdet):

@@ -1,18 +1,20 @@
-"""tools/benchmark_lt.py: configs retargeted to another embedded preset on a fixed budget."""
+"""tools/benchmark_lt.py (ltr_plugins.tools.benchmark_lt, ltr_plugins.benchmarking.runner /
+report / suites): run configs as _base_ overlays for another embedded preset on a fixed
+budget, the seeds table."""
 
 from pathlib import Path
 
 import pytest
-from ltr_testing import REPO, build_model, load_tool
+from ltr_testing import REPO, build_model
 
-
-@pytest.fixture(scope='module')
-def blt():
-    return load_tool('tools/benchmark_lt.py')
+from ltr_plugins.benchmarking import report
+from ltr_plugins.benchmarking import runner as blt
+from ltr_plugins.benchmarking import suites
+from ltr_plugins.tools import benchmark_lt as tool
 
 
 @pytest.fixture(autouse=True)
-def fractions(blt, monkeypatch):
+def fractions(monkeypatch):
     """The scaling tests use fractions below 1 (the default budget is the demo schedule)."""
     monkeypatch.setattr(blt, 'BUDGETS', {'cls': 0.25, 'det': 1 / 3})
 
@@ -22,7 +24,7 @@ def _load(path):
     return Config.fromfile(str(path))
 
 
-def test_retarget_classification_config(blt, tmp_path):
+def test_retarget_classification_config(tmp_path):
     out = tmp_path / 'bench_convnet_camc_iif_demo.py'
     config = 'configs/camc/demo/convnet_camc_cosine-s16_iif-smooth_1xb64-30e_demo-cls.py'
     blt.retarget(str(REPO / config), str(out), 'bench', 'work_dirs/benchmark_lt_bench')
@@ -40,7 +42,7 @@ def test_retarget_classification_config(blt, tmp_path):
     assert cfg.default_hooks.checkpoint.interval == 8
 
 
-def test_retarget_detection_config_and_references(blt, tmp_path):
+def test_retarget_detection_config_and_references(tmp_path):
     out = tmp_path / 'bench_mask_rcnn_r18_fpn_oltr_demo.py'
     config = 'configs/oltr/demo/mask-rcnn_r18_fpn_oltr-stage2_sample1e-3_1xb8-3e_demo-lvis.py'
     blt.retarget(str(REPO / config), str(out), 'bench', 'work_dirs/elsewhere')
@@ -58,12 +60,12 @@ def test_retarget_detection_config_and_references(blt, tmp_path):
     assert step.end == 1 and step.milestones == [1]  # = the end: no decay in one epoch
 
 
-def test_scale_schedule_keeps_decay_inside_the_run(blt):
+def test_scale_schedule_keeps_decay_inside_the_run():
     d = dict(train_cfg=dict(max_epochs=6, val_begin=7),
              param_scheduler=[dict(type='LinearLR', by_epoch=False, begin=0, end=50),
                               dict(type='MultiStepLR', begin=0, end=6, milestones=[3, 5])],
              default_hooks=dict(checkpoint=dict(interval=6)))
-    blt._scale_schedule(d, 'det')  # 6 * 1/3 = 2 epochs
+    blt.scale_schedule(d, 'det')  # 6 * 1/3 = 2 epochs
     assert d['train_cfg'] == dict(max_epochs=2, val_begin=3)
     assert d['param_scheduler'][0]['end'] == 50
     assert d['param_scheduler'][1]['end'] == 2
@@ -73,8 +75,8 @@ def test_scale_schedule_keeps_decay_inside_the_run(blt):
     assert [blt.scaled_epochs(e, 'det') for e in (3, 6, 12)] == [1, 2, 4]
 
 
-def test_retarget_strings(blt):
-    r = blt._retarget_str
+def test_retarget_strings():
+    r = blt.rebase_path
     assert r('data/demo/lvis_v1/', 'bench', 'out') == 'data/bench/lvis_v1/'
     assert r('data/demo', 'bench', 'out') == 'data/bench'
     assert r('mydata/demo/x', 'bench', 'out') == 'mydata/demo/x'
@@ -85,14 +87,14 @@ def test_retarget_strings(blt):
     assert r('work_dirs/benchmark_lt/x/epoch_20.pth', 'demo', 'o') == 'o/x/epoch_20.pth'
 
 
-def test_columns_take_the_first_present_metric(blt):
+def test_columns_take_the_first_present_metric():
     m = {0: {'open_set/top1': 50.0, 'lvis/segm_AP': 0.25}}  # {seed: metrics}
-    assert blt._cell('cls', 'accuracy/top1|open_set/top1', m) == '50.0'
-    assert blt._cell('det', 'lvis/segm_AP', m) == '25.0'
-    assert blt._cell('cls', 'accuracy/few', m) == '-'
+    assert report.cell('cls', 'accuracy/top1|open_set/top1', m) == '50.0'
+    assert report.cell('det', 'lvis/segm_AP', m) == '25.0'
+    assert report.cell('cls', 'accuracy/few', m) == '-'
 
 
-def test_bench_writes_retargeted_configs_outside_the_work_dirs(blt, tmp_path):
+def test_bench_writes_retargeted_configs_outside_the_work_dirs(tmp_path):
     """The runner dumps its resolved config into the work dir under the config's name: the
     retargeted copy must live elsewhere, and the demo preset with the default --out runs the
     configs as they are."""
@@ -106,19 +108,19 @@ def test_bench_writes_retargeted_configs_outside_the_work_dirs(blt, tmp_path):
     assert demo.config(config) == config
 
 
-def test_budget_option_overrides_the_fraction(blt, tmp_path, monkeypatch, capsys):
+def test_budget_option_overrides_the_fraction(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(blt, 'BUDGETS', dict(blt.BUDGETS))
-    blt.main(['--suite', 'iif', '--preset', 'bench', '--tasks', 'cls', '--reuse-only',
+    tool.main(['--suite', 'iif', '--preset', 'bench', '--tasks', 'cls', '--reuse-only',
               '--out', str(tmp_path), '--budget', 'cls=0.5', 'det=1'])
     assert [blt.scaled_epochs(30, 'cls'), blt.scaled_epochs(6, 'det')] == [15, 6]
     assert 'budget 0.5 (cls) / 1 (det)' in (tmp_path / 'iif.md').read_text()
     for bad in ('cls=0', 'seg=0.5', 'cls=half'):
         with pytest.raises(SystemExit):
-            blt.main(['--reuse-only', '--out', str(tmp_path), '--budget', bad])
+            tool.main(['--reuse-only', '--out', str(tmp_path), '--budget', bad])
     assert 'expected cls=F or det=F' in capsys.readouterr().err
 
 
-def test_a_run_is_reused_only_on_the_budget_it_was_made_with(blt, tmp_path, capsys):
+def test_a_run_is_reused_only_on_the_budget_it_was_made_with(tmp_path, capsys):
     import json
     bench = blt.Bench(str(tmp_path), 'bench')
     cfg = 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py'
@@ -126,7 +128,7 @@ def test_a_run_is_reused_only_on_the_budget_it_was_made_with(blt, tmp_path, caps
     wd.mkdir()
     (wd / 'test_metrics.json').write_text(json.dumps({'accuracy/top1': 50.0, 'budget': 0.25}))
     assert bench.finished('CE', cfg) == {'accuracy/top1': 50.0, 'budget': 0.25}
-    assert bench.run('CE', cfg)['accuracy/top1'] == 50.0  # reused: nothing trained
+    assert bench.run(suites.Row('CE', cfg))['accuracy/top1'] == 50.0  # reused: nothing trained
     blt.BUDGETS['cls'] = 1.0
     assert bench.finished('CE', cfg) == {}
     assert 'has budget 0.25, this call 1.0: not reused' in capsys.readouterr().out
@@ -141,17 +143,17 @@ def _state_shapes(path) -> dict:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def test_rows_on_another_run_get_its_whole_model(blt, demo_data, monkeypatch):
+def test_rows_on_another_run_get_its_whole_model(demo_data, monkeypatch):
     """A ``checkpoint_from`` row (OLTR stage 1, IIF post-hoc) tests another run's checkpoint,
     a decoupled row (``load_from``) retrains its classifier: the model must have exactly
     that run's parameters, plus nothing but IIF weight buffers (which come from the config) --
     otherwise it would test (or start from) untrained or mismatched weights (mmengine's
     ``load_from`` only warns about missing keys)."""
     monkeypatch.chdir(REPO)
-    rows = {(c, opts[0].get('checkpoint_from') or opts[0]['load_from'])
-            for suite in blt.SUITES.values()
-            for task_rows in suite.values() for _, c, *opts in task_rows
-            if opts and ('checkpoint_from' in opts[0] or 'decoupled' in c)}
+    rows = {(r.config, r.checkpoint_from or r.load_from)
+            for suite in suites.SUITES.values()
+            for task_rows in suite.values() for r in task_rows
+            if r.checkpoint_from or 'decoupled' in r.config}
     assert ('configs/iif/demo/convnet_cosine-s16_iif-smooth-posthoc_demo-cls.py',
             'configs/cosine/demo/convnet_cosine-s16_1xb64-30e_demo-cls.py') in rows
     assert ('configs/iif/demo/mask-rcnn_r18_fpn_iif-raw-decoupled_1xb8-2e_demo-lvis.py',
@@ -173,7 +175,7 @@ def _finished_run(bench_dir, config: str, metrics: dict) -> None:
     (wd / 'test_metrics.json').write_text(json.dumps(metrics))
 
 
-def test_seeds_table_mean_std_and_paired_interval(blt, tmp_path):
+def test_seeds_table_mean_std_and_paired_interval(tmp_path):
     """Three seeds of CE and IIF: the table gives mean ± std per column and the paired
     few-shot difference to CE with its 95% t-interval (checked against scipy's paired t-test),
     and calls a row higher than CE only where that interval excludes zero."""
@@ -190,7 +192,7 @@ def test_seeds_table_mean_std_and_paired_interval(blt, tmp_path):
             _finished_run(tmp_path / f'seed_{seed}', config,
                           {'accuracy/top1': 50.0 + seed, 'accuracy/few': few[seed],
                            'minutes': 2.0})
-    blt.main(['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path),
+    tool.main(['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path),
               '--seeds', '0', '1', '2'])
     md = (tmp_path / 'iif.md').read_text()
     lines = {line.split(' | ')[0].lstrip('| '): line.split(' | ') for line in md.splitlines()
@@ -212,22 +214,22 @@ def test_seeds_table_mean_std_and_paired_interval(blt, tmp_path):
     assert not math.isnan(float(csv_rows[1].split(',')[3]))
 
 
-def test_one_seed_gives_no_verdict_and_seeds_are_distinct(blt, tmp_path, capsys):
+def test_one_seed_gives_no_verdict_and_seeds_are_distinct(tmp_path, capsys):
     _finished_run(tmp_path / 'seed_5', 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py',
                   {'accuracy/few': 1.0})
     _finished_run(tmp_path / 'seed_5', 'configs/iif/demo/convnet_iif-smooth_1xb64-30e_demo-cls.py',
                   {'accuracy/few': 9.0})
-    blt.main(['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path),
+    tool.main(['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path),
               '--seeds', '5'])
     md = (tmp_path / 'iif.md').read_text()
     assert '| +8.0 | one seed: no interval | 1 |' in md
     assert 'one seed: no intervals, no verdicts' in md
     with pytest.raises(SystemExit):
-        blt.main(['--reuse-only', '--out', str(tmp_path), '--seeds', '1', '1'])
+        tool.main(['--reuse-only', '--out', str(tmp_path), '--seeds', '1', '1'])
     assert 'each seed once' in capsys.readouterr().err
 
 
-def test_seeded_bench_sets_the_training_seed(blt, tmp_path):
+def test_seeded_bench_sets_the_training_seed(tmp_path):
     bench = blt.Bench(str(tmp_path / 'seed_3'), 'demo', seed=3)
     cfg = _load(bench.config('configs/baselines/demo/convnet_1xb64-30e_demo-cls.py'))
     assert cfg.randomness.seed == 3

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from ltr_testing import REPO, load_tool, run_tool
+from ltr_testing import REPO, run_tool
 
 from ltr_plugins.core.text_anchors import (TEXT_ONLY_LOGIT_SCALE, TEXT_ONLY_METHOD,
                                            text_centroid_scores, text_only_anchors)
@@ -127,7 +127,7 @@ def lvis_text_anchors(tiny_data, tmp_path_factory):
     ann = tiny_data / 'lvis_v1' / 'annotations' / 'lvis_v1_train.json'
     work = tmp_path_factory.mktemp('lvis_text_anchors')
     out, anchors = work / 'class_texts.json', work / 'anchors_m4.safetensors'
-    tool = load_tool('tools/vlltr/build_class_texts.py')
+    from ltr_plugins.tools import build_class_texts as tool
     assert tool.main(['--lvis', str(ann), '--out', str(out), '--anchors', str(anchors),
                       '--num-anchors', '4']) == 0
     return ann, out, anchors
@@ -179,7 +179,7 @@ def test_build_tool_names_and_classes_out(tmp_path):
     names = tmp_path / 'names.txt'
     names.write_text('tench\ngoldfish\n')
     desc = _write(tmp_path / 'desc.json', {'goldfish': 'A small fish. It is orange.'})
-    tool = load_tool('tools/vlltr/build_class_texts.py')
+    from ltr_plugins.tools import build_class_texts as tool
     out, classes = tmp_path / 'ct.json', tmp_path / 'classes.txt'
     assert tool.main(['--names', str(names), '--descriptions', str(desc), '--out', str(out),
                       '--classes-out', str(classes)]) == 0

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ltr_testing import REPO, load_tool
+from ltr_testing import REPO
 
 from ltr_plugins.datasets.layout_check import (DataLayoutError, check_layout, iter_datasets,
                                                referenced_files, require_complete_layout)
@@ -187,7 +187,7 @@ def test_check_data_tool_broken_layout_exits_nonzero_and_writes_nothing(lvis_cop
 
 
 def test_check_data_tool_complete_layout_exit_zero(lvis_copy, tmp_path, capsys):
-    tool = load_tool('tools/check_data.py')
+    from ltr_plugins.tools import check_data as tool
     assert tool.main([str(_broken_config(tmp_path, lvis_copy))]) == 0
     out = capsys.readouterr().out
     assert 'layout OK' in out and 'counts: images' in out
@@ -196,7 +196,7 @@ def test_check_data_tool_complete_layout_exit_zero(lvis_copy, tmp_path, capsys):
 def test_train_refuses_a_broken_layout_before_building_the_runner(lvis_copy, tmp_path):
     shutil.rmtree(lvis_copy / 'train2017')
     work_dir = tmp_path / 'work'
-    train = load_tool('tools/train.py')
+    from ltr_plugins.tools import train
     with pytest.raises(DataLayoutError, match=f'{lvis_copy}/train2017'):
         train.main([str(_broken_config(tmp_path, lvis_copy)), '--work-dir', str(work_dir)])
     assert not work_dir.exists()  # the runner (which creates it) was never built

@@ -29,7 +29,7 @@ import pytest
 import torch
 from ltr_testing import REPO
 from ltr_testing import anchor_file as _anchor_file
-from ltr_testing import load_tool, run_gloo, vlltr_pretrainer, write_class_list
+from ltr_testing import run_gloo, vlltr_pretrainer, write_class_list
 from torch import nn
 
 import ltr_plugins  # noqa: F401
@@ -45,6 +45,24 @@ DET_KINDS = ('CAMCShared2FCBBoxHead', 'OLTRShared2FCBBoxHead', 'IIFShared2FCBBox
 NUM_CLS = 4         # classes of every head (detection: + background, label 4)
 BATCH = 8           # whole batch; each of the 2 ranks takes one half
 STEPS = 3
+
+
+def _train_main(argv):
+    """tools/train.py's main (ltr_plugins.tools.train) in this process."""
+    from ltr_plugins.tools.train import main
+    return main(argv)
+
+
+def _test_main(argv):
+    """tools/test.py's main (ltr_plugins.tools.test) in this process."""
+    from ltr_plugins.tools.test import main
+    return main(argv)
+
+
+def _class_stats_main(argv):
+    """tools/analysis/class_stats.py's main (ltr_plugins.tools.class_stats) in this process."""
+    from ltr_plugins.tools.class_stats import main
+    return main(argv)
 
 
 def _stats_file(tmp: Path) -> str:
@@ -289,7 +307,7 @@ def test_resume_of_stateful_heads_continues_identically(cfg, tiny_data, tmp_path
         options.append(f'model.head.anchors={_anchor_file(tmp_path, 6, 4, 16)}')
     else:  # 96 of the 384 tiny images, all classes: 3 iterations per epoch
         options.append('train_dataloader.dataset.indices=' + str(list(range(0, 384, 4))))
-    train = load_tool('tools/train.py').main
+    train = _train_main
     cfg = f'tests/configs/{cfg}'
     full, resumed = tmp_path / 'full', tmp_path / 'resumed'
     # unique experiment names: mmengine keys its logger / message hub instances by them
@@ -515,7 +533,7 @@ TINY_DET = 'tests/configs/mask_rcnn_tiny.py'
 
 def _train_tool(cfg: str, work: Path, *options: str):
     # a unique experiment name: mmengine keys its logger / message hub instances by it
-    return lambda: load_tool('tools/train.py').main(
+    return lambda: _train_main(
         [cfg, '--work-dir', str(work), '--cfg-options',
          f'experiment_name={work.parent.name}_{work.name}', *options])
 
@@ -632,7 +650,7 @@ def case_unknown_iif_variant(tmp, root):
 
 def _class_stats_tool(source: str, out: Path) -> Callable:
     out.write_text('previous output\n')  # an earlier result must survive a failed run
-    return lambda: load_tool('tools/analysis/class_stats.py').main([source, '--out', str(out)])
+    return lambda: _class_stats_main([source, '--out', str(out)])
 
 
 def case_truncated_json(tmp, root):
@@ -645,7 +663,7 @@ def case_truncated_json(tmp, root):
 
 def case_truncated_csv(tmp, root):
     full = tmp / 'full.csv'
-    load_tool('tools/analysis/class_stats.py').main(
+    _class_stats_main(
         [str(root / 'lvis_v1/annotations/lvis_v1_train.json'), '--out', str(full)])
     text = full.read_text()
     cut = text.rindex(',', 0, text.index('\n', len(text) // 2))  # mid-row, after a comma
@@ -685,7 +703,7 @@ def case_checkpoint_of_another_head(tmp, root):
     ckpt = tmp / 'oltr_epoch_2.pth'
     torch.save({'meta': {}, 'state_dict': oltr.state_dict()}, ckpt)
     work, metrics = tmp / 'test', tmp / 'metrics.json'
-    run = lambda: load_tool('tools/test.py').main(  # noqa: E731
+    run = lambda: _test_main(  # noqa: E731
         [TINY_CLS, str(ckpt), '--work-dir', str(work), '--metrics-out', str(metrics),
          '--cfg-options', f'experiment_name={tmp.name}_test', 'model.head.type=IIFLinearClsHead',
          f'model.head.iif.stats={root}/classification/ImageNet_LT_train.txt'])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from ltr_testing import REPO, build_model, load_tool, run_tool, scalars
+from ltr_testing import REPO, build_model, run_tool, scalars
 from PIL import Image
 
 CLS_CFG = 'tests/configs/convnet_camc_tiny.py'
@@ -29,7 +29,8 @@ def _build(cfg_path, ckpt=None):
 
 def _show_cam(*args):
     """tools/analysis/show_cam.py main() in this process (mm* are imported already)."""
-    return load_tool('tools/analysis/show_cam.py').main([str(a) for a in args])
+    from ltr_plugins.tools.show_cam import main
+    return main([str(a) for a in args])
 
 
 def _pngs(out_dir: Path, num: int):

@@ -1,13 +1,13 @@
-"""tools/analysis/plot_per_class.py on hand-made csv files."""
+"""tools/analysis/plot_per_class.py (ltr_plugins.tools.plot_per_class) on hand-made csv files."""
 
 import numpy as np
 import pytest
-from ltr_testing import load_tool
 
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool('tools/analysis/plot_per_class.py')
+    from ltr_plugins.tools import plot_per_class
+    return plot_per_class
 
 
 def _write_run(root, accs):

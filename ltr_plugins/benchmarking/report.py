@@ -1,0 +1,91 @@
+"""Results of ``tools/benchmark_lt.py``: the markdown table (mean ± std over the seeds, paired
+difference of the tail metric to the first row with its 95% interval, verdict), the csv of
+every run and the per-class plot."""
+from __future__ import annotations
+
+import csv
+import io
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .stats import paired_by_seed, summarize
+from .suites import TAIL
+
+#: a table row: (method name, config, {seed: metrics})
+Runs = Dict[int, dict]
+
+
+def value(m: dict, key: str):
+    """m[key]; ``key`` may list alternatives 'a|b' (first present wins), None if absent."""
+    return next((m[k] for k in key.split('|') if k in m), None)
+
+
+def per_seed(runs: Runs, key: str) -> Dict[int, float]:
+    """``{seed: value of key}`` of the runs that have it."""
+    return {seed: v for seed, m in runs.items() if (v := value(m, key)) is not None}
+
+
+def scale(task: str, key: str) -> float:
+    """Factor to percent: LVIS AP is in [0, 1], accuracy already in %, F-measures stay
+    fractions (as in the OLTR paper)."""
+    return 1.0 if 'f_measure' in key or task == 'cls' else 100.0
+
+
+def cell(task: str, key: str, runs: Runs) -> str:
+    """Mean ± std over the seeds of ``key`` in ``runs`` (``{seed: metrics}``), '-' if none."""
+    values = list(per_seed(runs, key).values())
+    if not values:
+        return '-'
+    return summarize(values).format(scale(task, key), 3 if 'f_measure' in key else 1)
+
+
+def table(task: str, rows: Sequence[Tuple[str, str, Runs]],
+          cols: Sequence[Tuple[str, str]]) -> str:
+    """Markdown table of ``rows`` = ``[(name, config, {seed: metrics})]``: each column's mean ±
+    std over the seeds, the paired difference of the tail metric (:data:`TAIL`) to the first
+    row over the seeds both have, with its 95% interval, and the verdict."""
+    tail, tail_key = TAIL[task]
+    base_name, _, base_runs = rows[0]
+    base = per_seed(base_runs, tail_key)
+    lines = ['| method | config | ' + ' | '.join(c for c, _ in cols) +
+             f' | Δ {tail} vs {base_name} [95% CI] | verdict | seeds | minutes / run |',
+             '|---|---|' + '---|' * (len(cols) + 4)]
+    for i, (name, config, runs) in enumerate(rows):
+        cells = [cell(task, k, runs) for _, k in cols]
+        diff = paired_by_seed(per_seed(runs, tail_key), base) if i else None
+        if i == 0:
+            delta, verdict = '—', 'baseline'
+        elif diff is None:
+            delta, verdict = '-', '-'
+        else:
+            delta = diff.format(scale(task, tail_key))
+            verdict = {'higher': f'above {base_name}', 'lower': f'below {base_name}'}.get(
+                diff.verdict, 'one seed: no interval' if diff.n < 2 else diff.verdict)
+        minutes = [m['minutes'] for m in runs.values() if 'minutes' in m]
+        minutes = f'{sum(minutes) / len(minutes):.1f}' if minutes else '-'
+        lines.append(f'| {name} | `{osp.basename(config)}` | ' + ' | '.join(cells) +
+                     f' | {delta} | {verdict} | {len(runs)} | {minutes} |')
+    return '\n'.join(lines)
+
+
+def runs_csv(rows: Sequence[Tuple[str, str, Runs]], cols: Sequence[Tuple[str, str]]) -> str:
+    """One csv line per (row, seed): method, config, seed, every column's metric, minutes."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator='\n')
+    writer.writerow(['method', 'config', 'seed'] + [k for _, k in cols] + ['minutes'])
+    for n, c, r in rows:
+        for seed, m in sorted(r.items()):
+            writer.writerow([n, c, seed] + [value(m, k) if value(m, k) is not None else ''
+                                            for _, k in cols] + [m.get('minutes', '')])
+    return buf.getvalue()
+
+
+def plot(rows: List[Tuple[str, str, Optional[dict]]], path: str) -> bool:
+    """Per-class accuracy / AP against training frequency of the finished runs (one PNG);
+    ``rows`` = ``[(name, work dir, metrics or None)]``. False when no run is finished."""
+    runs = [(n, wd) for n, wd, m in rows if m and osp.isdir(osp.join(wd, 'test'))]
+    if not runs:
+        return False
+    from ..tools.plot_per_class import main as plot_main
+    plot_main([*[wd for _, wd in runs], '--labels', *[n for n, _ in runs], '--out', path])
+    return True

@@ -1,0 +1,323 @@
+"""Runs of ``tools/benchmark_lt.py``: each suite row's config is trained and tested in its own
+work dir, once per seed, on the embedded data of a preset.
+
+The config of a run is the demo config itself (demo preset, default ``--out``, no seed) or a
+generated *overlay* ``<out>/configs/<name>.py``: ``_base_ = <the demo config>`` plus the fields
+that differ, merged by mmengine's ``Config`` like any derived config (:func:`retarget`). The
+differing fields are computed on the loaded config, field by field (:func:`run_config`): paths
+under the embedded data root move to the preset's root, paths under the default output folder
+to ``--out``, ``num_classes`` of the demo's class count becomes the preset's, the seed is set,
+and on a non-demo preset the schedule is scaled to :data:`BUDGETS`. No config text is rewritten.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Any, Dict, Optional
+
+from ..fileio import atomic_write_json, atomic_write_text
+from .suites import DEFAULT_OUT, ROOT, ArgItem, Row, task_of
+
+#: --preset P (other than demo): each run gets this fraction of its demo config's epochs (at
+#: least 1; --budget overrides it). bench has ~3x (cls) / 2.5x (det) the demo's training images.
+#: Chosen by convergence, measured on 2 quiet cores (docs/benchmarks/bench_suite.md): classification
+#: CE / IIF top-1 25.7 / 6.8 at 1/4 (4.6-4.8 min per run), 83.1 / 82.6 at 1 (14.6 min);
+#: detection CE segm AP 0.5 at 1/6 (7.9 min), 1.0 at 1/3 (9.7 min), 27.0 at 1 (25.9 min).
+#: Fractions that fit 1 hour leave the runs far from convergence, so the default is the whole
+#: demo schedule (about 4 hours for --suite all on 2 cores; runs are reused, see --rows).
+BUDGETS = {'cls': 1.0, 'det': 1.0}
+#: --preset P (other than demo): detections kept per test image. LVIS' 300 is meant for 1203
+#: classes; the embedded images hold at most 4 objects of <= 30 classes, and the mask head on
+#: 300 RoIs per image was 2/3 of a bench test (measured 2026-11-30: 4.8 min for 300 images, of
+#: which 196 s mask prediction, 30 s LVIS evaluation). Fewer low-score detections can only lower
+#: AP (they are appended at the end of each precision-recall curve), so this is conservative.
+BENCH_MAX_PER_IMG = 100
+#: the embedded data root of the demo configs; preset P lives at ``data/P``
+DEMO_DATA_ROOT = 'data/demo'
+
+
+def scaled_epochs(epochs: int, task: str) -> int:
+    """The --preset budget of a config trained for ``epochs`` on the demo preset."""
+    return max(1, math.floor(epochs * BUDGETS[task] + 0.5))
+
+
+def _split(path: str) -> list:
+    return [p for p in path.split('/') if p not in ('', '.')]
+
+
+def _under(path: str, root: str) -> Optional[str]:
+    """The part of ``path`` below ``root`` ('' for ``root`` itself, keeping a trailing '/'),
+    compared folder by folder; None when ``path`` is not under ``root``."""
+    parts, root_parts = _split(path), _split(root)
+    if parts[:len(root_parts)] != root_parts or not root_parts:
+        return None
+    rest = '/'.join(parts[len(root_parts):])
+    return rest + ('/' if path.endswith('/') and rest else '')
+
+
+def _join(root: str, rest: str, trailing: bool) -> str:
+    root = root.rstrip('/')
+    if rest:
+        return f'{root}/{rest}'
+    return root + ('/' if trailing else '')
+
+
+def rebase_path(value: str, preset: str, out_rel: str) -> str:
+    """A path of a demo config (or a prepare step's argument) for a run on ``preset`` with the
+    output folder ``out_rel``: under :data:`DEMO_DATA_ROOT` it moves to ``data/<preset>``; under
+    :data:`DEFAULT_OUT` it moves to ``out_rel``, and (preset != demo) a checkpoint
+    ``epoch_N.pth`` of the run it names follows that run's scaled schedule. Anything else is
+    returned unchanged. Paths are compared folder by folder, e.g. ``mydata/demo/x`` is not
+    under ``data/demo``."""
+    rest = _under(value, DEMO_DATA_ROOT)
+    if rest is not None and preset != 'demo':
+        return _join(f'data/{preset}', rest, value.endswith('/'))
+    rest = _under(value, DEFAULT_OUT)
+    if rest is None or not rest:
+        return value
+    if preset != 'demo':
+        parts = rest.split('/')
+        name = parts[-1]
+        if len(parts) >= 2 and name.startswith('epoch_') and name.endswith('.pth') \
+                and name[len('epoch_'):-len('.pth')].isdigit():
+            epochs = int(name[len('epoch_'):-len('.pth')])
+            parts[-1] = f'epoch_{scaled_epochs(epochs, task_of(parts[0]))}.pth'
+            rest = '/'.join(parts)
+    return _join(out_rel, rest, value.endswith('/'))
+
+
+def scale_schedule(d: dict, task: str) -> None:
+    """Scale the schedule of the config dict ``d`` (in place) to the budget of ``task``:
+    max_epochs, epoch-based scheduler bounds / T_max / milestones (each decay kept inside the
+    shorter run), checkpoint interval, one validation at the end at most."""
+    epochs = d['train_cfg']['max_epochs']
+    new = scaled_epochs(epochs, task)
+    d['train_cfg']['max_epochs'] = new
+    if 'val_interval' in d['train_cfg']:
+        d['train_cfg']['val_interval'] = new
+    if 'val_begin' in d['train_cfg']:
+        d['train_cfg']['val_begin'] = new + 1 if d['train_cfg']['val_begin'] > epochs else 1
+    if 'max_epochs' in d:
+        d['max_epochs'] = new
+    scheds = d.get('param_scheduler') or []
+    for sch in [scheds] if isinstance(scheds, dict) else scheds:
+        if not sch.get('by_epoch', True):
+            continue  # iteration-based warm-up stays as is
+        for k in ('begin', 'end', 'T_max'):
+            if k in sch:
+                sch[k] = new if sch[k] >= epochs else math.floor(sch[k] * new / epochs + 0.5)
+        if 'milestones' in sch:  # keep each decay inside the shorter run (a 1-epoch run: none)
+            sch['milestones'] = [min(max(1, math.floor(m * new / epochs + 0.5)), max(new - 1, 1))
+                                 for m in sch['milestones']]
+    ckpt = d.get('default_hooks', {}).get('checkpoint')
+    if ckpt:
+        ckpt['interval'] = new
+
+
+def run_config(d: dict, config: str, preset: str, out_rel: str,
+               seed: Optional[int] = None) -> dict:
+    """The config dict of a benchmark run of ``config`` (its loaded dict ``d``, not changed) on
+    the embedded ``preset`` with the output folder ``out_rel`` (and, unless None, the training
+    seed ``randomness.seed``).
+
+    Every path value is rebased (:func:`rebase_path`), every ``num_classes`` equal to the
+    demo's class count becomes the preset's, and (preset != demo) the schedule is scaled to the
+    budget (:func:`scale_schedule`); detection keeps :data:`BENCH_MAX_PER_IMG` detections per
+    test image.
+    """
+    from ..datasets.generator import PRESETS
+    if preset not in PRESETS:
+        raise ValueError(f'unknown embedded data preset {preset!r}; valid: {sorted(PRESETS)}')
+    task = task_of(config)
+    groups = 'det_groups' if task == 'det' else 'cls_groups'
+    n_demo, n_new = sum(getattr(PRESETS['demo'], groups)), sum(getattr(PRESETS[preset], groups))
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            return {k: n_new if k == 'num_classes' and v == n_demo else walk(v)
+                    for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return type(obj)(walk(v) for v in obj)
+        return rebase_path(obj, preset, out_rel) if isinstance(obj, str) else obj
+
+    new = walk(copy.deepcopy(d))
+    if new.get('embedded_data'):
+        new['embedded_data']['preset'] = preset
+    if seed is not None:
+        new['randomness'] = {**new.get('randomness', {}), 'seed': seed}
+    if preset != 'demo':
+        scale_schedule(new, task)
+        if task == 'det':
+            new['model']['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
+    return new
+
+
+def overlay(base: Any, new: Any) -> Any:
+    """The fields of ``new`` that differ from ``base``, as a derived config's body: mmengine
+    merges a dict into the base's dict key by key and replaces anything else (lists whole), so a
+    changed list is given whole and a dict replacing a non-dict carries ``_delete_=True``."""
+    if isinstance(new, dict) and isinstance(base, dict):
+        if set(base) - set(new):  # a key dropped: replace the whole dict
+            return dict(new, _delete_=True)
+        return {k: overlay(base[k], v) if k in base else v for k, v in new.items()
+                if k not in base or base[k] != v}
+    if isinstance(new, dict):
+        return dict(new, _delete_=True)
+    return new
+
+
+def retarget(config: str, out_path: str, preset: str, out_rel: str,
+             seed: Optional[int] = None) -> None:
+    """Write the config of a benchmark run of ``config`` (:func:`run_config`) to ``out_path``
+    as an overlay: ``_base_ = <config>`` and the differing fields (:func:`overlay`). Raises
+    RuntimeError naming ``out_path`` if mmengine's merge does not give exactly the run's
+    config."""
+    from mmengine.config import Config
+    config = osp.abspath(config)
+    d = Config.fromfile(config).to_dict()
+    new = run_config(d, config, preset, out_rel, seed)
+    body = overlay(d, new)
+    seed_note = '' if seed is None else f', training seed {seed}'
+    text = ('# Generated by ltr_plugins.benchmarking.runner (do not edit: rewritten by every '
+            f'benchmark call):\n# {osp.basename(config)}\n# on the embedded {preset!r} data'
+            f'{seed_note}, runs under {out_rel}.\n'
+            f'_base_ = {config!r}\n\n' + (Config(body).pretty_text if body else ''))
+    if osp.isfile(out_path):
+        with open(out_path, encoding='utf-8') as f:
+            if f.read() == text:
+                return
+    os.makedirs(osp.dirname(out_path) or '.', exist_ok=True)
+    atomic_write_text(out_path, text)
+    merged = Config.fromfile(out_path).to_dict()
+    if merged != new:
+        diff = sorted(k for k in set(merged) | set(new) if merged.get(k) != new.get(k))
+        raise RuntimeError(f'{out_path}: the overlay of {config} does not merge into the run '
+                           f'config (top-level fields differing: {diff})')
+
+
+def rel_to_root(path: str) -> str:
+    """``path`` relative to the repository root when inside it, else unchanged."""
+    return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
+class Bench:
+    """Where runs go and which data they use; runs are trained / tested through
+    ``python -m ltr_plugins.tools.train`` / ``.test`` in subprocesses (cwd :data:`ROOT`).
+
+    Args:
+        out: the output folder (one work dir per config under it).
+        preset: the embedded data preset.
+        force: rerun finished runs.
+        seed: training seed (``randomness.seed``); None: the config's.
+    """
+
+    def __init__(self, out: str, preset: str = 'demo', force: bool = False,
+                 seed: Optional[int] = None):
+        self.out, self.preset, self.force, self.seed = out, preset, force, seed
+
+    def work_dir(self, config: str) -> str:
+        """The work dir of ``config``'s run."""
+        return osp.join(self.out, osp.splitext(osp.basename(config))[0])
+
+    def config(self, config: str) -> str:
+        """The config to run: ``config`` itself on the demo preset with the default --out, else
+        its overlay ``<out>/configs/<name>.py`` (not in the work dir: the runner dumps its
+        resolved config there under the same name), with this bench's seed if it has one."""
+        if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT) \
+                and self.seed is None:
+            return config
+        path = osp.join(self.out, 'configs', osp.basename(config))
+        retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed)
+        return path
+
+    def out_rel(self) -> str:
+        """``out`` relative to the repository root when inside it (as configs refer to it)."""
+        return rel_to_root(self.out)
+
+    def arg(self, item: ArgItem) -> str:
+        """A prepare-step argv item with config / checkpoint references resolved."""
+        if isinstance(item, tuple):
+            kind, config = item
+            if kind != 'last_checkpoint':
+                raise ValueError(f'prepare-step item {item!r}: expected (\'last_checkpoint\', '
+                                 'CONFIG)')
+            return self.last_checkpoint(config)
+        if item.startswith('configs/') and '/demo/' in item and item.endswith('.py'):
+            return self.config(item)
+        return rebase_path(item, self.preset, self.out_rel())
+
+    def last_checkpoint(self, config: str) -> str:
+        """Train ``config`` (as a benchmark run) if needed; its last checkpoint."""
+        self.run(Row(config, config))
+        with open(osp.join(self.work_dir(config), 'last_checkpoint')) as f:
+            return f.read().strip()
+
+    def run(self, row: Row) -> dict:
+        """Train (unless ``row.checkpoint_from``) and test ``row``; its metrics, with the wall
+        time in ``minutes`` and the ``budget``. A finished run is reused unless ``force``."""
+        name, config = row.name, row.config
+        work_dir = self.work_dir(config)
+        metrics_file = osp.join(work_dir, 'test_metrics.json')
+        if not self.force:
+            done = self.finished(name, config, quiet=True)
+            if done:
+                return done
+        start = time.time()
+        py = sys.executable
+        for creates, argv in row.prepare:  # e.g. anchor sentence selection before an LGR run
+            creates = self.arg(creates)
+            if self.force or not osp.exists(osp.join(ROOT, creates)):
+                subprocess.run([py, *[self.arg(a) for a in argv]], cwd=ROOT, check=True)
+        os.makedirs(work_dir, exist_ok=True)
+        cfg = self.config(config)
+        if row.checkpoint_from:
+            ckpt = self.last_checkpoint(row.checkpoint_from)
+        else:
+            extra = []
+            if row.load_from:
+                extra = ['--cfg-options', f'load_from={self.last_checkpoint(row.load_from)}']
+            subprocess.run([py, '-m', 'ltr_plugins.tools.train', cfg, '--work-dir', work_dir,
+                            *extra], cwd=ROOT, check=True)
+            with open(osp.join(work_dir, 'last_checkpoint')) as f:
+                ckpt = f.read().strip()
+        subprocess.run([py, '-m', 'ltr_plugins.tools.test', cfg, ckpt, '--work-dir', work_dir,
+                        '--metrics-out', metrics_file], cwd=ROOT, check=True)
+        with open(metrics_file) as f:
+            metrics = json.load(f)
+        metrics['minutes'] = (time.time() - start) / 60
+        metrics['budget'] = self.budget(config)
+        if row.checkpoint_from:
+            metrics['checkpoint'] = ckpt
+        atomic_write_json(metrics_file, metrics)
+        seed = '' if self.seed is None else f', seed {self.seed}'
+        print(f'[benchmark] {name} ({config}{seed}) done in {metrics["minutes"]:.1f} min',
+              flush=True)
+        return metrics
+
+    def budget(self, config: str) -> Optional[float]:
+        """The fraction of its demo epochs ``config`` trains for here (None: the demo preset,
+        configs as they are)."""
+        return None if self.preset == 'demo' else BUDGETS[task_of(config)]
+
+    def finished(self, name: str, config: str, quiet: bool = False) -> Dict[str, Any]:
+        """The metrics of a finished run on the current budget, or {} (shown as '-'). A run
+        made on another budget (recorded in its metrics) does not count: it is redone."""
+        path = osp.join(self.work_dir(config), 'test_metrics.json')
+        metrics = {}
+        if osp.isfile(path):
+            with open(path) as f:
+                metrics = json.load(f)
+            if metrics.get('budget') != self.budget(config):
+                print(f'[benchmark] {name} ({config}): the finished run has budget '
+                      f'{metrics.get("budget")}, this call {self.budget(config)}: not reused',
+                      flush=True)
+                return {}
+        elif not quiet:
+            print(f'[benchmark] {name} ({config}): not run', flush=True)
+        return metrics

@@ -1,0 +1,234 @@
+"""The suites of ``tools/benchmark_lt.py``: which demo configs are trained and tabled together.
+
+A suite maps a task (``'cls'`` / ``'det'``) to a list of :class:`Row`; the first row of each
+list is the baseline every other row is compared with (CE). Adding a method is one line in the
+suite's list, e.g.::
+
+    Row('Seesaw', det('seesaw', 'seesaw_sample1e-3_1xb8-6e')),
+
+where ``det(method, name)`` / ``cls(method, name)`` name the demo config
+``configs/<method>/demo/...`` (paths relative to :data:`ROOT`, the checkout). A row that starts
+from another row's run says so with ``load_from=CONFIG`` (train from that run's last
+checkpoint) or ``checkpoint_from=CONFIG`` (only test that run's checkpoint with this config);
+``prepare`` lists steps that must run before training (see :class:`Row`).
+
+:data:`QUICK` is the short tier (``--suite quick``): CE, the strongest peer method and the
+headline row of each method, both tasks. It is not written out: a row of the ``all`` suite
+joins it with ``quick=True``, so adding a method to both is still one line.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+#: the checkout: suite configs and the default output folder are relative to it
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: where the runs go by default (``--out``), relative to :data:`ROOT`; demo configs that read
+#: another run's files (VL-LTR stage 2, OLTR stage 2) name paths under it
+DEFAULT_OUT = 'work_dirs/benchmark_lt'
+
+#: a prepare-step argv item: a string, or ``('last_checkpoint', CONFIG)`` = that run's last
+#: checkpoint (trained first if needed)
+ArgItem = Union[str, Tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One method of a suite.
+
+    Args:
+        name: the method's name in the table.
+        config: its demo config, relative to :data:`ROOT`.
+        checkpoint_from: do not train; test the last checkpoint of this config's run.
+        load_from: train starting from the last checkpoint of this config's run.
+        prepare: ``(output file, tool argv)`` steps run before training when the output is
+            missing (e.g. anchor selection before an LGR run); an argv item
+            ``('last_checkpoint', CONFIG)`` is that run's last checkpoint, a demo config path
+            stands for the run's config.
+        quick: (rows of the ``all`` suite) also in the quick tier :data:`QUICK`.
+    """
+    name: str
+    config: str
+    checkpoint_from: Optional[str] = None
+    load_from: Optional[str] = None
+    prepare: Tuple[Tuple[str, Tuple[ArgItem, ...]], ...] = ()
+    quick: bool = False
+
+
+def cls(method: str, name: str) -> str:
+    """An embedded-data classification config: configs/<method>/demo/convnet_<name>_demo-cls.py"""
+    return f'configs/{method}/demo/convnet_{name}_demo-cls.py'
+
+
+def det(method: str, name: str) -> str:
+    """An embedded-data detection config:
+    configs/<method>/demo/mask-rcnn_r18_fpn_<name>_demo-lvis.py"""
+    return f'configs/{method}/demo/mask-rcnn_r18_fpn_{name}_demo-lvis.py'
+
+
+def task_of(config: str) -> str:
+    """'det' for a Mask R-CNN config (or run folder), else 'cls'."""
+    name = osp.basename(osp.normpath(config))
+    return 'det' if 'mask-rcnn' in name or 'mask_rcnn' in name else 'cls'
+
+
+CLS_CE, DET_CE = cls('baselines', '1xb64-30e'), det('baselines', 'sample1e-3_1xb8-6e')
+
+# VL-LTR: stage 2 reads the stage-1 checkpoint and anchor files at these (config-given) paths
+# under DEFAULT_OUT (other --out / --preset values are rebased by the runner).
+_VL_PRETRAIN = cls('vlltr', 'vlltr-pretrain_1xb64-20e')
+_VL_STAGE1 = DEFAULT_OUT + '/convnet_vlltr-pretrain_1xb64-20e_demo-cls/'
+_VL_ANSS = ('tools/vlltr/select_anchor_sentences.py', _VL_PRETRAIN,
+            ('last_checkpoint', _VL_PRETRAIN), '--num-anchors', '8')
+
+
+def anchors(name: str, *extra: str) -> Tuple[Tuple[str, Tuple[ArgItem, ...]], ...]:
+    """The ``prepare`` step writing the VL-LTR anchor file ``name`` next to the stage-1 run
+    (``tools/vlltr/select_anchor_sentences.py`` with ``extra`` arguments)."""
+    out = _VL_STAGE1 + name
+    return ((out, _VL_ANSS + tuple(extra) + ('--out', out)), )
+
+
+_VL_DET_ANCHORS = anchors('anchors_det_anss_m8.safetensors', '--classes',
+                          'data/demo/lvis_v1/annotations/lvis_v1_train.json')
+_VL_CLS_ANCHORS = anchors('anchors_anss_m8.safetensors')
+
+SUITES: Dict[str, Dict[str, List[Row]]] = {
+    'iif': {
+        'cls': [Row('CE (linear)', CLS_CE),
+                Row('IIF (linear)', cls('iif', 'iif-smooth_1xb64-30e')),
+                Row('cosine', cls('cosine', 'cosine-s16_1xb64-30e')),
+                Row('cosine + IIF', cls('iif', 'cosine-s16_iif-smooth_1xb64-30e'))],
+        'det': [Row('CE (linear)', DET_CE),
+                Row('IIF (linear)', det('iif', 'iif-raw_1xb8-6e')),
+                Row('cosine', det('cosine', 'cosine-t20_sample1e-3_1xb8-6e')),
+                Row('cosine + IIF', det('iif', 'iif-raw_cosine-t8_1xb8-6e'))],
+    },
+    'camc': {
+        'cls': [Row('CE (linear)', CLS_CE),
+                Row('cosine s=4', cls('cosine', 'cosine-s4_1xb64-30e')),
+                Row('cosine s=8', cls('cosine', 'cosine-s8_1xb64-30e')),
+                Row('cosine s=16', cls('cosine', 'cosine-s16_1xb64-30e')),
+                Row('cosine s=32', cls('cosine', 'cosine-s32_1xb64-30e')),
+                Row('CAMC + cosine s=16', cls('camc', 'camc_cosine-s16_1xb64-30e')),
+                Row('cosine s=16 + IIF', cls('iif', 'cosine-s16_iif-smooth_1xb64-30e')),
+                Row('CAMC + cosine s=16 + IIF',
+                    cls('camc', 'camc_cosine-s16_iif-smooth_1xb64-30e'))],
+        'det': [Row('CE (linear)', DET_CE),
+                Row('cosine τ=20', det('cosine', 'cosine-t20_sample1e-3_1xb8-6e')),
+                Row('CAMC + cosine τ=20', det('camc', 'camc_cosine-t20_sample1e-3_1xb8-6e')),
+                Row('CAMC (train_target=pred) + cosine τ=20',
+                    det('camc', 'camc-pred_cosine-t20_sample1e-3_1xb8-6e')),
+                Row('IIF + cosine τ=8', det('iif', 'iif-raw_cosine-t8_1xb8-6e')),
+                Row('CAMC + IIF + cosine τ=8', det('camc', 'camc_iif-raw_cosine-t8_1xb8-6e'))],
+    },
+    # OLTR: stage 1 is the plain CE model (its checkpoint is reused, tested with the open-set
+    # protocol); stage 2 trains from it (load_from).
+    'oltr': {
+        'cls': [Row('plain CE (stage 1)', cls('oltr', 'oltr-stage1_1xb64-30e'),
+                    checkpoint_from=CLS_CE),
+                Row('CE + class-aware fine-tune (control)',
+                    cls('oltr', 'classaware-stage2_1xb64-15e'), load_from=CLS_CE),
+                Row('OLTR (stage 2)', cls('oltr', 'oltr-stage2_1xb64-15e'), load_from=CLS_CE)],
+        'det': [Row('CE (linear)', DET_CE),
+                Row('CE, 3-epoch fine-tune (control)',
+                    det('oltr', 'ce-finetune_sample1e-3_1xb8-3e'), load_from=DET_CE),
+                Row('OLTR head (stage 2)', det('oltr', 'oltr-stage2_sample1e-3_1xb8-3e'),
+                    load_from=DET_CE)],
+    },
+    'vlltr': {
+        'cls': [Row('CE (linear)', CLS_CE),
+                Row('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
+                Row('stage 1 + FC head', cls('vlltr', 'vlltr-fc_1xb64-15e')),
+                Row('stage 1 + LGR, random anchors', cls('vlltr', 'vlltr-lgr-m8-random_1xb64-15e'),
+                    prepare=anchors('anchors_random_m8.safetensors', '--method', 'random')),
+                Row('stage 1 + LGR, AnSS anchors (VL-LTR)', cls('vlltr', 'vlltr-lgr-m8_1xb64-15e'),
+                    prepare=_VL_CLS_ANCHORS)],
+        'det': [Row('CE (linear)', DET_CE),
+                Row('IIF (linear)', det('iif', 'iif-raw_1xb8-6e')),
+                Row('LGR (VL-LTR anchors)', det('vlltr', 'vlltr-lgr-m8_sample1e-3_1xb8-6e'),
+                    prepare=_VL_DET_ANCHORS),
+                Row('LGR + IIF', det('vlltr', 'vlltr-lgr-m8_iif-raw_1xb8-6e'),
+                    prepare=_VL_DET_ANCHORS)],
+    },
+}
+# Peer methods (configs/<peer>/demo/: RFS, Seesaw, EQLv2, class-aware sampling; re-weighted CE,
+# class-balanced sampling, post-hoc logit adjustment, tau-norm): one Row each at the end of the
+# task's list below, quick=True on the strongest peer of each task.
+# One row per method, main variant of each (the method suites hold the ablations); IIF also in
+# its post-hoc (test a plain model with the IIF weights, the IIF paper's ImageNet-LT protocol)
+# and decoupled (retrain only the classifier of a plain model with IIF) modes; detection also has
+# the decoupled mode's control without IIF (classification needs none: IIF ends level with CE).
+SUITES['all'] = {
+    'cls': [Row('CE (linear)', CLS_CE, quick=True),
+            Row('IIF (linear)', cls('iif', 'iif-smooth_1xb64-30e'), quick=True),
+            Row('cosine s=16', cls('cosine', 'cosine-s16_1xb64-30e'), quick=True),
+            Row('cosine s=16 + IIF', cls('iif', 'cosine-s16_iif-smooth_1xb64-30e')),
+            Row('IIF post-hoc on CE (linear)', cls('iif', 'iif-smooth-posthoc'),
+                checkpoint_from=CLS_CE),
+            Row('IIF post-hoc on cosine s=16', cls('iif', 'cosine-s16_iif-smooth-posthoc'),
+                checkpoint_from=cls('cosine', 'cosine-s16_1xb64-30e')),
+            Row('IIF decoupled (classifier retrained on CE)',
+                cls('iif', 'iif-smooth-decoupled_1xb64-10e'), load_from=CLS_CE),
+            Row('CAMC + cosine s=16', cls('camc', 'camc_cosine-s16_1xb64-30e'), quick=True),
+            Row('OLTR (stage 2 from CE)', cls('oltr', 'oltr-stage2_1xb64-15e'), load_from=CLS_CE,
+                quick=True),
+            Row('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
+            Row('VL-LTR stage 1 + LGR (AnSS anchors)', cls('vlltr', 'vlltr-lgr-m8_1xb64-15e'),
+                prepare=_VL_CLS_ANCHORS, quick=True)],
+    'det': [Row('CE (linear)', DET_CE, quick=True),
+            Row('IIF (linear)', det('iif', 'iif-raw_1xb8-6e'), quick=True),
+            Row('IIF post-hoc on CE (linear)', det('iif', 'iif-raw-posthoc'),
+                checkpoint_from=DET_CE),
+            Row('IIF decoupled (fc_cls retrained on CE)', det('iif', 'iif-raw-decoupled_1xb8-2e'),
+                load_from=DET_CE),
+            Row('control: fc_cls retrained on CE without IIF', det('iif', 'ce-decoupled_1xb8-2e'),
+                load_from=DET_CE),
+            Row('cosine τ=20', det('cosine', 'cosine-t20_sample1e-3_1xb8-6e'), quick=True),
+            Row('CAMC + cosine τ=20', det('camc', 'camc_cosine-t20_sample1e-3_1xb8-6e'),
+                quick=True),
+            Row('OLTR head (fine-tune from CE)', det('oltr', 'oltr-stage2_sample1e-3_1xb8-3e'),
+                load_from=DET_CE, quick=True),
+            Row('LGR (VL-LTR anchors)', det('vlltr', 'vlltr-lgr-m8_sample1e-3_1xb8-6e'),
+                prepare=_VL_DET_ANCHORS, quick=True)],
+}
+#: The quick tier (``--suite quick``): CE, the strongest peer method and the headline row of
+#: each method (IIF, cosine, CAMC, OLTR, VL-LTR), both tasks: the rows of ``all`` marked
+#: ``quick=True``, in the same order (the first row, CE, stays the baseline).
+QUICK: Dict[str, List[Row]] = {task: [row for row in rows if row.quick]
+                               for task, rows in SUITES['all'].items()}
+SUITES['quick'] = QUICK
+
+#: The tail metric each row is compared with the baseline (first row) on, per task:
+#: (column name, metric key; 'a|b' = the first present)
+TAIL = {'cls': ('few', 'accuracy/few|open_set/few'), 'det': ('APr', 'lvis/segm_APr')}
+#: table columns per task: (column name, metric key)
+COLUMNS = {
+    'cls': [('top-1', 'accuracy/top1|open_set/top1'), ('many', 'accuracy/many|open_set/many'),
+            ('medium', 'accuracy/medium|open_set/medium'), ('few', 'accuracy/few|open_set/few')],
+    'det': [('AP', 'lvis/segm_AP'), ('APr', 'lvis/segm_APr'), ('APc', 'lvis/segm_APc'),
+            ('APf', 'lvis/segm_APf'), ('box AP', 'lvis/bbox_AP')],
+}
+#: suite-specific columns (default: COLUMNS[task])
+SUITE_COLUMNS = {
+    ('oltr', 'cls'): [('top-1', 'open_set/top1'), ('many', 'open_set/many'),
+                      ('medium', 'open_set/medium'), ('few', 'open_set/few'),
+                      ('F (t=0.1)', 'open_set/f_measure'),
+                      ('F (t=0.5)', 'open_set/f_measure@0.5'),
+                      ('F (t=0.9)', 'open_set/f_measure@0.9'),
+                      ('open rejected % (0.5)', 'open_set/open_rejection_rate@0.5'),
+                      ('known rejected % (0.5)', 'open_set/known_rejection_rate@0.5')],
+}
+
+
+def columns(suite: str, task: str) -> List[Tuple[str, str]]:
+    """The table columns of ``suite`` for ``task``."""
+    return SUITE_COLUMNS.get((suite, task), COLUMNS[task])
+
+
+def rows_of(suite: str, task: str) -> Sequence[Row]:
+    """The rows of ``suite`` for ``task``; a clear error for an unknown suite."""
+    if suite not in SUITES:
+        raise KeyError(f'unknown benchmark suite {suite!r}; valid suites: {sorted(SUITES)}')
+    return SUITES[suite][task]

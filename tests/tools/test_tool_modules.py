@@ -1,0 +1,140 @@
+"""tools/ thin, logic in the package: every command is ``ltr_plugins.tools.<name>.main``, called
+by the console entry points and by the ``tools/*.py`` wrappers; benchmark runs are ``_base_``
+overlays of the demo configs; suites are rows of plain data."""
+import ast
+import os.path as osp
+
+import pytest
+from ltr_testing import REPO
+
+from ltr_plugins import cli
+from ltr_plugins.benchmarking import runner, suites
+
+#: console entry point -> module of ltr_plugins.tools; checkout wrapper
+COMMANDS = {
+    'train': ('train', 'tools/train.py'),
+    'test': ('test', 'tools/test.py'),
+    'check_data': ('check_data', 'tools/check_data.py'),
+    'stats': ('class_stats', 'tools/analysis/class_stats.py'),
+    'plot': ('plot_per_class', 'tools/analysis/plot_per_class.py'),
+    'benchmark': ('benchmark', 'tools/benchmark.py'),
+    'demo': ('demo', None),
+}
+WRAPPERS = {'tools/benchmark_lt.py': 'benchmark_lt',
+            'tools/benchmark_detector.py': 'benchmark_detector',
+            'tools/analysis/show_cam.py': 'show_cam',
+            'tools/analysis/show_generated.py': 'show_generated',
+            'tools/vlltr/build_class_texts.py': 'build_class_texts',
+            'tools/vlltr/select_anchor_sentences.py': 'select_anchor_sentences',
+            **{w: m for m, w in COMMANDS.values() if w}}
+
+
+@pytest.mark.parametrize('entry', sorted(COMMANDS))
+def test_console_entry_calls_the_module_main(entry, monkeypatch):
+    """Each console script calls its module's main() in this process (no tool file is read)."""
+    import importlib
+    module = importlib.import_module(f'ltr_plugins.tools.{COMMANDS[entry][0]}')
+    calls = []
+    monkeypatch.setattr(module, 'main', lambda argv=None: calls.append(argv) or 0)
+    monkeypatch.setattr('sys.argv', [f'ltr-{entry}', 'X'])
+    try:
+        getattr(cli, entry)()
+    except SystemExit as e:  # check_data exits with main()'s status
+        assert e.code == 0
+    assert calls == [None]  # main() reads sys.argv itself (argparse)
+
+
+def test_cli_usage_names_the_console_script(monkeypatch, capsys):
+    monkeypatch.setattr('sys.argv', ['ltr-stats', '--help'])
+    with pytest.raises(SystemExit) as done:
+        cli.stats()
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith('usage: ltr-stats') and '--variants' in out
+
+
+@pytest.mark.parametrize('wrapper', sorted(WRAPPERS))
+def test_tools_scripts_are_thin_wrappers(wrapper):
+    """A tools/ script only puts the checkout on sys.path and calls the package's main()."""
+    path = REPO / wrapper
+    tree = ast.parse(path.read_text())
+    imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert [(n.module, [a.name for a in n.names]) for n in imports] == [
+        (f'ltr_plugins.tools.{WRAPPERS[wrapper]}', ['main'])]
+    defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    assert not defs and len(path.read_text().splitlines()) <= 20, wrapper
+
+
+def test_suite_rows_are_data_with_existing_configs():
+    for suite, tasks in suites.SUITES.items():
+        for task, rows in tasks.items():
+            assert rows[0].name in ('CE (linear)', 'plain CE (stage 1)'), (suite, task)
+            names = [r.name for r in rows]
+            assert len(set(names)) == len(names), (suite, task)  # table rows are keyed by name
+            for row in rows:
+                assert isinstance(row, suites.Row)
+                for config in (row.config, row.checkpoint_from, row.load_from):
+                    if config:
+                        assert (REPO / config).is_file(), (suite, row.name, config)
+                        assert suites.task_of(config) == task, (suite, row.name, config)
+    with pytest.raises(KeyError, match="unknown benchmark suite 'nope'"):
+        suites.rows_of('nope', 'cls')
+
+
+def test_rebase_path_compares_folders_not_text():
+    r = runner.rebase_path
+    assert r('data/demo/classification/', 'bench', 'o') == 'data/bench/classification/'
+    assert r('data/demo2/x', 'bench', 'o') == 'data/demo2/x'
+    assert r('data/demo/x', 'demo', 'o') == 'data/demo/x'  # demo preset: data stay
+    assert r('work_dirs/benchmark_lt', 'bench', 'o') == 'work_dirs/benchmark_lt'
+    assert r('work_dirs/benchmark_lt_bench/x/epoch_6.pth', 'bench', 'o') == \
+        'work_dirs/benchmark_lt_bench/x/epoch_6.pth'
+    assert r('work_dirs/benchmark_lt/run/', 'demo', 'a/b/') == 'a/b/run/'
+
+
+def test_overlay_merges_into_the_new_config(tmp_path):
+    """mmengine merges dicts key by key and replaces lists and non-dicts: the overlay gives a
+    changed list whole and a dict that replaces a non-dict with _delete_."""
+    from mmengine.config import Config
+    base = dict(a=dict(x=1, y=[1, 2], z=dict(k='v')), b=None, c='same', d=dict(p=1, q=2))
+    new = dict(a=dict(x=1, y=[1, 3], z=dict(k='w')), b=dict(t=1), c='same', d=dict(p=1))
+    body = runner.overlay(base, new)
+    assert body == dict(a=dict(y=[1, 3], z=dict(k='w')), b=dict(t=1, _delete_=True),
+                        d=dict(p=1, _delete_=True))
+    (tmp_path / 'base.py').write_text(Config(base).pretty_text)
+    (tmp_path / 'child.py').write_text("_base_ = 'base.py'\n" + Config(body).pretty_text)
+    assert Config.fromfile(str(tmp_path / 'child.py')).to_dict() == new
+
+
+def test_run_config_is_a_minimal_overlay_of_the_demo_config(tmp_path):
+    """The bench run of the CE classifier: the file is ``_base_`` plus the changed fields only
+    (the optimizer, pipelines, model type ... come from the demo config)."""
+    from mmengine.config import Config
+    config = suites.CLS_CE
+    out = tmp_path / 'ce.py'
+    runner.retarget(str(REPO / config), str(out), 'bench', 'elsewhere', seed=4)
+    names = {t.id for n in ast.parse(out.read_text()).body if isinstance(n, ast.Assign)
+             for t in n.targets}
+    base = Config.fromfile(str(REPO / config))
+    merged = Config.fromfile(str(out))
+    assert '_base_' in names and 'optim_wrapper' not in names and 'train_pipeline' not in names
+    for name in names - {'_base_'}:
+        assert base.get(name) != merged.get(name), name  # only what changes is written
+    assert merged.optim_wrapper == base.optim_wrapper
+    assert merged.model.backbone == base.model.backbone
+    assert merged.randomness.seed == 4 and merged.model.head.num_classes == 50
+    assert 'data/demo' not in out.read_text()
+    assert osp.isabs(ast.literal_eval(out.read_text().split('_base_ = ', 1)[1].split('\n')[0]))
+
+
+def test_quick_tier_is_ce_and_one_headline_row_per_method():
+    """--suite quick: the rows of all marked quick=True, CE first, one row per method folder,
+    every method of the package in both tasks."""
+    quick = suites.SUITES['quick']
+    assert quick is suites.QUICK and set(quick) == {'cls', 'det'}
+    for task, rows in quick.items():
+        assert rows == [r for r in suites.SUITES['all'][task] if r.quick]
+        assert rows[0].config == (suites.CLS_CE if task == 'cls' else suites.DET_CE)
+        folders = [r.config.split('/')[1] for r in rows]
+        assert len(set(folders)) == len(folders), (task, folders)
+        assert {'baselines', 'iif', 'cosine', 'camc', 'oltr', 'vlltr'} <= set(folders), task
