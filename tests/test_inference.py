@@ -253,7 +253,8 @@ def http_root(tmp_path):
 def test_checkpoint_url(tiny_data, tmp_path, monkeypatch, http_root):
     """tools/test.py CONFIG http://...: mmengine downloads the checkpoint (into
     $TORCH_HOME/hub/checkpoints) and the test evaluates the same weights as the local file;
-    with the tools' checkpoint fixes applied a URL still loads, weights equal to the file's."""
+    with the tools' checkpoint fixes applied a URL still loads, weights equal to the file's,
+    and an object outside the allow-list is refused."""
     from mmengine.runner import CheckpointLoader
 
     from ltr_plugins.compat import apply_tool_fixes
@@ -278,6 +279,16 @@ def test_checkpoint_url(tiny_data, tmp_path, monkeypatch, http_root):
         torch.testing.assert_close(loaded['state_dict'][k], v, msg=k)
     with pytest.raises(FileNotFoundError, match='no_such.pth'):
         _test_tool().main([TINY_CLS, str(tmp_path / 'no_such.pth')])
+    # a URL checkpoint is unpickled with the tools' allow-list, as a local one (torch.hub
+    # alone would run any pickled code)
+    torch.save(dict(state_dict=state, meta=dict(payload=_NotAllowListed())),
+               root / 'payload.pth')
+    with pytest.raises(pickle.UnpicklingError, match='_NotAllowListed'):
+        _test_tool().main([TINY_CLS, f'{url}/payload.pth', '--work-dir', str(tmp_path / 'bad')])
+
+
+class _NotAllowListed:
+    """A class no checkpoint allow-list admits."""
 
 
 def test_out_arguments_are_checked(tmp_path):
