@@ -15,7 +15,9 @@ from conftest import REPO, load_tool
 
 DET_CFG = 'configs/iif/demo/mask-rcnn_r18_fpn_iif-raw_1xb8-6e_demo-lvis.py'
 CLS_CFGS = ['configs/baselines/demo/convnet_1xb64-30e_demo-cls.py',
-            'configs/iif/demo/convnet_cosine-s16_iif-smooth_1xb64-30e_demo-cls.py']
+            'configs/iif/demo/convnet_cosine-s16_iif-smooth_1xb64-30e_demo-cls.py',
+            # open-set test set (known + open lists): a PipelineConcatDataset
+            'configs/oltr/demo/convnet_oltr-stage2_1xb64-15e_demo-cls.py']
 TINY_DET = 'tests/configs/mask_rcnn_tiny.py'
 TINY_CLS = 'tests/configs/convnet_tiny.py'
 
@@ -41,7 +43,9 @@ def _classes(cfg) -> tuple:
     if cfg.default_scope == 'mmdet':
         ann = json.loads(Path(cfg.test_evaluator.ann_file).read_text())
         return tuple(c['name'] for c in sorted(ann['categories'], key=lambda c: c['id']))
-    return tuple(Path(cfg.test_dataloader.dataset.classes).read_text().split())
+    dataset = cfg.test_dataloader.dataset
+    dataset = dataset.datasets[0] if 'datasets' in dataset else dataset  # the known test list
+    return tuple(Path(dataset.classes).read_text().split())
 
 
 def _save_checkpoint(cfg_path: str, path: Path, seed: int = 0) -> dict:
@@ -96,8 +100,9 @@ def test_det_inferencer(demo_data, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize('cfg_path', CLS_CFGS)
 def test_image_classification_inferencer(demo_data, tmp_path, monkeypatch, cfg_path):
-    """``ImageClassificationInferencer`` (linear head; cosine + IIF head of this package): the
-    scores equal the model's own test_step output for the image."""
+    """``ImageClassificationInferencer`` (linear head; cosine + IIF head and OLTR's
+    meta-embedding head of this package): the scores equal the model's own test_step output for
+    the image."""
     from mmpretrain.apis import ImageClassificationInferencer
     monkeypatch.chdir(REPO)
     ckpt = tmp_path / 'cls.pth'
@@ -301,3 +306,27 @@ def test_out_arguments_are_checked(tmp_path):
     assert is_remote_checkpoint('https://download.openmmlab.com/x.pth')
     assert is_remote_checkpoint('torchvision://resnet50')
     assert not is_remote_checkpoint(str(tmp_path / 'http:' / 'x.pth'))
+
+
+def test_pipeline_concat_dataset(tiny_data, monkeypatch):
+    """The shared pipeline reaches every dataset; a dataset with another one is refused."""
+    from mmengine.registry import init_default_scope
+
+    from ltr_plugins.mmpretrain.datasets import PipelineConcatDataset
+    monkeypatch.chdir(REPO)
+    init_default_scope('mmpretrain')
+    root = 'data/tiny/classification/'
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+    parts = [dict(type='CustomDataset', data_root=root, ann_file=f'ImageNet_LT_{s}.txt',
+                  classes=root + 'classes.txt') for s in ('test', 'open')]
+    dataset = PipelineConcatDataset(parts, pipeline=pipeline)
+    lengths = [len((tiny_data / 'classification' / f'ImageNet_LT_{s}.txt').read_text()
+                   .splitlines()) for s in ('test', 'open')]
+    assert len(dataset) == sum(lengths)
+    for index in (0, len(dataset) - 1):  # one image of each list, through the shared pipeline
+        sample = dataset[index]
+        assert sample['inputs'].shape[0] == 3
+    assert int(dataset[len(dataset) - 1]['data_samples'].gt_label) == -1  # the open list
+    with pytest.raises(ValueError, match=r'datasets\[1\] has its own pipeline'):
+        PipelineConcatDataset([parts[0], dict(parts[1], pipeline=[dict(type='PackInputs')])],
+                              pipeline=pipeline)
