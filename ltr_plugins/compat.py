@@ -15,6 +15,9 @@ and the ``ltr-*`` entry points that run them):
    unpickles with an allow-list: torch's own weights-only globals + the few types mmengine
    writes. ``getattr`` (which the message hub pickles as ``getattr(HistoryBuffer, 'min')``) is
    only admitted on allow-listed classes. Any other global raises ``pickle.UnpicklingError``.
+   Checkpoints given as ``http(s)://`` URLs, which mmengine unpickles without restriction
+   (``torch.hub``'s ``weights_only=False``), go through the same allow-list
+   (:func:`load_from_http_safe`).
 2. Atomic checkpoint writes (:func:`patch_mmengine_atomic_local_writes`). mmengine 0.10's
    ``LocalBackend.put`` / ``put_text`` write the target in place (mmengine 0.10.7,
    ``mmengine/fileio/backends/local_backend.py`` lines 77 and 102); we make them write a
@@ -40,6 +43,7 @@ from __future__ import annotations
 import _compat_pickle
 import importlib
 import importlib.util
+import os
 import os.path as osp
 import pickle
 import re
@@ -220,17 +224,52 @@ MMENGINE_RANGE = ((0, 10, 0), (0, 11, 0))
 TORCH_WEIGHTS_ONLY_DEFAULT = (2, 6, 0)
 
 
+def load_from_http_safe(filename: str, map_location: Any = None,
+                        model_dir: Optional[str] = None) -> Any:
+    """mmengine http(s) checkpoint loader using :func:`safe_torch_load`.
+
+    mmengine 0.10's ``load_from_http`` (``mmengine/runner/checkpoint.py`` line 351) hands URLs to
+    ``torch.hub.load_state_dict_from_url``, whose ``weights_only`` defaults to False: a
+    downloaded file is unpickled without any restriction. This downloads it the same way (once,
+    into ``<torch hub dir>/checkpoints``, i.e. ``$TORCH_HOME/hub/checkpoints``; in a distributed
+    run rank 0 first, the others after a barrier) and unpickles it with the allow-list.
+    """
+    from urllib.parse import urlparse
+
+    import torch.distributed as dist
+    from torch.hub import download_url_to_file, get_dir
+    model_dir = model_dir or osp.join(get_dir(), 'checkpoints')
+    cached = osp.join(model_dir, osp.basename(urlparse(filename).path))
+    distributed = dist.is_available() and dist.is_initialized()
+    rank = dist.get_rank() if distributed else 0
+
+    def download() -> None:
+        if not osp.isfile(cached):
+            os.makedirs(model_dir, exist_ok=True)
+            download_url_to_file(filename, cached, None, progress=False)
+
+    if rank == 0:
+        download()
+    if distributed:
+        dist.barrier()
+        if rank > 0:  # another node without the shared cache
+            download()
+    return safe_torch_load(cached, map_location)
+
+
 def register_safe_checkpoint_loader() -> bool:
-    """Make mmengine's default (local path) checkpoint scheme use the restricted loader
-    (fix 1 of the module docstring; a tool-side fix). Returns whether it is registered: not
-    for torch < 2.6 (mmengine's plain ``torch.load`` works there) or an mmengine outside
-    :data:`MMENGINE_RANGE` (warned)."""
+    """Make mmengine's default (local path) and ``http://`` / ``https://`` checkpoint schemes
+    use the restricted loader (fix 1 of the module docstring; a tool-side fix). Returns whether
+    they are registered: not for torch < 2.6 (mmengine's plain ``torch.load`` works there) or
+    an mmengine outside :data:`MMENGINE_RANGE` (warned)."""
     if installed_version('torch') < TORCH_WEIGHTS_ONLY_DEFAULT:
         return False
     if not version_in_range('the safe checkpoint loader', 'mmengine', *MMENGINE_RANGE):
         return False
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_safe, force=True)
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http_safe,
+                                     force=True)
     return True
 
 

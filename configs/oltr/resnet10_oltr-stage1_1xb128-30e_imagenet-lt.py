@@ -18,12 +18,11 @@ data_root = '{{$IMAGENET_LT_ROOT:data/imagenet/}}'.rstrip('/') + '/'
 test_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='ConcatDataset',
+        type='PipelineConcatDataset',  # a ConcatDataset with its pipeline where inferencers look
+        pipeline={{_base_.test_pipeline}},
         datasets=[
-            dict(type='CustomDataset', data_root=data_root,
-                 ann_file='ImageNet_LT_test.txt', pipeline={{_base_.test_pipeline}}),
-            dict(type='CustomDataset', data_root=data_root,
-                 ann_file='ImageNet_LT_open.txt', pipeline={{_base_.test_pipeline}}),
+            dict(type='CustomDataset', data_root=data_root, ann_file='ImageNet_LT_test.txt'),
+            dict(type='CustomDataset', data_root=data_root, ann_file='ImageNet_LT_open.txt'),
         ]))
 # (train_ann_file comes from the base's evaluator)
 test_evaluator = dict(type='OpenSetLongTailAccuracy', threshold=0.1)

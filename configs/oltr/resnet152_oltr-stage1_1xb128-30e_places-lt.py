@@ -15,12 +15,11 @@ test_pipeline = {{_base_.test_pipeline}}
 test_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='ConcatDataset',
+        type='PipelineConcatDataset',  # a ConcatDataset with its pipeline where inferencers look
+        pipeline=test_pipeline,
         datasets=[
-            dict(type='CustomDataset', data_root=data_root, ann_file='Places_LT_test.txt',
-                 pipeline=test_pipeline),
-            dict(type='CustomDataset', data_root=data_root, ann_file='Places_LT_open.txt',
-                 pipeline=test_pipeline),
+            dict(type='CustomDataset', data_root=data_root, ann_file='Places_LT_test.txt'),
+            dict(type='CustomDataset', data_root=data_root, ann_file='Places_LT_open.txt'),
         ]))
 test_evaluator = dict(type='OpenSetLongTailAccuracy', threshold=0.1)
 

@@ -1,5 +1,6 @@
 """Adapters registered into mmpretrain's registries."""
 from .backbones import ResNetLT, SmallConvNet
+from .datasets import PipelineConcatDataset
 from .heads import CAMCClsHead, CosineClsHead, IIFLinearClsHead
 from .metrics import LongTailAccuracy, OpenSetLongTailAccuracy
 from .oltr import MetaEmbeddingClsHead, OLTRNeck
@@ -7,4 +8,4 @@ from .vlltr import LGRClsHead, VLLTRPretrainer, VLLTRPretrainHead
 
 __all__ = ['ResNetLT', 'SmallConvNet', 'CAMCClsHead', 'CosineClsHead', 'IIFLinearClsHead',
            'LongTailAccuracy', 'OpenSetLongTailAccuracy', 'MetaEmbeddingClsHead', 'OLTRNeck',
-           'LGRClsHead', 'VLLTRPretrainer', 'VLLTRPretrainHead']
+           'LGRClsHead', 'VLLTRPretrainer', 'VLLTRPretrainHead', 'PipelineConcatDataset']

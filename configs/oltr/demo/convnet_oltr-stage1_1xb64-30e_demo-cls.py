@@ -10,12 +10,13 @@ test_pipeline = {{_base_.test_pipeline}}
 test_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='ConcatDataset',
+        type='PipelineConcatDataset',  # a ConcatDataset with its pipeline where inferencers look
+        pipeline=test_pipeline,
         datasets=[
             dict(type='CustomDataset', data_root=data_root, classes=classes,
-                 ann_file='ImageNet_LT_test.txt', pipeline=test_pipeline),
+                 ann_file='ImageNet_LT_test.txt'),
             dict(type='CustomDataset', data_root=data_root, classes=classes,
-                 ann_file='ImageNet_LT_open.txt', pipeline=test_pipeline),
+                 ann_file='ImageNet_LT_open.txt'),
         ]))
 # OLTR's threshold 0.1 is 100x the uniform probability with 1000 classes; with 20 classes it
 # rejects almost nothing, so the demo also reports stricter thresholds (keys f_measure@0.5 ...)
