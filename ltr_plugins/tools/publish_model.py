@@ -13,6 +13,7 @@ from ltr_plugins.publish import SAVE_KEYS, publish_checkpoint
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command line of tools/publish_model.py (``--help`` lists every option)."""
     parser = argparse.ArgumentParser(description='Process a checkpoint to be published')
     parser.add_argument('in_file', help='input checkpoint (e.g. work_dirs/.../epoch_12.pth)')
     parser.add_argument('out_file', help='output checkpoint name (the hash is appended)')
