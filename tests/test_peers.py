@@ -295,8 +295,8 @@ def test_train_a_few_iterations_eqlv2(tiny_data, monkeypatch):
 
 
 def _train_steps(cfg, steps: int, return_model: bool = False):
-    """``steps`` optimiser steps of ``cfg``'s model on its first training batches (in process,
-    batch size 2, no workers); the total loss of each step."""
+    """``steps`` optimiser steps of ``cfg``'s model on its first training samples (in process,
+    one sample per step, no workers); the total loss of each step."""
     from mmengine.dataset import pseudo_collate
     from mmengine.optim import OptimWrapper
     torch.manual_seed(0)
@@ -307,7 +307,6 @@ def _train_steps(cfg, steps: int, return_model: bool = False):
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
     out = []
     for step in range(steps):
-        batch = pseudo_collate([dataset[2 * step], dataset[2 * step + 1]])
-        logs = model.train_step(batch, optim)
-        out.append(float(logs['loss']))
+        logs = model.train_step(pseudo_collate([dataset[step]]), optim)
+        out.append(float(logs['loss'].detach()))
     return (model, out) if return_model else out

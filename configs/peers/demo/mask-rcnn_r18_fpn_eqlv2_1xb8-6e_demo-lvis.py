@@ -5,7 +5,8 @@
 # mask_rcnn_r50_8x2_1x.py): EQLv2 on a linear classifier, RFS off (oversample_thr=0.0), 1x;
 # here the demo baseline's data, model and schedule. Evaluation as the reference's bbox head:
 # detection scores = sigmoid(z_c) * (1 - sigmoid(z_bg)) (EQLV2Loss.get_activation,
-# test_with_obj=True), not a softmax.
+# test_with_obj=True), not a softmax. One process here; on several GPUs set use_distributed=True
+# (the reference all-reduces the per-class gradient statistics across GPUs).
 _base_ = '../../baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'
 
 num_classes = 12
