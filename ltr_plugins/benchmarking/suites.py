@@ -153,9 +153,12 @@ SUITES: Dict[str, Dict[str, List[Row]]] = {
                     prepare=_VL_DET_ANCHORS)],
     },
 }
-# Peer methods (configs/<peer>/demo/: RFS, Seesaw, EQLv2, class-aware sampling; re-weighted CE,
-# class-balanced sampling, post-hoc logit adjustment, tau-norm): one Row each at the end of the
-# task's list below, quick=True on the strongest peer of each task.
+# Peer methods (configs/peers/demo/, sources in configs/peers/README.md): the methods users pick
+# instead (RFS, Seesaw, EQLv2, class-aware sampling; re-weighted CE, class-balanced sampling,
+# post-hoc logit adjustment, tau-norm), one Row each at the end of the task's list below;
+# quick=True on the peer the literature reports strongest per task (logit adjustment, Seesaw).
+# Note: on the demo data RFS at mmdet's t=1e-3 repeats no image, so 'CE (linear)' of detection
+# is also the no-RFS model; the RFS peer uses t=0.15 (see configs/peers/README.md).
 # One row per method, main variant of each (the method suites hold the ablations); IIF also in
 # its post-hoc (test a plain model with the IIF weights, the IIF paper's ImageNet-LT protocol)
 # and decoupled (retrain only the classifier of a plain model with IIF) modes; detection also has
@@ -176,7 +179,13 @@ SUITES['all'] = {
                 quick=True),
             Row('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
             Row('VL-LTR stage 1 + LGR (AnSS anchors)', cls('vlltr', 'vlltr-lgr-m8_1xb64-15e'),
-                prepare=_VL_CLS_ANCHORS, quick=True)],
+                prepare=_VL_CLS_ANCHORS, quick=True),
+            Row('peer: re-weighted CE', cls('peers', 'reweighted-ce_1xb64-30e')),
+            Row('peer: class-balanced sampling', cls('peers', 'class-balanced-sampler_1xb64-30e')),
+            Row('peer: logit adjustment post-hoc on CE', cls('peers', 'logit-adj-t1-posthoc'),
+                checkpoint_from=CLS_CE, quick=True),
+            Row('peer: τ-norm post-hoc on CE', cls('peers', 'tau-norm-t1-posthoc'),
+                checkpoint_from=CLS_CE)],
     'det': [Row('CE (linear)', DET_CE, quick=True),
             Row('IIF (linear)', det('iif', 'iif-raw_1xb8-6e'), quick=True),
             Row('IIF post-hoc on CE (linear)', det('iif', 'iif-raw-posthoc'),
@@ -191,7 +200,13 @@ SUITES['all'] = {
             Row('OLTR head (fine-tune from CE)', det('oltr', 'oltr-stage2_sample1e-3_1xb8-3e'),
                 load_from=DET_CE, quick=True),
             Row('LGR (VL-LTR anchors)', det('vlltr', 'vlltr-lgr-m8_sample1e-3_1xb8-6e'),
-                prepare=_VL_DET_ANCHORS, quick=True)],
+                prepare=_VL_DET_ANCHORS, quick=True),
+            Row('IIF enhanced recipe (base10_obj, cosine τ=8, cosine mask τ=20, RFS)',
+                det('iif', 'iif-base10-obj_cosine-t8_cosine-mask-t20_sample1e-3_1xb8-6e')),
+            Row('peer: RFS (t=0.15)', det('peers', 'sample0.15_1xb8-6e')),
+            Row('peer: class-aware sampling', det('peers', 'class-aware-sampler_1xb8-6e')),
+            Row('peer: Seesaw loss', det('peers', 'seesaw-loss_sample1e-3_1xb8-6e'), quick=True),
+            Row('peer: EQLv2', det('peers', 'eqlv2_1xb8-6e'))],
 }
 #: The quick tier (``--suite quick``): CE, the strongest peer method and the headline row of
 #: each method (IIF, cosine, CAMC, OLTR, VL-LTR), both tasks: the rows of ``all`` marked

@@ -7,6 +7,8 @@ from .iif import (IIF_VARIANTS, ClassCounts, IIFLogitAdjustment, adjust_logits, 
                   iif_weights, iif_weights_from_stats)
 from .oltr import (DiscCentroidsLoss, MetaEmbedding, ModulatedAttention, centroid_attract,
                    centroid_repel, class_feature_sums, reachability)
+from .posthoc import (LogitAdjustment, class_log_prior, inverse_frequency_weights, logit_adjust,
+                      tau_normalize)
 from .text_encoders import build_text_encoder, encode_sentences
 from .vlltr import (AnchorEmbeddings, LanguageGuidedClassifier, fuse_branch_scores,
                     load_anchor_embeddings, save_anchor_embeddings)
@@ -20,6 +22,8 @@ __all__ = [
     'centroid_repel', 'class_feature_sums', 'reachability',
     'IIF_VARIANTS', 'ClassCounts', 'IIFLogitAdjustment', 'adjust_logits', 'build_iif',
     'iif_weights', 'iif_weights_from_stats',
+    'LogitAdjustment', 'class_log_prior', 'inverse_frequency_weights', 'logit_adjust',
+    'tau_normalize',
     'build_text_encoder', 'encode_sentences', 'AnchorEmbeddings', 'LanguageGuidedClassifier',
     'fuse_branch_scores', 'load_anchor_embeddings', 'save_anchor_embeddings',
 ]

@@ -1,12 +1,27 @@
-"""Classification heads: linear + IIF, cosine, cosine + IIF, CAMC (math in ltr_plugins.core)."""
+"""Classification heads: linear + IIF, cosine, cosine + IIF, CAMC, linear + post-hoc
+corrections (math in ltr_plugins.core)."""
 from typing import List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmpretrain.models.heads import ClsHead, LinearClsHead
 from mmpretrain.registry import MODELS
 
-from ..core import CAMCalibration, CAMCOutput, CosineClassifier, adjust_logits, check_finite
-from ..datasets import build_iif_from_config
+from ..core import (CAMCalibration, CAMCOutput, CosineClassifier, LogitAdjustment, adjust_logits,
+                    check_finite, tau_normalize)
+from ..datasets import ClassStats, build_iif_from_config
+
+
+def load_class_counts(stats, num_classes: int, owner: str):
+    """(K,) training counts per class and the class names of a ``stats`` source (a
+    :class:`ClassStats` or anything :meth:`ClassStats.load` reads: a training list, a packaged
+    table, a stats csv); raises when its class count is not the head's ``num_classes``."""
+    if not isinstance(stats, ClassStats):
+        stats = ClassStats.load(stats)
+    if stats.num_classes != num_classes:
+        raise ValueError(f'{owner}: class statistics {stats.source} have {stats.num_classes} '
+                         f'classes but num_classes={num_classes}')
+    return stats.image_counts, stats.classes
 
 
 @MODELS.register_module()
@@ -144,3 +159,71 @@ class CAMCClsHead(CosineClsHead):
                 lambda logits: self._get_loss(logits, data_samples, **kwargs)['loss'],
                 out.aux_logits)
         return losses
+
+
+@MODELS.register_module()
+class PostHocLinearClsHead(LinearClsHead):
+    """``LinearClsHead`` with test-time-only corrections of a trained classifier.
+
+    Training (``loss``) and ``forward`` are exactly ``LinearClsHead``'s; ``predict`` applies, in
+    this order:
+
+    - ``tau_norm=dict(tau=1.0, bias=False)``: tau-normalised weight rows ``w_c / ||w_c||^tau``
+      (Kang et al., ICLR 2020, :func:`ltr_plugins.core.tau_normalize`); the reference computes
+      these logits without the bias (``bias=False``), ``bias=True`` keeps it;
+    - ``logit_adjustment=dict(tau=1.0, stats=...)``: ``z_c - tau * log(pi_c)`` (Menon et al.,
+      ICLR 2021, :class:`ltr_plugins.core.LogitAdjustment`), ``pi`` the class prior of the
+      training statistics ``stats`` (a training list, a packaged table, a stats csv).
+
+    Args:
+        num_classes, in_channels: as ``LinearClsHead``.
+        tau_norm: the tau-normalisation options, or None.
+        logit_adjustment: the logit-adjustment options, or None.
+
+    The parameters are ``LinearClsHead``'s (``fc.*``; the prior is a non-persistent buffer), so
+    a plain checkpoint loads whole: test it with ``tools/test.py`` and this head's config.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int, tau_norm: Optional[dict] = None,
+                 logit_adjustment: Optional[dict] = None, **kwargs) -> None:
+        super().__init__(num_classes, in_channels, **kwargs)
+        name = type(self).__name__
+        if not tau_norm and not logit_adjustment:
+            raise ValueError(f'{name}: set tau_norm=dict(tau=...) and/or '
+                             'logit_adjustment=dict(tau=..., stats=...)')
+        self.tau_norm = None
+        if tau_norm:
+            unknown = set(tau_norm) - {'tau', 'bias'}
+            if unknown:
+                raise ValueError(f'{name}: unknown tau_norm option(s) {sorted(unknown)}')
+            self.tau_norm = dict(tau=float(tau_norm.get('tau', 1.0)),
+                                 bias=bool(tau_norm.get('bias', False)))
+        self.logit_adjustment = None
+        if logit_adjustment:
+            options = dict(logit_adjustment)
+            if 'stats' not in options:
+                raise ValueError(f'{name}: logit_adjustment needs "stats" (the training list, '
+                                 'a packaged table or a stats csv)')
+            counts, classes = load_class_counts(options.pop('stats'), num_classes,
+                                                f'{name}.logit_adjustment')
+            unknown = set(options) - {'tau'}
+            if unknown:
+                raise ValueError(f'{name}: unknown logit_adjustment option(s) {sorted(unknown)}')
+            self.logit_adjustment = LogitAdjustment.from_counts(
+                counts, tau=options.get('tau', 1.0), class_names=classes)
+
+    def corrected_logits(self, pre_logits: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels) features -> (N, num_classes) corrected logits."""
+        weight, bias = self.fc.weight, self.fc.bias
+        if self.tau_norm is not None:
+            weight = tau_normalize(weight, self.tau_norm['tau'])
+            bias = bias if self.tau_norm['bias'] else None
+        logits = F.linear(pre_logits, weight, bias)
+        if self.logit_adjustment is not None:
+            logits = self.logit_adjustment(logits)
+        return logits
+
+    def predict(self, feats: Tuple[torch.Tensor], data_samples: Optional[List] = None) -> List:
+        """Predictions from the corrected logits (training is untouched)."""
+        return self._get_predictions(self.corrected_logits(self.pre_logits(feats)),
+                                     data_samples)

@@ -20,7 +20,7 @@ CONFIGS = sorted(str(Path(p).relative_to(REPO)) for p in glob.glob(str(REPO / 'c
 #: data tag at the end of a config name -> the class count of its real dataset
 REAL_DATA = {'lvis-v1': 1203, 'imagenet-lt': 1000, 'places-lt': 365}
 #: the method folders; embedded-data (demo) twins live in each one's demo/ subfolder
-METHOD_DIRS = ('baselines', 'iif', 'cosine', 'camc', 'oltr', 'vlltr')
+METHOD_DIRS = ('baselines', 'iif', 'cosine', 'camc', 'oltr', 'vlltr', 'peers')
 #: configs kept under their old names (thin _base_ aliases of a new one)
 ALIASES = {'configs/lvis/mask_rcnn_iif.py': 'configs/iif/mask-rcnn_r50_fpn_iif-raw_1x_lvis-v1.py'}
 REAL_CONFIGS = [p for p in CONFIGS if '/demo/' not in p]

@@ -137,7 +137,7 @@ def test_method_pages_cover_every_method_and_quote_sources(gen):
     """One page per method, each with the sections the docs promise; every paper number is
     given with its source, and a page without paper numbers says so."""
     pages = {name: (REPO / 'docs' / 'methods' / f'{name}.md').read_text(encoding='utf-8')
-             for name in ('iif_cosine', 'camc', 'oltr', 'vlltr', 'evaluation')}
+             for name in ('iif_cosine', 'camc', 'oltr', 'vlltr', 'evaluation', 'peers')}
     for name, text in pages.items():
         for section in ('## What it does', '## Formulas (as implemented)', '## Expected numbers'):
             assert section in text, f'{name}.md lacks "{section}"'

@@ -138,7 +138,7 @@ def test_run_config_is_a_minimal_overlay_of_the_demo_config(tmp_path):
 
 def test_quick_tier_is_ce_and_one_headline_row_per_method():
     """--suite quick: the rows of all marked quick=True, CE first, one row per method folder,
-    every method of the package in both tasks."""
+    every method of the package and the strongest peer in both tasks."""
     quick = suites.SUITES['quick']
     assert quick is suites.QUICK and set(quick) == {'cls', 'det'}
     for task, rows in quick.items():
@@ -146,4 +146,5 @@ def test_quick_tier_is_ce_and_one_headline_row_per_method():
         assert rows[0].config == (suites.CLS_CE if task == 'cls' else suites.DET_CE)
         folders = [r.config.split('/')[1] for r in rows]
         assert len(set(folders)) == len(folders), (task, folders)
-        assert {'baselines', 'iif', 'cosine', 'camc', 'oltr', 'vlltr'} <= set(folders), task
+        methods = {'baselines', 'iif', 'cosine', 'camc', 'oltr', 'vlltr', 'peers'}
+        assert methods <= set(folders), task
