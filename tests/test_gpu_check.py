@@ -16,6 +16,7 @@ from ltr_plugins.datasets.generator import (generate_imagenet_lt_full_classes,
 
 STOCK_CLS = 'configs/baselines/resnet50_4xb128-90e_imagenet-lt.py'
 COSINE_CLS = 'configs/cosine/resnet50_cosine-s16_4xb128-90e_imagenet-lt.py'
+OLTR2_CLS = 'configs/oltr/resnet10_oltr-stage2_1xb128-60e_imagenet-lt.py'
 
 
 def _rows(text):
@@ -70,12 +71,17 @@ def test_earlier_stage_files_get_stand_ins_and_are_named(tmp_path, monkeypatch):
         cfg.merge_from_dict(opts)
         return cfg, notes
 
-    cfg, n = notes('configs/oltr/resnet10_oltr-stage2_1xb128-60e_imagenet-lt.py')
+    cfg, n = notes(OLTR2_CLS)
     assert cfg.load_from is None and n == ['load_from dropped (random init)']
     assert cfg.train_cfg.to_dict() == dict(type='IterBasedTrainLoop', max_iters=5,
                                            val_begin=10 ** 9, val_interval=10 ** 9)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.dtype == 'float16'
     assert cfg.test_evaluator.train_ann_file.endswith('ImageNet_LT_train_counts.txt')
+    assert cfg.model.neck.spatial_size == 7  # real sizes: the config's
+    tiny = Config.fromfile(str(REPO / OLTR2_CLS))
+    opts, n = gpu_check.overrides(tiny, gpu_check.TINY, 2, 'fp32', 'cpu', str(tmp_path))
+    assert opts['model.neck.spatial_size'] == 1  # 32 px crop, stride 32
+    assert n[-1] == 'OLTR attention spatial_size 1 (tiny)'
     cfg, n = notes('configs/vlltr/resnet50_vlltr-lgr-m64_4xb128-30e_imagenet-lt.py')
     assert n == ['load_from dropped (random init)', 'random LGR anchors']
     from ltr_plugins.core.vlltr import load_anchor_embeddings

@@ -233,6 +233,12 @@ def overrides(cfg, sizes: Sizes, iters: int, precision: str, device: str,
                 tmp, model.roi_head.bbox_head.num_classes, cfg.filename, 512)
             notes.append('random LGR anchors')
     else:
+        neck = model.get('neck') or {}
+        if sizes.cls_crop is not None and neck.get('type') == 'OLTRNeck' \
+                and neck.get('attention'):
+            # the attention's spatial size is fixed (7 for a 224 crop: stride 32)
+            opts['model.neck.spatial_size'] = max(1, sizes.cls_crop // 32)
+            notes.append(f'OLTR attention spatial_size {max(1, sizes.cls_crop // 32)} (tiny)')
         head = model.get('head', {})
         if head.get('type') == 'LGRClsHead':
             opts['model.head.anchors'] = _anchors(tmp, head.num_classes, cfg.filename, 1024)
