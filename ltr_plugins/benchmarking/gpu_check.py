@@ -342,7 +342,6 @@ def run_config(config: str, root: str, args: argparse.Namespace, sizes: Sizes,
     cfg = load_config(osp.join(root, config), opts, work_dir=osp.join(work_dir, 'run'))
     if sizes.det_scale is not None or sizes.cls_crop is not None:
         _apply_tiny_pipelines(cfg, sizes)
-    cfg.device = args.device
     if args.device == 'cpu':
         cfg.env_cfg = dict(cfg.get('env_cfg', {}), cudnn_benchmark=False)
     cfg.log_level = 'WARNING'
@@ -398,7 +397,8 @@ def add_ratios(rows: Sequence[Row]) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/gpu_check.sh``: print the environment, check mmcv's ops, run every selected
     config and print the table. Returns 0 when every config ran, 1 when one failed, 2 on
-    ``--device cuda`` without a visible GPU."""
+    ``--device cuda`` without a visible GPU or ``--device cpu`` with one (mmengine's runner
+    would use it: hide it with ``CUDA_VISIBLE_DEVICES=``)."""
     parser = argparse.ArgumentParser(
         prog='gpu_check', description=__doc__.split('\n\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -425,6 +425,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('gpu_check: --device cuda but torch sees no GPU; for the CPU fallback run '
               '--device cpu --tiny', file=sys.stderr)
+        return 2
+    if args.device == 'cpu' and torch.cuda.is_available():
+        # mmengine's runner puts the model on the GPU whenever one is visible
+        print('gpu_check: --device cpu with a visible GPU; hide it for the CPU fallback: '
+              'CUDA_VISIBLE_DEVICES= bash tools/gpu_check.sh --device cpu --tiny',
+              file=sys.stderr)
         return 2
     if args.device == 'cpu' and args.precision == 'fp16':
         parser.error('fp16 needs --device cuda (CPU autocast: bf16)')
