@@ -11,7 +11,10 @@ model = dict(
     head=dict(_delete_=True, type='MetaEmbeddingClsHead', num_classes=1000, in_channels=512,
               centroid_loss_weight=0.01, init_hallucinator_from='fc', topk=(1, 5)))
 
+# mmdet's ClassAwareSampler reads the class list from the dataset's metainfo, which a
+# `path label` list does not give: name the classes by their label
 train_dataloader = dict(
+    dataset=dict(metainfo=dict(classes=[f'class_{i:04d}' for i in range(1000)])),
     sampler=dict(_delete_=True, type='mmdet.ClassAwareSampler', num_sample_class=4))
 # centroids <- class means of the direct features (train set, test transforms, eval mode)
 custom_hooks = [dict(type='OLTRCentroidInitHook')]

@@ -8,7 +8,10 @@ model = dict(
     neck=dict(attention=True, spatial_size=7),
     head=dict(_delete_=True, type='MetaEmbeddingClsHead', num_classes=365, in_channels=512,
               centroid_loss_weight=0.01, init_hallucinator_from='fc', topk=(1, 5)))
+# mmdet's ClassAwareSampler reads the class list from the dataset's metainfo, which a
+# `path label` list does not give: name the classes by their label
 train_dataloader = dict(
+    dataset=dict(metainfo=dict(classes=[f'class_{i:04d}' for i in range(365)])),
     sampler=dict(_delete_=True, type='mmdet.ClassAwareSampler', num_sample_class=4))
 custom_hooks = [dict(type='OLTRCentroidInitHook')]
 optim_wrapper = dict(

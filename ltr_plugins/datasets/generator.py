@@ -690,6 +690,114 @@ def _generate_cls(cfg: GeneratorConfig, seed: int, root: Path) -> dict:
     return counts
 
 
+# ----------------------------------------------------------------------------- full class count
+def _noise_image(rng: np.random.Generator, width: int, height: int) -> Image.Image:
+    """A random background (:func:`_background`) of ``width`` x ``height`` px, no objects."""
+    return Image.fromarray(_to_uint8(_background(rng, height, width, 3)))
+
+
+def generate_lvis_full_classes(root: str | Path, num_train: int = 8, num_val: int = 4,
+                               size: tuple[int, int] = (1333, 800), objects: int = 8,
+                               seed: int = 0) -> dict:
+    """LVIS v1 files with the real 1203 categories (names, ids, frequency groups and image
+    counts of the packaged ``lvis_v1_categories.csv``) but only ``num_train`` / ``num_val``
+    images of ``size`` = (width, height) px, each with ``objects`` random boxes (polygon mask =
+    the box) of random categories. For cost checks at the real class count and resolution
+    (``ltr_plugins.benchmarking.gpu_check``); the images are backgrounds, not objects.
+
+    Layout as real LVIS v1: ``annotations/lvis_v1_{train,val}.json``, ``train2017/``,
+    ``val2017/``. Returns ``{'root': ..., 'num_classes': 1203, 'train': n, 'val': n}``.
+    """
+    import csv
+    from importlib import resources
+    root = Path(root)
+    table = resources.files('ltr_plugins') / 'data' / 'lvis_v1_categories.csv'
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    cats = [dict(id=int(r['id']), name=r['name'], synset=r['name'], synonyms=[r['name']],
+                 frequency=r['frequency'], image_count=int(r['image_count']),
+                 instance_count=int(r['instance_count']), **{'def': r['name']}) for r in rows]
+    width, height = size
+    next_img, next_ann = 1, 1
+    for s, (split, n) in enumerate((('train', num_train), ('val', num_val))):
+        (root / f'{split}2017').mkdir(parents=True, exist_ok=True)
+        images, anns = [], []
+        for index in range(n):
+            rng = _rng(seed, 2, s, index)
+            name = f'{split}2017/{next_img:012d}.jpg'
+            _noise_image(rng, width, height).save(root / name, quality=90)
+            images.append(dict(id=next_img, width=width, height=height, license=1,
+                               coco_url=_COCO_PREFIX + name, flickr_url=_COCO_PREFIX + name,
+                               date_captured=_DATE, neg_category_ids=[],
+                               not_exhaustive_category_ids=[]))
+            for _ in range(objects):
+                w, h = rng.uniform(0.08, 0.5) * width, rng.uniform(0.08, 0.5) * height
+                x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
+                anns.append(dict(
+                    id=next_ann, image_id=next_img,
+                    category_id=int(cats[int(rng.integers(len(cats)))]['id']),
+                    bbox=[float(x), float(y), float(w), float(h)], area=float(w * h),
+                    segmentation=[[float(x), float(y), float(x + w), float(y),
+                                   float(x + w), float(y + h), float(x), float(y + h)]]))
+                next_ann += 1
+            next_img += 1
+        (root / 'annotations').mkdir(parents=True, exist_ok=True)
+        _write_json(dict(info=dict(description='ltr_plugins full-class-count LVIS-format data',
+                                   version=str(ANNOTATION_VERSION), date_created=_DATE),
+                         licenses=[dict(id=1, name='CC0', url='')], images=images,
+                         annotations=anns, categories=cats),
+                    root / 'annotations' / f'lvis_v1_{split}.json')
+    return dict(root=str(root), num_classes=len(cats), train=num_train, val=num_val)
+
+
+def generate_imagenet_lt_full_classes(root: str | Path, num_images: int = 16,
+                                      num_test: int = 256, size: tuple[int, int] = (500, 375),
+                                      seed: int = 0) -> dict:
+    """ImageNet-LT lists with the real 1000 classes over ``num_images`` image files of
+    ``size`` = (width, height) px (ImageNet's typical 500 x 375), for cost checks
+    (``ltr_plugins.benchmarking.gpu_check``):
+
+    * ``ImageNet_LT_train.txt``: one line per class (labels 0..999), cycling over the images;
+    * ``ImageNet_LT_train_counts.txt``: the real per-class training counts of the packaged
+      ``imagenet_lt_counts.csv`` (115,846 lines), for the many / medium / few groups of the
+      metrics (``train_ann_file``);
+    * ``ImageNet_LT_val.txt`` = ``ImageNet_LT_test.txt``: ``num_test`` lines, labels cycling;
+    * ``ImageNet_LT_open.txt``: ``num_test`` lines with label -1 (OLTR's open set);
+    * ``classes.txt`` (``class_0000`` ...) and ``class_texts.json`` (one template) for VL-LTR.
+
+    Returns ``{'root': ..., 'num_classes': 1000, 'train_counts': path}``.
+    """
+    import csv
+    from importlib import resources
+    root = Path(root)
+    table = resources.files('ltr_plugins') / 'data' / 'imagenet_lt_counts.csv'
+    with table.open() as f:
+        counts = [int(r['count']) for r in csv.DictReader(f)]
+    (root / 'train').mkdir(parents=True, exist_ok=True)
+    files = []
+    for index in range(num_images):
+        rel = f'train/{index:05d}.JPEG'
+        _noise_image(_rng(seed, 3, 0, index), *size).save(root / rel, format='JPEG', quality=90)
+        files.append(rel)
+    c = len(counts)
+
+    def write(name: str, labels: Sequence[int]) -> None:
+        (root / name).write_text(''.join(f'{files[i % len(files)]} {label}\n'
+                                         for i, label in enumerate(labels)))
+
+    write(CLS_ANN_FILES['train'], range(c))
+    write('ImageNet_LT_train_counts.txt', [k for k, n in enumerate(counts) for _ in range(n)])
+    for split in ('val', 'test'):
+        write(CLS_ANN_FILES[split], [i % c for i in range(num_test)])
+    write(CLS_OPEN_ANN_FILE, [-1] * num_test)
+    names = [f'class_{k:04d}' for k in range(c)]
+    (root / 'classes.txt').write_text(''.join(n + '\n' for n in names))
+    _write_json(dict(format='ltr_plugins.class_texts/1', templates=list(TEXT_TEMPLATES),
+                     classes={n: {} for n in names}), root / 'class_texts.json')
+    return dict(root=str(root), num_classes=c,
+                train_counts=str(root / 'ImageNet_LT_train_counts.txt'))
+
+
 # ----------------------------------------------------------------------------- public API
 def _paths(out: Path, tasks: Sequence[str]) -> dict[str, str]:
     p: dict[str, str] = {}
