@@ -18,6 +18,8 @@ from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exp
 from mmengine.logging import print_log
 
 from .datasets.layout_check import require_complete_layout
+from .repeatability import (add_repeatability_args, apply_repeatability_args, log_repeatability,
+                            prepare_deterministic)
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')  # as mmdet's tools
 
@@ -34,12 +36,16 @@ def add_common_args(parser: argparse.ArgumentParser, work_dir_help: str) -> None
                         'mpirun (Open MPI; MASTER_ADDR / MASTER_PORT from the environment)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)
+    add_repeatability_args(parser)  # --seed, --deterministic, --threads
 
 
 def parse_tool_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
-    """Parse ``argv`` (default: ``sys.argv[1:]``) and export ``LOCAL_RANK`` for torchrun."""
+    """Parse ``argv`` (default: ``sys.argv[1:]``), export ``LOCAL_RANK`` for torchrun, fold
+    ``--seed`` / ``--deterministic`` into ``args.cfg_options`` and apply ``--threads``
+    (:func:`ltr_plugins.repeatability.apply_repeatability_args`)."""
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    apply_repeatability_args(args)
     return args
 
 
@@ -326,16 +332,18 @@ def add_default_hooks(cfg: Config) -> None:
 
 def build_runner(cfg: Config):
     """Build the mmengine runner (``runner_type`` in the config is honoured, as in mmdet),
-    with the class-count check hook added."""
+    with the class-count check hook added; its log states the seed, deterministic mode and
+    thread count (:func:`ltr_plugins.repeatability.describe`)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     setup_distributed(cfg)
     prepare_embedded_data(cfg)
     require_complete_layout(cfg)  # every file the run reads exists, else name them all
     add_default_hooks(cfg)
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+    prepare_deterministic(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    log_repeatability(runner)
+    return runner
 
 
 def check_checkpoint_fits(model: torch.nn.Module, checkpoint: str, limit: int = 6) -> None:
