@@ -3,14 +3,20 @@
 Test modules import from here (``from ltr_testing import REPO, run_tool``), never from each other
 or from ``conftest``: ``tests/`` is on ``sys.path`` (setup.cfg, ``[tool:pytest] pythonpath``).
 """
+import glob
 import importlib
 import importlib.util
 import json
 import math
 import os
+import re
+import resource
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -77,24 +83,107 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_launch(cmd, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run a multi-process launch (``tools/dist_*.sh``, ``tools/slurm_*.sh``) from the repo
-    root on a free ``PORT``, with Python's faulthandler on (a rank killed by a signal prints
-    every thread's Python stack). Stopgap for CI, not a fix: a run whose log shows the known
-    random abort of issue 21 (:data:`KNOWN_ABORT`) is run once more, and a warning keeps the
-    aborted run's log for diagnosis; every other outcome is returned as is."""
+def _allow_core_dumps() -> None:
+    """``preexec_fn`` of a launch: the soft core-size limit raised to the hard one, inherited by
+    the launcher's children (torchrun's ranks), so that a rank killed by SIGABRT leaves a core."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+
+def _core_pattern() -> str:
+    try:
+        return Path('/proc/sys/kernel/core_pattern').read_text().strip()
+    except OSError:
+        return 'core'
+
+
+def _cores(cwd: Path) -> dict:
+    """``{path: mtime}`` of the ELF core files where the kernel writes the core of a process
+    whose working directory is ``cwd`` (``kernel.core_pattern``, its ``%`` specifiers and the
+    ``.PID`` of ``core_uses_pid`` as wildcards); empty when cores go to a program (``|...``) or
+    to another folder (those may be other processes' cores, not to be removed)."""
+    pattern = _core_pattern()
+    if pattern.startswith('|') or '/' in pattern:
+        return {}
+    found = {}
+    for path in map(Path, glob.glob(str(Path(cwd, re.sub('%.', '*', pattern))) + '*')):
+        try:
+            with open(path, 'rb') as f:
+                if path.is_file() and f.read(4) == b'\x7fELF':
+                    found[path] = path.stat().st_mtime_ns
+        except OSError:
+            pass
+    return found
+
+
+def _new_cores(before: dict) -> list:
+    """The core files written (or rewritten) since ``before = _cores(REPO)``."""
+    return sorted(p for p, t in _cores(REPO).items() if before.get(p) != t)
+
+
+def native_backtrace(core: Path, executable: str = sys.executable, timeout: int = 300) -> str:
+    """gdb's ``thread apply all bt`` of ``core`` (a core file of ``executable``): every native
+    thread's stack, with the one that called ``std::terminate``/``abort``."""
+    if not shutil.which('gdb'):
+        return f'(gdb is not on PATH: no backtrace of the core {core})'
+    try:
+        proc = subprocess.run(['gdb', '-nx', '-batch', '-iex', 'set debuginfod enabled off',
+                               '-iex', 'set auto-load python-scripts off',
+                               '-ex', 'thread apply all bt', executable, str(core)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f'(gdb did not finish in {timeout} s)'
+    return proc.stdout + proc.stderr
+
+
+def _abort_report(cmd, cores: list, artifacts: Path) -> str:
+    """What a launch killed by the known abort left: the native backtraces of its cores (also
+    written to a file under ``artifacts``), or why there are none."""
+    if not cores:
+        return (f'no core file found (kernel.core_pattern = {_core_pattern()!r}, launch cwd '
+                f'{REPO}): no native backtrace')
+    text = '\n'.join(f'--- core {core.name}\n{native_backtrace(core)}' for core in cores)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    fd, out = tempfile.mkstemp('.txt', f'issue21-native-{time.strftime("%Y%m%dT%H%M%S")}-',
+                               artifacts)
+    with os.fdopen(fd, 'w') as f:
+        f.write(f'{cmd}\n{text}')
+    print(f'issue 21: native backtrace written to {out}')
+    return f'native backtrace (gdb, also in {out}):\n{text[:20000]}'
+
+
+def run_launch(cmd, env: dict, timeout: int = 600,
+               artifacts: Path = None) -> subprocess.CompletedProcess:
+    """Run a multi-process launch (``tools/dist_*.sh``, ``tools/slurm_*.sh``, or any command)
+    from the repo root on a free ``PORT``, with Python's faulthandler on (a rank killed by a
+    signal prints every thread's Python stack) and core dumps allowed. Stopgap for CI, not a fix:
+    a run whose log shows the known random abort of issue 21 (:data:`KNOWN_ABORT`) is run once
+    more, and a warning keeps the aborted run's log and the native backtrace of its core (gdb;
+    written to a file under ``artifacts``, default ``$LTR_TEST_ARTIFACTS`` or
+    ``test-artifacts/``) for diagnosis; every other outcome is returned as is. Core files the
+    launch leaves are removed."""
     env = {**env, 'PYTHONFAULTHANDLER': '1'}
+    artifacts = Path(artifacts or os.environ.get('LTR_TEST_ARTIFACTS', REPO / 'test-artifacts'))
     for attempt in range(2):
-        proc = subprocess.run([str(c) for c in cmd], cwd=REPO, capture_output=True, text=True,
-                              timeout=timeout, env={**env, 'PORT': str(free_port())})
-        log = proc.stdout + proc.stderr
-        if proc.returncode == 0 or KNOWN_ABORT not in log or attempt:
-            return proc
-        # faulthandler's report (every thread's Python stack) first, then the log's end
-        fatal = log.find('Fatal Python error')
-        report = log[fatal:fatal + 12000] if fatal >= 0 else ''
-        warnings.warn(f'issue 21: a rank of {cmd} aborted ({KNOWN_ABORT!r}); running it once '
-                      f'more. faulthandler:\n{report}\nThe aborted run\'s log:\n{log[-3000:]}')
+        before = _cores(REPO)
+        try:
+            proc = subprocess.run([str(c) for c in cmd], cwd=REPO, capture_output=True,
+                                  text=True, timeout=timeout, preexec_fn=_allow_core_dumps,
+                                  env={**env, 'PORT': str(free_port())})
+            log = proc.stdout + proc.stderr
+            if proc.returncode == 0 or KNOWN_ABORT not in log:
+                return proc
+            # faulthandler's report (every thread's Python stack) first, then the log's end
+            fatal = log.find('Fatal Python error')
+            report = log[fatal:fatal + 12000] if fatal >= 0 else ''
+            again = 'running it once more' if attempt == 0 else 'not run again'
+            native = _abort_report(cmd, _new_cores(before), artifacts)
+            warnings.warn(f'issue 21: a rank of {cmd} aborted ({KNOWN_ABORT!r}); {again}. '
+                          f'{native}\nfaulthandler:\n{report}\nThe aborted run\'s log:\n'
+                          f'{log[-3000:]}')
+        finally:
+            for core in _new_cores(before):  # hundreds of MB each: never left in the repo
+                core.unlink(missing_ok=True)
     return proc
 
 
