@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -89,3 +90,48 @@ def plot(rows: List[Tuple[str, str, Optional[dict]]], path: str) -> bool:
     from ..tools.plot_per_class import main as plot_main
     plot_main([*[wd for _, wd in runs], '--labels', *[n for n, _ in runs], '--out', path])
     return True
+
+
+def machine() -> str:
+    """One line naming the machine a run was made on: CPU model, cores, memory, OS, Python,
+    torch (and its thread count), read from the running system."""
+    import platform
+
+    import torch
+    cpu, mem = platform.processor() or platform.machine(), ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((line.split(':', 1)[1].strip() for line in f
+                        if line.startswith('model name')), cpu)
+        with open('/proc/meminfo') as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith('MemTotal'))
+        mem = f', {kib / 2**20:.0f} GiB memory'
+    except (OSError, StopIteration, ValueError):
+        pass  # not Linux: the platform module's names
+    gpu = (f', GPU {torch.cuda.get_device_name(0)}' if torch.cuda.is_available()
+           else ', no GPU')
+    return (f'{cpu}, {os.cpu_count()} logical CPUs{mem}{gpu}; {platform.system()} '
+            f'{platform.release()}, Python {platform.python_version()}, torch '
+            f'{torch.__version__} ({torch.get_num_threads()} threads per process)')
+
+
+def commit(root: str) -> str:
+    """The checkout's commit (short hash, '+ local changes' when the tree differs), or
+    'unknown' outside a git checkout."""
+    import subprocess
+    try:
+        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=root, check=True,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+                               cwd=root, check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+    return head + (' + local changes' if dirty.strip() else '')
+
+
+def page(title: str, command: str, facts: Sequence[Tuple[str, str]], body: str) -> str:
+    """A report page: the title, the command that made it, a list of ``(fact, value)`` (date,
+    machine, commit, wall time, ...) and the body (tables, plots)."""
+    lines = [f'# {title}', '', 'Made by', '', '```bash', command, '```', '']
+    lines += [f'- **{k}**: {v}' for k, v in facts] + ['', body.rstrip(), '']
+    return '\n'.join(lines)

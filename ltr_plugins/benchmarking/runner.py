@@ -38,6 +38,14 @@ BUDGETS = {'cls': 1.0, 'det': 1.0}
 #: which 196 s mask prediction, 30 s LVIS evaluation). Fewer low-score detections can only lower
 #: AP (they are appended at the end of each precision-recall curve), so this is conservative.
 BENCH_MAX_PER_IMG = 100
+#: epochs of a shared-tier run (``Row.retrain_from``: only the classifier trains, on the frozen
+#: CE model), per task: a third of the CE demo schedule (30 / 6 epochs), as the decoupled IIF
+#: demo configs; every row of the tier, the control included, gets the same count
+RETRAIN_EPOCHS = {'cls': 10, 'det': 2}
+#: a shared-tier run freezes these parts of a Mask R-CNN (mmengine's lr_mult / decay_mult 0;
+#: the ResNet also stops computing gradients, ``frozen_stages=4``): everything but the RoI box
+#: head, whose classifier the head-level methods change
+DET_FROZEN = ('backbone', 'neck', 'rpn_head', 'roi_head.mask_head')
 #: the embedded data root of the demo configs; preset P lives at ``data/P``
 DEMO_DATA_ROOT = 'data/demo'
 
@@ -93,11 +101,16 @@ def rebase_path(value: str, preset: str, out_rel: str) -> str:
 
 
 def scale_schedule(d: dict, task: str) -> None:
-    """Scale the schedule of the config dict ``d`` (in place) to the budget of ``task``:
-    max_epochs, epoch-based scheduler bounds / T_max / milestones (each decay kept inside the
+    """Scale the schedule of the config dict ``d`` (in place) to the budget of ``task``
+    (:func:`set_epochs`)."""
+    set_epochs(d, scaled_epochs(d['train_cfg']['max_epochs'], task))
+
+
+def set_epochs(d: dict, new: int) -> None:
+    """Set the schedule of the config dict ``d`` (in place) to ``new`` epochs: max_epochs,
+    epoch-based scheduler bounds / T_max / milestones scaled (each decay kept inside the
     shorter run), checkpoint interval, one validation at the end at most."""
     epochs = d['train_cfg']['max_epochs']
-    new = scaled_epochs(epochs, task)
     d['train_cfg']['max_epochs'] = new
     if 'val_interval' in d['train_cfg']:
         d['train_cfg']['val_interval'] = new
@@ -120,8 +133,37 @@ def scale_schedule(d: dict, task: str) -> None:
         ckpt['interval'] = new
 
 
+def head_only(d: dict, task: str, config: str) -> None:
+    """Make the config dict ``d`` (in place) a shared-tier run: everything but the classifier
+    frozen (classification: the backbone with its BN statistics, ``SmallConvNet(frozen=True)``;
+    detection: :data:`DET_FROZEN`, the ResNet's BN statistics too; :data:`BENCH_MAX_PER_IMG`
+    detections per test image) and :data:`RETRAIN_EPOCHS` epochs. Raises ValueError naming
+    ``config`` for a model it cannot freeze that way."""
+    backbone = d['model'].get('backbone', {})
+    if task == 'cls':
+        if backbone.get('type') != 'SmallConvNet':
+            raise ValueError(f'{config}: the shared tier freezes the demo SmallConvNet backbone, '
+                             f'this model has {backbone.get("type")!r}')
+        backbone['frozen'] = True
+    else:
+        if backbone.get('type') not in ('ResNet', 'ResNetLT') or 'rpn_head' not in d['model']:
+            raise ValueError(f'{config}: the shared tier freezes a two-stage ResNet detector, '
+                             f'this model has backbone {backbone.get("type")!r}')
+        backbone.update(frozen_stages=4, norm_eval=True)
+        paramwise = d['optim_wrapper'].setdefault('paramwise_cfg', {})
+        keys = paramwise.setdefault('custom_keys', {})
+        # mmengine applies the longest matching key: a config's own key below a frozen part
+        # (e.g. 'backbone': lr_mult 0.1) is frozen too
+        for key in [*DET_FROZEN, *keys]:
+            if any(key == p or key.startswith(p + '.') for p in DET_FROZEN):
+                keys[key] = {**keys.get(key, {}), 'lr_mult': 0.0, 'decay_mult': 0.0}
+        # the tier's many short runs each end in a test: keep it from dominating (as --preset)
+        d['model']['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
+    set_epochs(d, RETRAIN_EPOCHS[task])
+
+
 def run_config(d: dict, config: str, preset: str, out_rel: str,
-               seed: Optional[int] = None) -> dict:
+               seed: Optional[int] = None, retrain: bool = False) -> dict:
     """The config dict of a benchmark run of ``config`` (its loaded dict ``d``, not changed) on
     the embedded ``preset`` with the output folder ``out_rel`` (and, unless None, the training
     seed ``randomness.seed``).
@@ -129,7 +171,7 @@ def run_config(d: dict, config: str, preset: str, out_rel: str,
     Every path value is rebased (:func:`rebase_path`), every ``num_classes`` equal to the
     demo's class count becomes the preset's, and (preset != demo) the schedule is scaled to the
     budget (:func:`scale_schedule`); detection keeps :data:`BENCH_MAX_PER_IMG` detections per
-    test image.
+    test image. ``retrain``: a shared-tier run (:func:`head_only`).
     """
     from ..datasets.generator import PRESETS
     if preset not in PRESETS:
@@ -155,6 +197,8 @@ def run_config(d: dict, config: str, preset: str, out_rel: str,
         scale_schedule(new, task)
         if task == 'det':
             new['model']['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
+    if retrain:
+        head_only(new, task, config)
     return new
 
 
@@ -173,7 +217,7 @@ def overlay(base: Any, new: Any) -> Any:
 
 
 def retarget(config: str, out_path: str, preset: str, out_rel: str,
-             seed: Optional[int] = None) -> None:
+             seed: Optional[int] = None, retrain: bool = False) -> None:
     """Write the config of a benchmark run of ``config`` (:func:`run_config`) to ``out_path``
     as an overlay: ``_base_ = <config>`` and the differing fields (:func:`overlay`). Raises
     RuntimeError naming ``out_path`` if mmengine's merge does not give exactly the run's
@@ -181,9 +225,11 @@ def retarget(config: str, out_path: str, preset: str, out_rel: str,
     from mmengine.config import Config
     config = osp.abspath(config)
     d = Config.fromfile(config).to_dict()
-    new = run_config(d, config, preset, out_rel, seed)
+    new = run_config(d, config, preset, out_rel, seed, retrain)
     body = overlay(d, new)
     seed_note = '' if seed is None else f', training seed {seed}'
+    if retrain:
+        seed_note += ', only the classifier trained (shared tier)'
     text = ('# Generated by ltr_plugins.benchmarking.runner (do not edit: rewritten by every '
             f'benchmark call):\n# {osp.basename(config)}\n# on the embedded {preset!r} data'
             f'{seed_note}, runs under {out_rel}.\n'
@@ -221,19 +267,22 @@ class Bench:
                  seed: Optional[int] = None):
         self.out, self.preset, self.force, self.seed = out, preset, force, seed
 
-    def work_dir(self, config: str) -> str:
-        """The work dir of ``config``'s run."""
-        return osp.join(self.out, osp.splitext(osp.basename(config))[0])
+    def work_dir(self, config: str, retrain: bool = False) -> str:
+        """The work dir of ``config``'s run (``retrain``: its shared-tier run, see
+        :attr:`Row.run_name`)."""
+        return osp.join(self.out, Row('', config, retrain_from=config if retrain else None)
+                        .run_name)
 
-    def config(self, config: str) -> str:
+    def config(self, config: str, retrain: bool = False) -> str:
         """The config to run: ``config`` itself on the demo preset with the default --out, else
         its overlay ``<out>/configs/<name>.py`` (not in the work dir: the runner dumps its
-        resolved config there under the same name), with this bench's seed if it has one."""
+        resolved config there under the same name), with this bench's seed if it has one;
+        ``retrain``: the shared-tier overlay (:func:`head_only`)."""
         if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT) \
-                and self.seed is None:
+                and self.seed is None and not retrain:
             return config
-        path = osp.join(self.out, 'configs', osp.basename(config))
-        retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed)
+        path = osp.join(self.out, 'configs', osp.basename(self.work_dir(config, retrain)) + '.py')
+        retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed, retrain)
         return path
 
     def out_rel(self) -> str:
@@ -261,11 +310,11 @@ class Bench:
     def run(self, row: Row) -> dict:
         """Train (unless ``row.checkpoint_from``) and test ``row``; its metrics, with the wall
         time in ``minutes`` and the ``budget``. A finished run is reused unless ``force``."""
-        name, config = row.name, row.config
-        work_dir = self.work_dir(config)
+        name, config, retrain = row.name, row.config, bool(row.retrain_from)
+        work_dir = self.work_dir(config, retrain)
         metrics_file = osp.join(work_dir, 'test_metrics.json')
         if not self.force:
-            done = self.finished(name, config, quiet=True)
+            done = self.finished(name, config, quiet=True, retrain=retrain)
             if done:
                 return done
         start = time.time()
@@ -275,13 +324,14 @@ class Bench:
             if self.force or not osp.exists(osp.join(ROOT, creates)):
                 subprocess.run([py, *[self.arg(a) for a in argv]], cwd=ROOT, check=True)
         os.makedirs(work_dir, exist_ok=True)
-        cfg = self.config(config)
+        cfg = self.config(config, retrain)
         if row.checkpoint_from:
             ckpt = self.last_checkpoint(row.checkpoint_from)
         else:
             extra = []
-            if row.load_from:
-                extra = ['--cfg-options', f'load_from={self.last_checkpoint(row.load_from)}']
+            if row.load_from or row.retrain_from:
+                source = self.last_checkpoint(row.retrain_from or row.load_from)
+                extra = ['--cfg-options', f'load_from={source}']
             subprocess.run([py, '-m', 'ltr_plugins.tools.train', cfg, '--work-dir', work_dir,
                             *extra], cwd=ROOT, check=True)
             with open(osp.join(work_dir, 'last_checkpoint')) as f:
@@ -305,10 +355,12 @@ class Bench:
         configs as they are)."""
         return None if self.preset == 'demo' else BUDGETS[task_of(config)]
 
-    def finished(self, name: str, config: str, quiet: bool = False) -> Dict[str, Any]:
-        """The metrics of a finished run on the current budget, or {} (shown as '-'). A run
-        made on another budget (recorded in its metrics) does not count: it is redone."""
-        path = osp.join(self.work_dir(config), 'test_metrics.json')
+    def finished(self, name: str, config: str, quiet: bool = False,
+                 retrain: bool = False) -> Dict[str, Any]:
+        """The metrics of a finished run (``retrain``: the shared-tier run) on the current
+        budget, or {} (shown as '-'). A run made on another budget (recorded in its metrics)
+        does not count: it is redone."""
+        path = osp.join(self.work_dir(config, retrain), 'test_metrics.json')
         metrics = {}
         if osp.isfile(path):
             with open(path) as f:

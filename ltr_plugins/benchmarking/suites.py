@@ -12,9 +12,12 @@ from another row's run says so with ``load_from=CONFIG`` (train from that run's 
 checkpoint) or ``checkpoint_from=CONFIG`` (only test that run's checkpoint with this config);
 ``prepare`` lists steps that must run before training (see :class:`Row`).
 
-:data:`QUICK` is the short tier (``--suite quick``): CE, the strongest peer method and the
-headline row of each method, both tasks. It is not written out: a row of the ``all`` suite
-joins it with ``quick=True``, so adding a method to both is still one line.
+:data:`TIERS`: ``--suite quick`` is the short tier: CE, the strongest peer method and the
+headline row of each method, both tasks, in two tables: end to end (``quick-e2e``) and on the
+shared CE backbone (``quick-shared``, head-level methods retrained on the frozen CE model of
+each seed, see ``SUITES['shared']``). It is not written out: a row of the ``all`` suite joins
+it with ``quick=True`` (and ``head=True`` for a head-level method), so adding a method to
+every tier is still one line.
 """
 from __future__ import annotations
 
@@ -46,7 +49,14 @@ class Row:
             missing (e.g. anchor selection before an LGR run); an argv item
             ``('last_checkpoint', CONFIG)`` is that run's last checkpoint, a demo config path
             stands for the run's config.
-        quick: (rows of the ``all`` suite) also in the quick tier :data:`QUICK`.
+        quick: (rows of the ``all`` suite) also in the quick tier (``--suite quick``,
+            :data:`TIERS`).
+        head: (rows of the ``all`` suite) a head-level method: it changes only the classifier
+            (classification head / RoI box head), its loss or its sampling, so the shared
+            tier retrains just that on the frozen CE model of the seed (:func:`retrained`).
+        retrain_from: train only the classifier of this config's run (everything else loaded
+            from its last checkpoint and frozen) for ``runner.RETRAIN_EPOCHS`` epochs; the
+            run's work dir is ``<config name>_head-retrain``.
     """
     name: str
     config: str
@@ -54,6 +64,15 @@ class Row:
     load_from: Optional[str] = None
     prepare: Tuple[Tuple[str, Tuple[ArgItem, ...]], ...] = ()
     quick: bool = False
+    head: bool = False
+    retrain_from: Optional[str] = None
+
+    @property
+    def run_name(self) -> str:
+        """The name of this row's work dir (and overlay config): the config's file name
+        without ``.py``, with ``_head-retrain`` for a :attr:`retrain_from` row."""
+        stem = osp.splitext(osp.basename(self.config))[0]
+        return stem + ('_head-retrain' if self.retrain_from else '')
 
 
 def cls(method: str, name: str) -> str:
@@ -165,55 +184,95 @@ SUITES: Dict[str, Dict[str, List[Row]]] = {
 # the decoupled mode's control without IIF (classification needs none: IIF ends level with CE).
 SUITES['all'] = {
     'cls': [Row('CE (linear)', CLS_CE, quick=True),
-            Row('IIF (linear)', cls('iif', 'iif-smooth_1xb64-30e'), quick=True),
-            Row('cosine s=16', cls('cosine', 'cosine-s16_1xb64-30e'), quick=True),
-            Row('cosine s=16 + IIF', cls('iif', 'cosine-s16_iif-smooth_1xb64-30e')),
+            Row('IIF (linear)', cls('iif', 'iif-smooth_1xb64-30e'), quick=True, head=True),
+            Row('cosine s=16', cls('cosine', 'cosine-s16_1xb64-30e'), quick=True, head=True),
+            Row('cosine s=16 + IIF', cls('iif', 'cosine-s16_iif-smooth_1xb64-30e'), head=True),
             Row('IIF post-hoc on CE (linear)', cls('iif', 'iif-smooth-posthoc'),
                 checkpoint_from=CLS_CE),
             Row('IIF post-hoc on cosine s=16', cls('iif', 'cosine-s16_iif-smooth-posthoc'),
                 checkpoint_from=cls('cosine', 'cosine-s16_1xb64-30e')),
             Row('IIF decoupled (classifier retrained on CE)',
                 cls('iif', 'iif-smooth-decoupled_1xb64-10e'), load_from=CLS_CE),
-            Row('CAMC + cosine s=16', cls('camc', 'camc_cosine-s16_1xb64-30e'), quick=True),
+            Row('CAMC + cosine s=16', cls('camc', 'camc_cosine-s16_1xb64-30e'), quick=True,
+                head=True),
             Row('OLTR (stage 2 from CE)', cls('oltr', 'oltr-stage2_1xb64-15e'), load_from=CLS_CE,
-                quick=True),
+                quick=True, head=True),
             Row('VL-LTR stage 1, zero-shot', _VL_PRETRAIN),
             Row('VL-LTR stage 1 + LGR (AnSS anchors)', cls('vlltr', 'vlltr-lgr-m8_1xb64-15e'),
                 prepare=_VL_CLS_ANCHORS, quick=True),
-            Row('peer: re-weighted CE', cls('peers', 'reweighted-ce_1xb64-30e')),
-            Row('peer: class-balanced sampling', cls('peers', 'class-balanced-sampler_1xb64-30e')),
+            Row('peer: re-weighted CE', cls('peers', 'reweighted-ce_1xb64-30e'), head=True),
+            Row('peer: class-balanced sampling', cls('peers', 'class-balanced-sampler_1xb64-30e'),
+                head=True),
             Row('peer: logit adjustment post-hoc on CE', cls('peers', 'logit-adj-t1-posthoc'),
                 checkpoint_from=CLS_CE, quick=True),
             Row('peer: τ-norm post-hoc on CE', cls('peers', 'tau-norm-t1-posthoc'),
                 checkpoint_from=CLS_CE)],
     'det': [Row('CE (linear)', DET_CE, quick=True),
-            Row('IIF (linear)', det('iif', 'iif-raw_1xb8-6e'), quick=True),
+            Row('IIF (linear)', det('iif', 'iif-raw_1xb8-6e'), quick=True, head=True),
             Row('IIF post-hoc on CE (linear)', det('iif', 'iif-raw-posthoc'),
                 checkpoint_from=DET_CE),
             Row('IIF decoupled (fc_cls retrained on CE)', det('iif', 'iif-raw-decoupled_1xb8-2e'),
                 load_from=DET_CE),
             Row('control: fc_cls retrained on CE without IIF', det('iif', 'ce-decoupled_1xb8-2e'),
                 load_from=DET_CE),
-            Row('cosine τ=20', det('cosine', 'cosine-t20_sample1e-3_1xb8-6e'), quick=True),
+            Row('cosine τ=20', det('cosine', 'cosine-t20_sample1e-3_1xb8-6e'), quick=True,
+                head=True),
             Row('CAMC + cosine τ=20', det('camc', 'camc_cosine-t20_sample1e-3_1xb8-6e'),
-                quick=True),
+                quick=True, head=True),
             Row('OLTR head (fine-tune from CE)', det('oltr', 'oltr-stage2_sample1e-3_1xb8-3e'),
-                load_from=DET_CE, quick=True),
+                load_from=DET_CE, quick=True, head=True),
             Row('LGR (VL-LTR anchors)', det('vlltr', 'vlltr-lgr-m8_sample1e-3_1xb8-6e'),
-                prepare=_VL_DET_ANCHORS, quick=True),
+                prepare=_VL_DET_ANCHORS, quick=True, head=True),
             Row('IIF enhanced recipe (base10_obj, cosine τ=8, cosine mask τ=20, RFS)',
                 det('iif', 'iif-base10-obj_cosine-t8_cosine-mask-t20_sample1e-3_1xb8-6e')),
             Row('peer: RFS (t=0.15)', det('peers', 'sample0.15_1xb8-6e')),
-            Row('peer: class-aware sampling', det('peers', 'class-aware-sampler_1xb8-6e')),
-            Row('peer: Seesaw loss', det('peers', 'seesaw-loss_sample1e-3_1xb8-6e'), quick=True),
-            Row('peer: EQLv2', det('peers', 'eqlv2_1xb8-6e'))],
+            Row('peer: class-aware sampling', det('peers', 'class-aware-sampler_1xb8-6e'),
+                head=True),
+            Row('peer: Seesaw loss', det('peers', 'seesaw-loss_sample1e-3_1xb8-6e'), quick=True,
+                head=True),
+            Row('peer: EQLv2', det('peers', 'eqlv2_1xb8-6e'), head=True)],
 }
-#: The quick tier (``--suite quick``): CE, the strongest peer method and the headline row of
-#: each method (IIF, cosine, CAMC, OLTR, VL-LTR), both tasks: the rows of ``all`` marked
-#: ``quick=True``, in the same order (the first row, CE, stays the baseline).
-QUICK: Dict[str, List[Row]] = {task: [row for row in rows if row.quick]
-                               for task, rows in SUITES['all'].items()}
-SUITES['quick'] = QUICK
+
+
+def retrained(row: Row, base: str) -> Row:
+    """``row`` in the shared tier: its classifier retrained on the frozen model of ``base``'s
+    run (same name and config; its own ``load_from`` is replaced)."""
+    return Row(row.name, row.config, prepare=row.prepare, quick=row.quick, head=True,
+               retrain_from=base)
+
+
+# The shared-backbone tier: one CE model per seed is trained end to end (the CE row of 'all');
+# every head-level method then retrains only its classifier on that frozen model, next to a
+# control that retrains the CE classifier the same way, so the paired difference to the
+# control isolates the method (and the backbone's seed-to-seed chaos cancels).
+_BASE = {'cls': CLS_CE, 'det': DET_CE}
+SUITES['shared'] = {
+    task: [Row('control: CE classifier retrained', _BASE[task], quick=True, head=True,
+               retrain_from=_BASE[task])] +
+          [retrained(row, _BASE[task]) for row in rows if row.head]
+    for task, rows in SUITES['all'].items()}
+#: The quick tier (``--suite quick``) is two tables per task, :data:`TIERS`: ``quick-e2e`` (CE
+#: end to end, the quick rows that are not head-level, e.g. VL-LTR, and the post-hoc peer on
+#: CE) and ``quick-shared`` (the control and the quick head-level methods on the shared CE
+#: model). Rows join it with ``quick=True`` in ``all``, so adding a method is still one line.
+SUITES['quick-e2e'] = {task: [row for row in rows if row.quick and not row.head]
+                       for task, rows in SUITES['all'].items()}
+SUITES['quick-shared'] = {task: [row for row in rows if row.quick]
+                          for task, rows in SUITES['shared'].items()}
+#: suites that run as several tables (tiers), in this order
+TIERS: Dict[str, Tuple[str, ...]] = {'quick': ('quick-e2e', 'quick-shared')}
+#: what each table's baseline and runs are, printed above it
+TIER_TITLES = {
+    'shared': 'shared-backbone tier: every row retrains only the classifier (classification '
+              'head / RoI box head) of the frozen end-to-end CE model of the same seed',
+    'e2e': 'end-to-end tier: every row trains (or, post-hoc, tests) its whole model',
+}
+
+
+def tier_of(suite: str) -> str:
+    """'shared' for a shared-backbone suite, else 'e2e'."""
+    return 'shared' if suite.endswith('shared') else 'e2e'
+
 
 #: The tail metric each row is compared with the baseline (first row) on, per task:
 #: (column name, metric key; 'a|b' = the first present)
@@ -247,3 +306,8 @@ def rows_of(suite: str, task: str) -> Sequence[Row]:
     if suite not in SUITES:
         raise KeyError(f'unknown benchmark suite {suite!r}; valid suites: {sorted(SUITES)}')
     return SUITES[suite][task]
+
+
+def tables_of(suite: str) -> Tuple[str, ...]:
+    """The suites whose tables ``--suite suite`` writes: its tiers, or itself."""
+    return TIERS.get(suite, (suite, ))

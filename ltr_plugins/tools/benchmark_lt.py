@@ -30,10 +30,11 @@ import os
 import os.path as osp
 import platform
 import time
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..benchmarking import report, runner
-from ..benchmarking.suites import DEFAULT_OUT, ROOT, SUITES, Row, columns
+from ..benchmarking.suites import (DEFAULT_OUT, ROOT, SUITES, TIER_TITLES, TIERS, Row, columns,
+                                   tables_of, tier_of)
 from ..fileio import atomic_write_text
 
 
@@ -49,10 +50,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     :data:`ltr_plugins.benchmarking.runner.BUDGETS` from ``--budget``."""
     from ..datasets.generator import PRESETS
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--suite', default='iif', choices=sorted(SUITES),
+    parser.add_argument('--suite', default='iif', choices=sorted({*SUITES, *TIERS}),
                         help='which set of methods to compare (default: iif); all = one row '
-                             'per method; quick = the quick tier of all: CE, the strongest '
-                             'peer and the headline row of each method')
+                             'per method, end to end; shared = every head-level method '
+                             'retrained on the frozen CE model of each seed, against the '
+                             'retrained-CE control; quick = CE, the strongest peer and the '
+                             'headline row of each method (two tables: quick-e2e and '
+                             'quick-shared)')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
     parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),
@@ -70,6 +74,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='train and test every row once per seed (randomness.seed; default '
                              '0 1 2); the table gives mean ± std and paired 95%% intervals '
                              'against the first row')
+    parser.add_argument('--report', metavar='PAGE.md',
+                        help='also write a self-contained report page (command, date, machine, '
+                             'commit, wall time, the tables, the per-class plots copied next '
+                             'to it), e.g. docs/benchmarks/quick_demo.md')
     parser.add_argument('--rows', nargs='+', metavar='TEXT',
                         help='run only the rows whose method name or config contains one of '
                              'these strings (the others are tabled if finished, else "-")')
@@ -89,12 +97,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
-    """Run (or reuse) the suite's runs, write ``<out>/<suite>.md``, ``<suite>_<task>.csv`` and
-    the per-class plots; returns (and prints) the markdown."""
+    """Run (or reuse) the suite's runs, write ``<out>/<suite>.md``, ``<table>_<task>.csv`` and
+    the per-class plots (and the ``--report`` page); returns (and prints) the markdown."""
     args = parse_args(argv)
     out = args.out or (DEFAULT_OUT if args.preset == 'demo' else f'{DEFAULT_OUT}_{args.preset}')
     out = osp.join(ROOT, out) if not osp.isabs(out) else out
     os.makedirs(out, exist_ok=True)
+    start = time.time()
     benches = [runner.Bench(osp.join(out, f'seed_{seed}'), args.preset, args.force, seed)
                for seed in args.seeds]
     budgets = runner.BUDGETS
@@ -112,33 +121,104 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         f'Results of `{cmd}` ({time.strftime("%Y-%m-%d")}, {platform.machine()} '
         f'{os.cpu_count()} CPUs, embedded {args.preset} data{budget}; {seeds}; detection: '
         'segm AP unless noted, in %).', '']
-    total = 0.0
+    tables = tables_of(args.suite)
+    sections: List[Tuple[str, str, Optional[str]]] = []  # (title, table, per-class plot)
+    minutes: Dict[str, float] = {}  # per table: the wall time of its runs, summed
     for task in args.tasks:
-        cols = columns(args.suite, task)
-        suite_rows = SUITES[args.suite][task]
-        runs = {(row.name, row.config): {} for row in suite_rows}
-        for bench in benches:  # seed by seed: an interrupted suite leaves whole seeds
-            for row in suite_rows:
-                m = (bench.run(row) if selected(args, row)
-                     else bench.finished(row.name, row.config))
-                if m:
-                    runs[(row.name, row.config)][bench.seed] = m
-        rows = [(row.name, row.config, runs[(row.name, row.config)]) for row in suite_rows]
-        total += sum(m.get('minutes', 0.0) for _, _, r in rows for m in r.values())
-        title = 'classification' if task == 'cls' else 'instance segmentation (LVIS-format)'
-        md += [f'**{title}**', '', report.table(task, rows, cols), '']
-        first = benches[0]
-        png = f'{args.suite}_{task}_per_class.png'
-        if report.plot([(n, first.work_dir(c), r.get(first.seed)) for n, c, r in rows],
-                       osp.join(out, png)):
-            md += [f'Per-class plot (seed {first.seed}): '
-                   f'`{osp.join(runner.rel_to_root(out), png)}`', '']
-        atomic_write_text(osp.join(out, f'{args.suite}_{task}.csv'), report.runs_csv(rows, cols))
-    md += [f'Total wall time of the runs in the table: {total:.0f} min.']
+        for suite in tables:
+            suite_rows = SUITES[suite][task]
+            if not suite_rows:
+                continue
+            rows = collect(args, benches, suite_rows)
+            minutes[suite] = minutes.get(suite, 0.0) + sum(
+                m.get('minutes', 0.0) for _, _, r in rows for m in r.values())
+            title = 'classification' if task == 'cls' else 'instance segmentation (LVIS-format)'
+            if len(tables) > 1 or tier_of(suite) == 'shared':
+                title += f' — {TIER_TITLES[tier_of(suite)]}'
+            table = report.table(task, rows, columns(suite, task))
+            md += [f'**{title}**', '', table, '']
+            first = benches[0]
+            png = osp.join(out, f'{suite}_{task}_per_class.png')
+            plotted = [(row.name, first.work_dir(row.config, bool(row.retrain_from)),
+                        runs.get(first.seed)) for row, (_, _, runs) in zip(suite_rows, rows)]
+            if report.plot(plotted, png):
+                md += [f'Per-class plot (seed {first.seed}): '
+                       f'`{runner.rel_to_root(png)}`', '']
+            else:
+                png = None
+            sections.append((title, table, png))
+            atomic_write_text(osp.join(out, f'{suite}_{task}.csv'),
+                              report.runs_csv(rows, columns(suite, task)))
+    total = sum(minutes.values())
+    md += ['Total wall time of the runs in the table: ' +
+           (f'{total:.0f} min' if len(minutes) < 2 else f'{total:.0f} min (' + ', '.join(
+               f'{s}: {m:.0f}' for s, m in minutes.items()) + ')') + '.']
     text = '\n'.join(md)
     atomic_write_text(osp.join(out, f'{args.suite}.md'), text + '\n')
+    if args.report:
+        write_report(args, cmd, sections, minutes, (time.time() - start) / 60, benches[0].seed)
     print(text)
     return text
+
+
+def write_report(args: argparse.Namespace, cmd: str,
+                 sections: Sequence[Tuple[str, str, Optional[str]]], minutes: Dict[str, float],
+                 elapsed: float, plot_seed: int) -> str:
+    """Write the ``--report`` page (the per-class plots copied next to it as
+    ``<page name>_<n>.png``); returns its path."""
+    import shutil
+    path = osp.abspath(args.report)
+    stem = osp.splitext(osp.basename(path))[0]
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    body = []
+    for i, (title, table, png) in enumerate(sections, 1):
+        body += [f'## {title[0].upper()}{title[1:]}', '', table, '']
+        if png:
+            name = f'{stem}_{i}.png'
+            shutil.copyfile(png, osp.join(osp.dirname(path), name))
+            body += [f'Per-class accuracy / AP against training frequency (seed {plot_seed}):',
+                     '', f'![per-class, {title}]({name})', '']
+    runs = ', '.join(f'{s}: {m:.1f}' for s, m in minutes.items())
+    facts = [('date', time.strftime('%Y-%m-%d %H:%M %Z')),
+             ('machine', report.machine()),
+             ('commit', report.commit(ROOT)),
+             ('data', f'embedded `{args.preset}` preset (the same images for every seed)'),
+             ('seeds', ' '.join(map(str, args.seeds)) + ' (`randomness.seed` of every run)'),
+             ('wall time', f'{sum(minutes.values()):.1f} min of runs (per table: {runs}); '
+                           f'this call {elapsed:.1f} min (finished runs are reused)')]
+    text = report.page(f'Benchmark: `--suite {args.suite}` on the embedded {args.preset} data',
+                       cmd + f' --report {args.report}', facts, '\n'.join(body) + READING)
+    atomic_write_text(path, text)
+    return path
+
+
+#: how to read a report page's tables (appended to every page)
+READING = '''
+## How to read the tables
+
+Each cell is the mean ± sample standard deviation over the seeds. Δ is the paired difference of
+the tail metric (few-shot accuracy for classification, APr for detection) to the table's first
+row over the same seeds, with a 95% Student-t interval; a row is called above or below the
+first row only where that interval excludes zero, otherwise "not distinguishable". In the
+end-to-end tier the first row is CE; in the shared-backbone tier it is the control that
+retrains the CE classifier exactly as every other row retrains its own, on the same frozen CE
+model of the seed, so Δ measures the head-level method alone. The embedded data are small:
+these numbers check directions and separability, they are not the papers' real-data results.
+'''
+
+
+def collect(args: argparse.Namespace, benches: Sequence[runner.Bench],
+            suite_rows: Sequence[Row]) -> List[Tuple[str, str, report.Runs]]:
+    """Run (or reuse) ``suite_rows`` seed by seed (an interrupted suite leaves whole seeds);
+    ``[(name, config, {seed: metrics})]`` in the rows' order."""
+    runs: List[report.Runs] = [{} for _ in suite_rows]
+    for bench in benches:
+        for row, row_runs in zip(suite_rows, runs):
+            m = (bench.run(row) if selected(args, row) else
+                 bench.finished(row.name, row.config, retrain=bool(row.retrain_from)))
+            if m:
+                row_runs[bench.seed] = m
+    return [(row.name, row.config, r) for row, r in zip(suite_rows, runs)]
 
 
 if __name__ == '__main__':

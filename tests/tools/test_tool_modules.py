@@ -137,14 +137,24 @@ def test_run_config_is_a_minimal_overlay_of_the_demo_config(tmp_path):
 
 
 def test_quick_tier_is_ce_and_one_headline_row_per_method():
-    """--suite quick: the rows of all marked quick=True, CE first, one row per method folder,
-    every method of the package and the strongest peer in both tasks."""
-    quick = suites.SUITES['quick']
-    assert quick is suites.QUICK and set(quick) == {'cls', 'det'}
-    for task, rows in quick.items():
-        assert rows == [r for r in suites.SUITES['all'][task] if r.quick]
-        assert rows[0].config == (suites.CLS_CE if task == 'cls' else suites.DET_CE)
-        folders = [r.config.split('/')[1] for r in rows]
+    """--suite quick: two tables (end to end, shared CE backbone) of the rows of all marked
+    quick=True, CE first end to end, the retrained-CE control first on the shared backbone,
+    one row per method folder, every method of the package and the strongest peer in both
+    tasks; head-level rows only on the shared backbone."""
+    assert suites.tables_of('quick') == ('quick-e2e', 'quick-shared')
+    assert 'quick' not in suites.SUITES  # a name of tiers, not a table
+    for task in ('cls', 'det'):
+        e2e, shared = suites.SUITES['quick-e2e'][task], suites.SUITES['quick-shared'][task]
+        base = suites.CLS_CE if task == 'cls' else suites.DET_CE
+        assert e2e[0].config == base and not e2e[0].retrain_from
+        assert shared[0].config == base and shared[0].retrain_from == base
+        assert all(r.retrain_from == base for r in shared) and not any(r.head for r in e2e)
+        quick = [r.config for r in suites.SUITES['all'][task] if r.quick]
+        assert [r.config for r in e2e] + [r.config for r in shared[1:]] == \
+            [c for c in quick if c in {r.config for r in e2e}] + \
+            [c for c in quick if c in {r.config for r in shared[1:]}]
+        assert sorted(quick) == sorted([r.config for r in e2e] + [r.config for r in shared[1:]])
+        folders = [c.split('/')[1] for c in quick]
         assert len(set(folders)) == len(folders), (task, folders)
         methods = {'baselines', 'iif', 'cosine', 'camc', 'oltr', 'vlltr', 'peers'}
         assert methods <= set(folders), task

@@ -1,0 +1,175 @@
+"""The shared-backbone tier of tools/benchmark_lt.py (``Row.retrain_from``, ``runner.head_only``):
+every head-level row retrains only its classifier on the frozen CE model of the seed; the
+quick tier writes it as its own table next to the end-to-end one."""
+import json
+
+import pytest
+from ltr_testing import REPO, build_model
+
+from ltr_plugins.benchmarking import runner as blt
+from ltr_plugins.benchmarking import suites
+from ltr_plugins.tools import benchmark_lt as tool
+
+
+def _load(path):
+    from mmengine.config import Config
+    return Config.fromfile(str(path))
+
+
+def _shared_rows(task):
+    return suites.SUITES['shared'][task]
+
+
+def test_every_head_level_row_of_all_is_retrained_on_ce_next_to_a_control():
+    for task, base in (('cls', suites.CLS_CE), ('det', suites.DET_CE)):
+        rows = _shared_rows(task)
+        assert rows[0].config == base and rows[0].name.startswith('control')
+        heads = [r for r in suites.SUITES['all'][task] if r.head]
+        assert [r.config for r in rows[1:]] == [r.config for r in heads] and len(heads) >= 5
+        assert all(r.retrain_from == base and not r.load_from and not r.checkpoint_from
+                   for r in rows)
+        names = [r.run_name for r in rows]
+        assert all(n.endswith('_head-retrain') for n in names) and len(set(names)) == len(names)
+    # not head-level: a different backbone (VL-LTR) or a whole-model data method (RFS)
+    heads = {r.config for t in ('cls', 'det') for r in suites.SUITES['shared'][t]}
+    assert suites.cls('vlltr', 'vlltr-lgr-m8_1xb64-15e') not in heads
+    assert suites.det('peers', 'sample0.15_1xb8-6e') not in heads
+
+
+@pytest.mark.parametrize('row', _shared_rows('cls'), ids=lambda r: r.run_name)
+def test_classification_overlay_freezes_the_backbone_and_trains_the_head(row, tmp_path,
+                                                                         monkeypatch):
+    """The merged overlay: demo SmallConvNet frozen (no gradient, BN statistics kept), 10
+    epochs with the scheduler inside them; the head (and an OLTR neck) still trains."""
+    monkeypatch.chdir(REPO)
+    bench = blt.Bench(str(tmp_path / 'seed_1'), 'demo', seed=1)
+    path = bench.config(row.config, retrain=True)
+    assert path.endswith(row.run_name + '.py')
+    cfg = _load(path)
+    assert cfg.model.backbone.frozen is True and cfg.randomness.seed == 1
+    assert cfg.train_cfg.max_epochs == blt.RETRAIN_EPOCHS['cls'] == 10
+    for sch in cfg.param_scheduler if isinstance(cfg.param_scheduler, list) else \
+            [cfg.param_scheduler]:
+        if sch.get('by_epoch', True):
+            assert sch.get('end', 0) <= 10 and sch.get('T_max', 0) <= 10
+    model = build_model(cfg)
+    model.train()
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen == {n for n, _ in model.named_parameters() if n.startswith('backbone.')}
+    assert not any(m.training for m in model.backbone.modules())
+    assert any(p.requires_grad for p in model.head.parameters())
+
+
+@pytest.mark.parametrize('row', _shared_rows('det'), ids=lambda r: r.run_name)
+def test_detection_overlay_trains_only_the_box_head(row, tmp_path, monkeypatch):
+    """Built through mmengine's own optimizer constructor: every parameter outside
+    roi_head.bbox_head either has no gradient or gets lr 0 and no weight decay; every box
+    head parameter trains at the config's lr; 2 epochs, 100 detections per test image."""
+    from mmengine.optim import build_optim_wrapper
+    monkeypatch.chdir(REPO)
+    cfg = _load(blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0).config(row.config, True))
+    assert cfg.train_cfg.max_epochs == blt.RETRAIN_EPOCHS['det'] == 2
+    assert cfg.model.test_cfg.rcnn.max_per_img == blt.BENCH_MAX_PER_IMG
+    predictor = cfg.model.roi_head.bbox_head.get('cls_predictor_cfg') or {}
+    if predictor.get('type') == 'LGRPredictor':  # stage-1 anchors: a random stand-in
+        from ltr_plugins.benchmarking.gpu_check import _anchors
+        predictor.anchors = _anchors(str(tmp_path), 12, row.config, 256)
+    model = build_model(cfg)
+    model.train()
+    groups = build_optim_wrapper(model, cfg.optim_wrapper).optimizer.param_groups
+    lr = {id(p): (g['lr'], g['weight_decay']) for g in groups for p in g['params']}
+    base_lr = cfg.optim_wrapper.optimizer.lr
+    for name, p in model.named_parameters():
+        if name.startswith('roi_head.bbox_head.'):
+            assert p.requires_grad and lr[id(p)][0] > 0, name
+        else:
+            assert not p.requires_grad or lr[id(p)] == (0.0, 0.0), (name, lr[id(p)])
+    trained = [n for n, p in model.named_parameters() if lr.get(id(p), (0,))[0] == base_lr]
+    assert trained and all(n.startswith('roi_head.bbox_head.') for n in trained)
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    assert not any(m.training for m in model.backbone.modules()
+                   if isinstance(m, __import__('torch').nn.BatchNorm2d))
+
+
+def test_head_only_names_the_config_it_cannot_freeze():
+    d = {'model': {'backbone': {'type': 'ResNet'}}, 'train_cfg': {'max_epochs': 3}}
+    with pytest.raises(ValueError, match='my_cls.py.*SmallConvNet.*ResNet'):
+        blt.head_only(d, 'cls', 'my_cls.py')
+    d = {'model': {'backbone': {'type': 'SwinTransformer'}}, 'train_cfg': {'max_epochs': 3}}
+    with pytest.raises(ValueError, match='my_det.py.*SwinTransformer'):
+        blt.head_only(d, 'det', 'my_det.py')
+
+
+def test_head_only_freezes_a_configs_own_keys_below_a_frozen_part():
+    """mmengine applies the longest matching custom key: 'backbone.layer4' at lr_mult 0.1 would
+    otherwise train inside the frozen backbone."""
+    d = {'model': {'backbone': {'type': 'ResNet'}, 'rpn_head': {},
+                   'test_cfg': {'rcnn': {'max_per_img': 300}}},
+         'train_cfg': {'max_epochs': 6},
+         'optim_wrapper': {'paramwise_cfg': {'custom_keys': {
+             'backbone.layer4': {'lr_mult': 0.1}, 'roi_head.bbox_head.fc_cls': {'lr_mult': 2}}}}}
+    blt.head_only(d, 'det', 'x.py')
+    keys = d['optim_wrapper']['paramwise_cfg']['custom_keys']
+    assert keys['backbone.layer4'] == {'lr_mult': 0.0, 'decay_mult': 0.0}
+    assert keys['roi_head.bbox_head.fc_cls'] == {'lr_mult': 2}
+    assert {k for k, v in keys.items() if v.get('lr_mult') == 0.0} == \
+        {*blt.DET_FROZEN, 'backbone.layer4'}
+    assert d['train_cfg']['max_epochs'] == 2
+
+
+def _finished(out, seed, row, metrics):
+    wd = out / f'seed_{seed}' / row.run_name
+    wd.mkdir(parents=True)
+    (wd / 'test_metrics.json').write_text(json.dumps(metrics))
+
+
+def test_quick_suite_writes_both_tiers_and_compares_shared_rows_with_the_control(tmp_path):
+    """--suite quick --reuse-only: the end-to-end table compares with CE, the shared table
+    with the retrained-CE control (its own work dirs, not CE's), each with its own csv."""
+    e2e, shared = suites.SUITES['quick-e2e']['cls'], suites.SUITES['quick-shared']['cls']
+    for seed in (0, 1, 2):
+        _finished(tmp_path, seed, e2e[0], {'accuracy/few': 10.0 + seed, 'minutes': 2.0})
+        _finished(tmp_path, seed, shared[0], {'accuracy/few': 20.0 + seed, 'minutes': 1.0})
+        _finished(tmp_path, seed, shared[1], {'accuracy/few': 25.0 + 2 * seed, 'minutes': 1.0})
+    md = tool.main(['--suite', 'quick', '--tasks', 'cls', '--reuse-only', '--out',
+                    str(tmp_path)])
+    lines = {}
+    for line in md.splitlines():
+        if line.startswith('| '):
+            lines.setdefault(line.split(' | ')[0].lstrip('| '), []).append(line.split(' | '))
+    ce, = lines['CE (linear)']
+    control, = lines[shared[0].name]
+    head, = lines[shared[1].name]
+    assert ce[5] == '11.0 ± 1.0' and control[5] == '21.0 ± 1.0'
+    assert control[6:8] == ['—', 'baseline']
+    assert head[6].startswith('+6.0 [') and head[7] == f'above {shared[0].name}'
+    assert 'end-to-end tier' in md and 'shared-backbone tier' in md
+    assert 'quick-e2e: 6, quick-shared: 6' in md
+    assert (tmp_path / 'quick-shared_cls.csv').read_text().count('\n') == 1 + 2 * 3
+    assert (tmp_path / 'quick.md').is_file()
+
+
+def test_report_page_has_command_machine_tables_and_plots(tmp_path, monkeypatch):
+    """--report writes one self-contained page: the command (with --report), date, machine,
+    commit, seeds, wall time per table, the tables as in <out>/<suite>.md and every per-class
+    plot copied next to the page."""
+    from ltr_plugins.benchmarking import report
+    e2e = suites.SUITES['quick-e2e']['cls']
+    for seed in (0, 1):
+        _finished(tmp_path / 'out', seed, e2e[0], {'accuracy/few': 10.0 + seed, 'minutes': 2.5})
+    monkeypatch.setattr(report, 'plot', lambda rows, path: open(path, 'wb').write(b'png') > 0)
+    page = tmp_path / 'docs' / 'quick_demo.md'
+    md = tool.main(['--suite', 'quick', '--tasks', 'cls', '--reuse-only', '--seeds', '0', '1',
+                    '--out', str(tmp_path / 'out'), '--report', str(page)])
+    text = page.read_text()
+    assert text.startswith('# Benchmark: `--suite quick` on the embedded demo data')
+    assert f'--seeds 0 1 --report {page}' in text
+    for fact in ('date', 'machine', 'commit', 'seeds', 'wall time'):
+        assert f'- **{fact}**: ' in text, fact
+    assert 'logical CPUs' in text and 'torch ' in text
+    assert '5.0 min of runs (per table: quick-e2e: 5.0, quick-shared: 0.0)' in text
+    for table in [block for block in md.split('\n\n') if block.startswith('| method')]:
+        assert table in text
+    assert (page.parent / 'quick_demo_1.png').read_bytes() == b'png'
+    assert '![per-class, classification — end-to-end tier' in text
+    assert (page.parent / 'quick_demo_2.png').is_file() and '## How to read' in text
