@@ -1,0 +1,214 @@
+"""FLOPs of a training run and of its test pass, counted on one batch of each.
+
+:func:`count_run_flops` builds a config's model and data loaders without a Runner, takes the
+first training batch and counts one training iteration -- what ``model.train_step`` computes
+(data preprocessor, forward, loss, backward of the summed loss) without the optimizer step --
+and the first test batch (``model.test_step`` under ``no_grad``). Run totals are those counts
+times the number of iterations (``len(train dataloader) * max_epochs``) and test batches.
+
+Counting is torch's ``FlopCounterMode``: it counts the matrix products and convolutions
+(``mm``, ``addmm``, ``bmm``, ``convolution`` and their backward, attention) that the dispatcher
+actually runs, one multiply-add = 2 FLOPs. So:
+
+* backward counts only the gradients autograd computes: parameters with
+  ``requires_grad=False`` (a frozen backbone: ``SmallConvNet(frozen=True)``, mmdet ResNet
+  ``frozen_stages``) cost no weight gradient, and no input gradient below the lowest trainable
+  layer. An optimizer ``lr_mult=0`` does not stop gradients, so such parameters are counted
+  (they are computed in training);
+* element-wise ops, normalisation, pooling, and mmcv's own C++ / CUDA ops (RoIAlign, NMS),
+  which bypass the dispatcher, are not counted.
+
+A detector's cost per iteration depends on the batch (image sizes, number of ground-truth
+boxes, positive RoIs for the mask head; at test time the detections that reach the mask head),
+so its counts are an estimate from the first batch under a fixed seed; a classifier's are exact
+up to the last, smaller batch of an epoch (counted as a full one here).
+
+Cost (2 shared CPU cores): ~3 s for the demo classifier; ~45-65 s for the demo Mask R-CNN,
+most of it the test batch, whose mask head runs on up to 300 detections per image and pastes
+each mask separately on CPU (mmdet's ``FCNMaskHead``), every small op going through the counter.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import random
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
+
+GIGA = 1e9
+
+
+def count_flops(fn: Callable[[], Any]) -> Tuple[int, Any]:
+    """``(flops, fn())``: the FLOPs of the torch ops ``fn`` runs (see the module docstring)."""
+    with FlopCounterMode(display=False) as counter:
+        out = fn()
+    return counter.get_total_flops(), out
+
+
+def train_iter_flops(model: torch.nn.Module, batch: Any) -> Tuple[int, int]:
+    """``(forward_flops, total_flops)`` of one training iteration of an mmengine model on
+    ``batch`` (a data loader batch: dict of ``inputs`` list of (C, H, W) tensors and
+    ``data_samples``): data preprocessor + ``forward(mode='loss')`` (the forward part),
+    then backward of the summed loss (``model.parse_losses``), as
+    ``BaseModel.train_step`` does, without the optimizer step. Parameter gradients are left in
+    ``.grad``.
+
+    Raises:
+        ValueError: the model overrides ``train_step`` (it may compute something else).
+    """
+    from mmengine.model import BaseModel
+    if type(model).train_step is not BaseModel.train_step:
+        raise ValueError(f'{type(model).__name__} overrides train_step; counting its '
+                         'forward + backward would not be what it trains')
+
+    def forward():
+        data = model.data_preprocessor(batch, True)
+        losses = model(**data, mode='loss') if isinstance(data, dict) else model(*data,
+                                                                                 mode='loss')
+        return model.parse_losses(losses)[0]
+
+    forward_flops, loss = count_flops(forward)
+    backward_flops, _ = count_flops(loss.backward)
+    return forward_flops, forward_flops + backward_flops
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed Python's ``random``, NumPy and torch (CPU and CUDA) as mmengine does, and restore
+    their states afterwards."""
+    states = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also every CUDA device
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.random.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
+@contextmanager
+def _quiet_logger() -> Iterator[None]:
+    """Keep mmengine's current logger to warnings (``init_weights`` logs every parameter)."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _loader_cfg(cfg: dict) -> dict:
+    """A data loader config in this process: no worker processes (the first batch only)."""
+    cfg = copy.deepcopy(cfg)
+    cfg['num_workers'] = 0
+    cfg['persistent_workers'] = False
+    cfg.pop('prefetch_factor', None)
+    return cfg
+
+
+def _total_iters(train_cfg: dict, iters_per_epoch: int) -> Tuple[Optional[int], int]:
+    """``(epochs, iterations)`` of the training run (epochs None for an iteration-based one)."""
+    if train_cfg.get('max_iters') is not None and train_cfg.get('by_epoch') is not True:
+        return None, int(train_cfg['max_iters'])
+    epochs = int(train_cfg['max_epochs'])
+    return epochs, epochs * iters_per_epoch
+
+
+def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = None,
+                    cfg_options: Optional[dict] = None, seed: int = 0,
+                    device: str = 'cpu') -> Dict[str, Any]:
+    """FLOPs of training and testing ``config`` (see the module docstring).
+
+    Args:
+        config: a config file (or ``ltr_plugins::`` name) or an mmengine ``Config``
+            (not modified).
+        checkpoint: weights to load before counting (a detector's proposals and detections,
+            and so its cost, depend on them); default: the config's initialisation.
+        cfg_options: overrides as ``--cfg-options`` (``{'model.backbone.frozen': True}``).
+        seed: the seed of the model initialisation and of the batches taken.
+        device: where the model runs (the counts do not depend on it).
+
+    Returns:
+        dict with ``train_iter_gflop`` (one iteration, forward + backward),
+        ``train_forward_gflop`` (its forward + loss part), ``iters_per_epoch``
+        (``len(train dataloader)``), ``epochs`` (``train_cfg.max_epochs``; None for an
+        iteration-based schedule), ``train_gflop`` (``train_iter_gflop`` x iterations),
+        ``test_batch_gflop``, ``test_batches`` (``len(test dataloader)``), ``test_gflop``
+        (``test_batch_gflop x test_batches``) and ``total_gflop`` (train + test).
+    """
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    from mmengine.runner import Runner, load_checkpoint
+
+    import ltr_plugins  # noqa: F401  (registers the package's modules)
+    from ltr_plugins.launch import prepare_embedded_data
+    if isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    else:
+        from ltr_plugins.mim import config_path
+        cfg = Config.fromfile(config_path(config))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    prepare_embedded_data(cfg)  # idempotent, as tools/train.py
+    model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:  # as Runner.__init__ merges it
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+
+    with DefaultScope.overwrite_default_scope(cfg.default_scope), _seeded(seed):
+        model = MODELS.build(model_cfg)
+        with _quiet_logger():
+            if checkpoint is None:
+                model.init_weights()  # as Runner.train
+            else:
+                load_checkpoint(model, checkpoint, map_location='cpu')
+        model.to(device)
+        model.train()  # frozen modules keep their own mode (their train() override)
+        train_loader = Runner.build_dataloader(_loader_cfg(cfg.train_dataloader), seed=seed)
+        test_loader = Runner.build_dataloader(_loader_cfg(cfg.test_dataloader), seed=seed)
+        forward, train_iter = train_iter_flops(model, next(iter(train_loader)))
+        model.eval()
+        batch = next(iter(test_loader))
+        with torch.no_grad():
+            test_batch, _ = count_flops(lambda: model.test_step(batch))
+        model.zero_grad(set_to_none=True)
+
+    iters_per_epoch = len(train_loader)
+    epochs, iters = _total_iters(cfg.train_cfg, iters_per_epoch)
+    test_batches = len(test_loader)
+    train_gflop = train_iter / GIGA * iters
+    test_gflop = test_batch / GIGA * test_batches
+    return dict(train_iter_gflop=train_iter / GIGA, train_forward_gflop=forward / GIGA,
+                iters_per_epoch=iters_per_epoch, epochs=epochs, train_gflop=train_gflop,
+                test_batch_gflop=test_batch / GIGA, test_batches=test_batches,
+                test_gflop=test_gflop, total_gflop=train_gflop + test_gflop)
+
+
+if __name__ == '__main__':
+    import argparse
+    import json
+    import time
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='FLOPs of training and testing a config')
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args()
+    start = time.time()
+    result = count_run_flops(args.config, args.checkpoint, args.cfg_options)
+    result['seconds'] = round(time.time() - start, 2)
+    print(json.dumps(result, indent=1))
