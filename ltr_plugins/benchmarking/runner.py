@@ -350,6 +350,31 @@ class Bench:
               flush=True)
         return metrics
 
+    def flops(self, row: Row) -> Dict[str, float]:
+        """GFLOPs of ``row``'s own run, counted on one batch (:mod:`.flops`) with its trained
+        weights where the run is finished: ``train_gflop`` (0 for a ``checkpoint_from`` row:
+        it only tests; the run it starts from is not included) and ``test_gflop``. Cached in
+        ``<out>/flops/<run name>.json`` (they do not depend on the seed)."""
+        from .flops import count_run_flops
+        retrain = bool(row.retrain_from)
+        cache = osp.join(self.out, 'flops', row.run_name + '.json')
+        if osp.isfile(cache) and not self.force:
+            with open(cache) as f:
+                return json.load(f)
+        ckpt_file = osp.join(self.work_dir(row.checkpoint_from or row.config,
+                                           retrain and not row.checkpoint_from),
+                             'last_checkpoint')
+        ckpt = None
+        if osp.isfile(ckpt_file):
+            with open(ckpt_file) as f:
+                ckpt = f.read().strip()
+        counted = count_run_flops(osp.join(ROOT, self.config(row.config, retrain)), ckpt)
+        result = {'train_gflop': 0.0 if row.checkpoint_from else counted['train_gflop'],
+                  'test_gflop': counted['test_gflop']}
+        os.makedirs(osp.dirname(cache), exist_ok=True)
+        atomic_write_json(cache, result)
+        return result
+
     def budget(self, config: str) -> Optional[float]:
         """The fraction of its demo epochs ``config`` trains for here (None: the demo preset,
         configs as they are)."""

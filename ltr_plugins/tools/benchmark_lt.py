@@ -124,6 +124,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     tables = tables_of(args.suite)
     sections: List[Tuple[str, str, Optional[str]]] = []  # (title, table, per-class plot)
     minutes: Dict[str, float] = {}  # per table: the wall time of its runs, summed
+    tflop: Dict[str, float] = {}  # per table (--report): TFLOPs of its runs, summed
     for task in args.tasks:
         for suite in tables:
             suite_rows = SUITES[suite][task]
@@ -146,7 +147,12 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                        f'`{runner.rel_to_root(png)}`', '']
             else:
                 png = None
-            sections.append((title, table, png))
+            gflop = ([(row, len(r), bench_flops(benches[0], row))
+                      for row, (_, _, r) in zip(suite_rows, rows) if r] if args.report else [])
+            sections.append((title, table + flops_table(gflop), png))
+            if gflop:
+                tflop[suite] = tflop.get(suite, 0.0) + sum(
+                    n * (g['train_gflop'] + g['test_gflop']) for _, n, g in gflop) / 1000
             atomic_write_text(osp.join(out, f'{suite}_{task}.csv'),
                               report.runs_csv(rows, columns(suite, task)))
     total = sum(minutes.values())
@@ -156,14 +162,15 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     text = '\n'.join(md)
     atomic_write_text(osp.join(out, f'{args.suite}.md'), text + '\n')
     if args.report:
-        write_report(args, cmd, sections, minutes, (time.time() - start) / 60, benches[0].seed)
+        write_report(args, cmd, sections, minutes, tflop, (time.time() - start) / 60,
+                     benches[0].seed)
     print(text)
     return text
 
 
 def write_report(args: argparse.Namespace, cmd: str,
                  sections: Sequence[Tuple[str, str, Optional[str]]], minutes: Dict[str, float],
-                 elapsed: float, plot_seed: int) -> str:
+                 tflop: Dict[str, float], elapsed: float, plot_seed: int) -> str:
     """Write the ``--report`` page (the per-class plots copied next to it as
     ``<page name>_<n>.png``); returns its path."""
     import shutil
@@ -185,7 +192,10 @@ def write_report(args: argparse.Namespace, cmd: str,
              ('data', f'embedded `{args.preset}` preset (the same images for every seed)'),
              ('seeds', ' '.join(map(str, args.seeds)) + ' (`randomness.seed` of every run)'),
              ('wall time', f'{sum(minutes.values()):.1f} min of runs (per table: {runs}); '
-                           f'this call {elapsed:.1f} min (finished runs are reused)')]
+                           f'this call {elapsed:.1f} min (finished runs are reused)'),
+             ('compute', ', '.join(f'{s}: {t:.0f} TFLOP' for s, t in tflop.items()) +
+              ' (matrix products and convolutions of every run in the table, counted on one '
+              'batch: `ltr_plugins/benchmarking/flops.py`)')]
     text = report.page(f'Benchmark: `--suite {args.suite}` on the embedded {args.preset} data',
                        cmd + f' --report {args.report}', facts, '\n'.join(body) + READING)
     atomic_write_text(path, text)
@@ -205,6 +215,24 @@ retrains the CE classifier exactly as every other row retrains its own, on the s
 model of the seed, so Δ measures the head-level method alone. The embedded data are small:
 these numbers check directions and separability, they are not the papers' real-data results.
 '''
+
+
+def bench_flops(bench: runner.Bench, row: Row) -> Dict[str, float]:
+    """:meth:`runner.Bench.flops` (a function so that tests can replace it)."""
+    return bench.flops(row)
+
+
+def flops_table(gflop: Sequence[Tuple[Row, int, Dict[str, float]]]) -> str:
+    """The compute of each row's runs (``[(row, seeds run, GFLOPs of one run)]``), as a
+    markdown table to put under the results; '' when there is nothing counted."""
+    if not gflop:
+        return ''
+    lines = ['', '', '| method | train GFLOP / run | test GFLOP / run | runs | TFLOP, all runs |',
+             '|---|---|---|---|---|']
+    for row, n, g in gflop:
+        lines.append(f'| {row.name} | {g["train_gflop"]:,.0f} | {g["test_gflop"]:,.0f} | {n} | '
+                     f'{n * (g["train_gflop"] + g["test_gflop"]) / 1000:,.1f} |')
+    return '\n'.join(lines)
 
 
 def collect(args: argparse.Namespace, benches: Sequence[runner.Bench],

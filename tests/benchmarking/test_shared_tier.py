@@ -158,6 +158,9 @@ def test_report_page_has_command_machine_tables_and_plots(tmp_path, monkeypatch)
     for seed in (0, 1):
         _finished(tmp_path / 'out', seed, e2e[0], {'accuracy/few': 10.0 + seed, 'minutes': 2.5})
     monkeypatch.setattr(report, 'plot', lambda rows, path: open(path, 'wb').write(b'png') > 0)
+    counted = []
+    monkeypatch.setattr(tool, 'bench_flops', lambda bench, row: counted.append(row.name) or
+                        {'train_gflop': 1000.0, 'test_gflop': 500.0})
     page = tmp_path / 'docs' / 'quick_demo.md'
     md = tool.main(['--suite', 'quick', '--tasks', 'cls', '--reuse-only', '--seeds', '0', '1',
                     '--out', str(tmp_path / 'out'), '--report', str(page)])
@@ -173,3 +176,26 @@ def test_report_page_has_command_machine_tables_and_plots(tmp_path, monkeypatch)
     assert (page.parent / 'quick_demo_1.png').read_bytes() == b'png'
     assert '![per-class, classification — end-to-end tier' in text
     assert (page.parent / 'quick_demo_2.png').is_file() and '## How to read' in text
+    # compute: only rows with runs are counted, once per row (not per seed)
+    assert counted == [e2e[0].name]
+    assert '- **compute**: quick-e2e: 3 TFLOP (' in text
+    assert f'| {e2e[0].name} | 1,000 | 500 | 2 | 3.0 |' in text
+
+
+def test_bench_flops_counts_own_run_and_caches(tmp_path, monkeypatch, demo_data):
+    """A post-hoc row only tests (no training FLOPs); a shared-tier run trains a third of the
+    epochs with no backbone gradient, so it costs less than a third of the end-to-end run;
+    counts are cached per run name (not recounted)."""
+    monkeypatch.chdir(REPO)
+    bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
+    ce, posthoc = suites.SUITES['quick-e2e']['cls'][0], suites.SUITES['quick-e2e']['cls'][-1]
+    control = suites.SUITES['quick-shared']['cls'][0]
+    assert posthoc.checkpoint_from == ce.config
+    e2e, post, shared = bench.flops(ce), bench.flops(posthoc), bench.flops(control)
+    assert post['train_gflop'] == 0.0 and post['test_gflop'] == pytest.approx(e2e['test_gflop'])
+    assert 0 < shared['train_gflop'] < e2e['train_gflop'] / 3
+    assert shared['test_gflop'] == pytest.approx(e2e['test_gflop'])
+    import ltr_plugins.benchmarking.flops as flops
+    monkeypatch.setattr(flops, 'count_run_flops', lambda *a, **k: 1 / 0)
+    assert bench.flops(control) == shared
+    assert (tmp_path / 'seed_0' / 'flops' / f'{control.run_name}.json').is_file()
