@@ -152,9 +152,11 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
     """
     from mmengine.config import Config
     from mmengine.registry import MODELS, DefaultScope
-    from mmengine.runner import Runner, load_checkpoint
+    from mmengine.runner import Runner
+    from mmengine.runner.checkpoint import load_state_dict
 
     import ltr_plugins  # noqa: F401  (registers the package's modules)
+    from ltr_plugins.compat import safe_torch_load
     from ltr_plugins.launch import prepare_embedded_data
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)
@@ -173,8 +175,9 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
         with _quiet_logger():
             if checkpoint is None:
                 model.init_weights()  # as Runner.train
-            else:
-                load_checkpoint(model, checkpoint, map_location='cpu')
+            else:  # the restricted loader of the tools (torch >= 2.6 defaults to weights_only)
+                state = safe_torch_load(checkpoint, map_location='cpu')
+                load_state_dict(model, state.get('state_dict', state))
         model.to(device)
         model.train()  # frozen modules keep their own mode (their train() override)
         train_loader = Runner.build_dataloader(_loader_cfg(cfg.train_dataloader), seed=seed)

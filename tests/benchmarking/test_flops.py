@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from ltr_testing import REPO
+from ltr_testing import REPO, build_model
 from torch import nn
 
 from ltr_plugins.benchmarking.flops import count_flops, count_run_flops, train_iter_flops
@@ -120,3 +120,30 @@ def test_detector_frozen_backbone_has_a_smaller_backward(tiny_data):
     assert full['test_batch_gflop'] > 0 and full['test_batches'] == math.ceil(
         len(json.loads((tiny_data / 'lvis_v1/annotations/lvis_v1_val.json').read_text())
             ['images']) / 4)
+
+
+def test_a_training_checkpoint_loads_and_its_weights_are_used(tiny_data, tmp_path, monkeypatch):
+    """A checkpoint as mmengine saves it (message hub objects that torch >= 2.6's default
+    ``weights_only`` load refuses) loads through the tools' restricted loader, and the model
+    that is counted has its weights."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.logging import HistoryBuffer
+    from mmengine.runner.checkpoint import load_state_dict
+
+    from ltr_plugins.benchmarking import flops
+    config = str(REPO / 'tests/configs/convnet_tiny.py')
+    model = build_model(Config.fromfile(config))
+    state = {k: torch.full_like(v, 0.5) if v.is_floating_point() else v
+             for k, v in model.state_dict().items()}
+    ckpt = tmp_path / 'epoch_1.pth'
+    history = HistoryBuffer()
+    history.update(1.0)
+    torch.save({'state_dict': state, 'message_hub': {'log': history}}, ckpt)
+    loaded = []
+    monkeypatch.setattr('mmengine.runner.checkpoint.load_state_dict',
+                        lambda m, sd, **k: loaded.append(sd) or load_state_dict(m, sd, **k))
+    counted = flops.count_run_flops(config, str(ckpt))
+    assert counted['train_iter_gflop'] > 0
+    sd, = loaded
+    assert set(sd) == set(state) and all(torch.equal(sd[k], state[k]) for k in state)
