@@ -351,19 +351,22 @@ class Bench:
         return metrics
 
     def flops(self, row: Row) -> Dict[str, float]:
-        """GFLOPs of ``row``'s own run, counted on one batch (:mod:`.flops`) with its trained
-        weights where the run is finished: ``train_gflop`` (0 for a ``checkpoint_from`` row:
-        it only tests; the run it starts from is not included) and ``test_gflop``. Cached in
-        ``<out>/flops/<run name>.json`` (they do not depend on the seed)."""
+        """GFLOPs of ``row``'s own run, counted on one batch (:mod:`.flops`): ``train_gflop``
+        (0 for a ``checkpoint_from`` row: it only tests; the run it starts from is not
+        included) and ``test_gflop``. The weights (a detector's proposals and detections, and
+        so its cost, depend on them) are those of the run it starts from (``retrain_from``,
+        ``load_from``, ``checkpoint_from``) where it has one, else its own trained weights when
+        finished, else its initialisation. Cached in ``<out>/flops/<run name>.json`` (they do
+        not depend on the seed)."""
         from .flops import count_run_flops
         retrain = bool(row.retrain_from)
         cache = osp.join(self.out, 'flops', row.run_name + '.json')
         if osp.isfile(cache) and not self.force:
             with open(cache) as f:
                 return json.load(f)
-        ckpt_file = osp.join(self.work_dir(row.checkpoint_from or row.config,
-                                           retrain and not row.checkpoint_from),
-                             'last_checkpoint')
+        source = row.retrain_from or row.load_from or row.checkpoint_from
+        ckpt_file = osp.join(self.work_dir(source) if source else
+                             self.work_dir(row.config, retrain), 'last_checkpoint')
         ckpt = None
         if osp.isfile(ckpt_file):
             with open(ckpt_file) as f:
