@@ -100,7 +100,8 @@ def _threads_source() -> str:
     return 'torch default: the physical cores; fix with --threads'
 
 
-def _processor() -> str:
+def processor() -> str:
+    """The CPU model (``/proc/cpuinfo``'s model name on Linux, else the platform's name)."""
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
@@ -139,7 +140,7 @@ def describe(runner) -> str:
     if data:
         parts.append(f'embedded data {data.get("preset", "demo")} seed {data.get("seed", 0)}')
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'
-    parts.append(f'torch {torch.__version__} on {_processor()} ({device}), world size '
+    parts.append(f'torch {torch.__version__} on {processor()} ({device}), world size '
                  f'{runner.world_size}')
     return ('repeatability: ' + '; '.join(parts) + '. Bit-identical reruns need the same seed, '
             'thread count, world size, software and processor type (docs/reliability.md)')

@@ -98,11 +98,10 @@ def machine() -> str:
     import platform
 
     import torch
-    cpu, mem = platform.processor() or platform.machine(), ''
+
+    from ..repeatability import processor
+    cpu, mem = processor(), ''
     try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next((line.split(':', 1)[1].strip() for line in f
-                        if line.startswith('model name')), cpu)
         with open('/proc/meminfo') as f:
             kib = next(int(line.split()[1]) for line in f if line.startswith('MemTotal'))
         mem = f', {kib / 2**20:.0f} GiB memory'
