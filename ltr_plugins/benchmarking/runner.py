@@ -42,10 +42,11 @@ BENCH_MAX_PER_IMG = 100
 #: CE model), per task: a third of the CE demo schedule (30 / 6 epochs), as the decoupled IIF
 #: demo configs; every row of the tier, the control included, gets the same count
 RETRAIN_EPOCHS = {'cls': 10, 'det': 2}
-#: a shared-tier run freezes these parts of a Mask R-CNN (mmengine's lr_mult / decay_mult 0;
-#: the ResNet also stops computing gradients, ``frozen_stages=4``): everything but the RoI box
-#: head, whose classifier the head-level methods change
-DET_FROZEN = ('backbone', 'neck', 'rpn_head', 'roi_head.mask_head')
+#: a shared-tier detector: everything but the RoI box head frozen and run without autograd,
+#: only the box loss computed (:class:`ltr_plugins.mmdet.detectors.BoxHeadRetrainDetector`)
+DET_RETRAIN_TYPE = 'BoxHeadRetrainDetector'
+#: the detector types :data:`DET_RETRAIN_TYPE` can stand for (same constructor arguments)
+DET_TWO_STAGE_TYPES = ('MaskRCNN', 'FasterRCNN', 'TwoStageDetector')
 #: the embedded data root of the demo configs; preset P lives at ``data/P``
 DEMO_DATA_ROOT = 'data/demo'
 
@@ -136,29 +137,24 @@ def set_epochs(d: dict, new: int) -> None:
 def head_only(d: dict, task: str, config: str) -> None:
     """Make the config dict ``d`` (in place) a shared-tier run: everything but the classifier
     frozen (classification: the backbone with its BN statistics, ``SmallConvNet(frozen=True)``;
-    detection: :data:`DET_FROZEN`, the ResNet's BN statistics too; :data:`BENCH_MAX_PER_IMG`
-    detections per test image) and :data:`RETRAIN_EPOCHS` epochs. Raises ValueError naming
-    ``config`` for a model it cannot freeze that way."""
-    backbone = d['model'].get('backbone', {})
+    detection: :data:`DET_RETRAIN_TYPE`; :data:`BENCH_MAX_PER_IMG` detections per test image)
+    and :data:`RETRAIN_EPOCHS` epochs. Raises ValueError naming ``config`` for a model it cannot
+    freeze that way."""
+    model = d['model']
+    backbone = model.get('backbone', {})
     if task == 'cls':
         if backbone.get('type') != 'SmallConvNet':
             raise ValueError(f'{config}: the shared tier freezes the demo SmallConvNet backbone, '
                              f'this model has {backbone.get("type")!r}')
         backbone['frozen'] = True
     else:
-        if backbone.get('type') not in ('ResNet', 'ResNetLT') or 'rpn_head' not in d['model']:
-            raise ValueError(f'{config}: the shared tier freezes a two-stage ResNet detector, '
-                             f'this model has backbone {backbone.get("type")!r}')
-        backbone.update(frozen_stages=4, norm_eval=True)
-        paramwise = d['optim_wrapper'].setdefault('paramwise_cfg', {})
-        keys = paramwise.setdefault('custom_keys', {})
-        # mmengine applies the longest matching key: a config's own key below a frozen part
-        # (e.g. 'backbone': lr_mult 0.1) is frozen too
-        for key in [*DET_FROZEN, *keys]:
-            if any(key == p or key.startswith(p + '.') for p in DET_FROZEN):
-                keys[key] = {**keys.get(key, {}), 'lr_mult': 0.0, 'decay_mult': 0.0}
+        if model.get('type') not in DET_TWO_STAGE_TYPES or 'rpn_head' not in model:
+            raise ValueError(f'{config}: the shared tier retrains the box head of a two-stage '
+                             f'detector ({", ".join(DET_TWO_STAGE_TYPES)}), this model is '
+                             f'{model.get("type")!r}')
+        model['type'] = DET_RETRAIN_TYPE
         # the tier's many short runs each end in a test: keep it from dominating (as --preset)
-        d['model']['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
+        model['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
     set_epochs(d, RETRAIN_EPOCHS[task])
 
 
@@ -327,17 +323,16 @@ class Bench:
         cfg = self.config(config, retrain)
         if row.checkpoint_from:
             ckpt = self.last_checkpoint(row.checkpoint_from)
-        else:
+            subprocess.run([py, '-m', 'ltr_plugins.tools.test', cfg, ckpt, '--work-dir',
+                            work_dir, '--metrics-out', metrics_file], cwd=ROOT, check=True)
+        else:  # train, then test the last checkpoint, in one process (see .train_test)
             extra = []
             if row.load_from or row.retrain_from:
                 source = self.last_checkpoint(row.retrain_from or row.load_from)
                 extra = ['--cfg-options', f'load_from={source}']
-            subprocess.run([py, '-m', 'ltr_plugins.tools.train', cfg, '--work-dir', work_dir,
-                            *extra], cwd=ROOT, check=True)
-            with open(osp.join(work_dir, 'last_checkpoint')) as f:
-                ckpt = f.read().strip()
-        subprocess.run([py, '-m', 'ltr_plugins.tools.test', cfg, ckpt, '--work-dir', work_dir,
-                        '--metrics-out', metrics_file], cwd=ROOT, check=True)
+            subprocess.run([py, '-m', 'ltr_plugins.benchmarking.train_test', cfg, '--work-dir',
+                            work_dir, '--metrics-out', metrics_file, *extra], cwd=ROOT,
+                           check=True)
         with open(metrics_file) as f:
             metrics = json.load(f)
         metrics['minutes'] = (time.time() - start) / 60

@@ -238,9 +238,10 @@ def test_iif_post_hoc_and_decoupled_configs_fit_the_baseline(path):
         return
     stem = osp.splitext(osp.basename(IIF_MODES[path]))[0]
     assert cfg.load_from == f'work_dirs/{stem}/epoch_{base.train_cfg.max_epochs}.pth'
-    if cfg.default_scope == 'mmdet':  # every key but fc_cls frozen (longest key wins)
-        keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
-        trained = [k for k, v in keys.items() if v.lr_mult > 0]
-        assert trained == ['roi_head.bbox_head.fc_cls'] and cfg.model.backbone.norm_eval
+    if cfg.default_scope == 'mmdet':  # every parameter but fc_cls's frozen
+        model = build_model(cfg)
+        assert cfg.model.type == 'BoxHeadRetrainDetector'
+        assert {n for n, p in model.named_parameters() if p.requires_grad} == \
+            {'roi_head.bbox_head.fc_cls.weight', 'roi_head.bbox_head.fc_cls.bias'}
     else:
         assert cfg.model.backbone.frozen_stages == 4 and cfg.model.backbone.norm_eval

@@ -1,5 +1,5 @@
 # Control for mask-rcnn_r18_fpn_iif-raw-decoupled_1xb8-2e_demo-lvis.py: the same retraining of
-# fc_cls on the plain demo Mask R-CNN (same load_from, data, schedule and lr multipliers) with the
+# fc_cls on the plain demo Mask R-CNN (same load_from, data, schedule and frozen parts) with the
 # stock bbox head and no IIF - separates IIF from the extra epochs of the classifier.
 #   python tools/train.py configs/baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py \
 #       --work-dir work_dirs/demo_det
