@@ -111,6 +111,23 @@ def test_inference_equals_the_plain_detectors():
         torch.testing.assert_close(r.pred_instances.masks, s.pred_instances.masks)
 
 
+def test_bf16_autocast_step_is_finite():
+    """bf16 CPU autocast (tools/train.py --amp on CPU): the box losses and the box head's
+    gradients are finite, the trunk runs in bf16 without autograd. mmcv's float32-only CPU
+    ops are patched as tools/train.py does under autocast."""
+    from ltr_plugins.compat import patch_mmcv_cpu_ops_for_autocast
+    assert patch_mmcv_cpu_ops_for_autocast()
+    _, retrainer, inputs, samples = _pair()
+    retrainer.train()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = retrainer.loss(inputs, samples)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    grads = [p.grad for n, p in retrainer.named_parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
 @pytest.mark.parametrize('trainable, match', [
     (['neck'], "'neck' is not roi_head.bbox_head"),
     (['roi_head.bbox_head.nope'], 'nope'),
