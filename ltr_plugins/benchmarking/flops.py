@@ -144,7 +144,9 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
 
     Returns:
         dict with ``train_iter_gflop`` (one iteration, forward + backward),
-        ``train_forward_gflop`` (its forward + loss part), ``iters_per_epoch``
+        ``train_forward_gflop`` (its forward + loss part), ``train_trunk_gflop`` (of
+        ``train_gflop``, the frozen trunk's forward of a ``BoxHeadRetrainDetector``, which a
+        ``BoxHeadRetrainGroup`` runs once for all its members; else 0), ``iters_per_epoch``
         (``len(train dataloader)``), ``epochs`` (``train_cfg.max_epochs``; None for an
         iteration-based schedule), ``train_gflop`` (``train_iter_gflop`` x iterations),
         ``test_batch_gflop``, ``test_batches`` (``len(test dataloader)``), ``test_gflop``
@@ -182,7 +184,13 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
         model.train()  # frozen modules keep their own mode (their train() override)
         train_loader = Runner.build_dataloader(_loader_cfg(cfg.train_dataloader), seed=seed)
         test_loader = Runner.build_dataloader(_loader_cfg(cfg.test_dataloader), seed=seed)
-        forward, train_iter = train_iter_flops(model, next(iter(train_loader)))
+        train_batch = next(iter(train_loader))
+        forward, train_iter = train_iter_flops(model, train_batch)
+        trunk = 0
+        if hasattr(model, 'frozen_trunk'):  # BoxHeadRetrainDetector: shared by a head group
+            data = model.data_preprocessor(train_batch, True)
+            trunk, _ = count_flops(lambda: model.frozen_trunk(data['inputs'],
+                                                              data['data_samples']))
         model.eval()
         batch = next(iter(test_loader))
         with torch.no_grad():
@@ -195,6 +203,7 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
     train_gflop = train_iter / GIGA * iters
     test_gflop = test_batch / GIGA * test_batches
     return dict(train_iter_gflop=train_iter / GIGA, train_forward_gflop=forward / GIGA,
+                train_trunk_gflop=trunk / GIGA * iters,
                 iters_per_epoch=iters_per_epoch, epochs=epochs, train_gflop=train_gflop,
                 test_batch_gflop=test_batch / GIGA, test_batches=test_batches,
                 test_gflop=test_gflop, total_gflop=train_gflop + test_gflop)

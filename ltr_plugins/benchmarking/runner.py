@@ -19,7 +19,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from ..fileio import atomic_write_json, atomic_write_text
 from .suites import DEFAULT_OUT, ROOT, ArgItem, Row, task_of
@@ -47,6 +47,9 @@ RETRAIN_EPOCHS = {'cls': 10, 'det': 2}
 DET_RETRAIN_TYPE = 'BoxHeadRetrainDetector'
 #: the detector types :data:`DET_RETRAIN_TYPE` can stand for (same constructor arguments)
 DET_TWO_STAGE_TYPES = ('MaskRCNN', 'FasterRCNN', 'TwoStageDetector')
+#: the work dir of a group of shared-tier detection runs of one seed (:meth:`Bench.run_group`)
+#: is ``<GROUP_RUN>_<name of the run they retrain>``
+GROUP_RUN = 'head-group'
 #: the embedded data root of the demo configs; preset P lives at ``data/P``
 DEMO_DATA_ROOT = 'data/demo'
 
@@ -345,20 +348,83 @@ class Bench:
               flush=True)
         return metrics
 
+    def run_group(self, rows: Sequence[Row]) -> Dict[Row, dict]:
+        """Train the unfinished shared-tier detection runs among ``rows`` (same
+        ``retrain_from``) together, their box heads on one frozen trunk pass per batch, and
+        test each (:mod:`.head_group`; a run that would not train exactly as alone in the group
+        trains alone, in the same process). Returns ``{row: metrics}`` of the runs made (none
+        when fewer than two are to be made: :meth:`run` makes them). Each run's ``minutes`` is
+        its own test (or, alone, its whole run) plus an equal share of the rest of the call
+        (the group's training, start-up), so the minutes of the runs add up to the wall time."""
+        todo = [row for row in rows if row.retrain_from and task_of(row.config) == 'det' and
+                not row.checkpoint_from and
+                (self.force or not self.finished(row.name, row.config, True, True))]
+        if len(todo) < 2:
+            return {}
+        if len({row.retrain_from for row in todo}) > 1:
+            raise ValueError('run_group: the runs retrain on different models: '
+                             f'{sorted({row.retrain_from for row in todo})}')
+        start = time.time()
+        py = sys.executable
+        for row in todo:
+            for creates, argv in row.prepare:
+                creates = self.arg(creates)
+                if self.force or not osp.exists(osp.join(ROOT, creates)):
+                    subprocess.run([py, *[self.arg(a) for a in argv]], cwd=ROOT, check=True)
+        source = self.last_checkpoint(todo[0].retrain_from)
+        members = []
+        for row in todo:
+            work_dir = self.work_dir(row.config, True)
+            members += ['--member', self.config(row.config, True), work_dir,
+                        osp.join(work_dir, 'test_metrics.json')]
+        group_dir = osp.join(self.out, GROUP_RUN + '_' + Row('', todo[0].retrain_from).run_name)
+        subprocess.run([py, '-m', 'ltr_plugins.benchmarking.head_group', '--work-dir',
+                        group_dir, '--load-from', source, *members], cwd=ROOT, check=True)
+        wall = (time.time() - start) / 60
+        results = {}
+        for row in todo:
+            with open(osp.join(self.work_dir(row.config, True), 'test_metrics.json')) as f:
+                results[row] = json.load(f)
+        grouped = [m for m in results.values() if m['group']] or list(results.values())
+        shared = (wall - sum(m['own_minutes'] for m in results.values())) / len(grouped)
+        for row, metrics in results.items():
+            metrics['minutes'] = metrics['own_minutes'] + (shared if metrics in grouped else 0)
+            metrics['budget'] = self.budget(row.config)
+            atomic_write_json(osp.join(self.work_dir(row.config, True), 'test_metrics.json'),
+                              metrics)
+            print(f'[benchmark] {row.name} ({row.config}, seed {self.seed}) done: '
+                  f'{metrics["minutes"]:.1f} min' +
+                  (f' (box head trained with {len(metrics["group"]) - 1} others on one trunk)'
+                   if metrics['group'] else ''), flush=True)
+        return results
+
     def flops(self, row: Row) -> Dict[str, float]:
         """GFLOPs of ``row``'s own run, counted on one batch (:mod:`.flops`): ``train_gflop``
         (0 for a ``checkpoint_from`` row: it only tests; the run it starts from is not
         included) and ``test_gflop``. The weights (a detector's proposals and detections, and
         so its cost, depend on them) are those of the run it starts from (``retrain_from``,
         ``load_from``, ``checkpoint_from``) where it has one, else its own trained weights when
-        finished, else its initialisation. Cached in ``<out>/flops/<run name>.json`` (they do
-        not depend on the seed)."""
+        finished, else its initialisation. A run trained in a group of K (:meth:`run_group`)
+        counts a K-th of the trunk forward that the group ran once for all. Counts are cached
+        in ``<out>/flops/<run name>.json`` (they do not depend on the seed)."""
+        retrain = bool(row.retrain_from)
+        counted = self._counted_flops(row)
+        group = len(self.finished(row.name, row.config, True, retrain).get('group') or [])
+        train = counted['train_gflop']
+        if group > 1:
+            train -= counted['train_trunk_gflop'] * (1 - 1 / group)
+        return {'train_gflop': train, 'test_gflop': counted['test_gflop']}
+
+    def _counted_flops(self, row: Row) -> Dict[str, float]:
+        """:meth:`flops` of ``row``'s run made alone (cached)."""
         from .flops import count_run_flops
         retrain = bool(row.retrain_from)
         cache = osp.join(self.out, 'flops', row.run_name + '.json')
         if osp.isfile(cache) and not self.force:
             with open(cache) as f:
-                return json.load(f)
+                cached = json.load(f)
+            if 'train_trunk_gflop' in cached:  # else counted before groups existed: recount
+                return cached
         source = row.retrain_from or row.load_from or row.checkpoint_from
         ckpt_file = osp.join(self.work_dir(source) if source else
                              self.work_dir(row.config, retrain), 'last_checkpoint')
@@ -368,7 +434,8 @@ class Bench:
                 ckpt = f.read().strip()
         counted = count_run_flops(osp.join(ROOT, self.config(row.config, retrain)), ckpt)
         result = {'train_gflop': 0.0 if row.checkpoint_from else counted['train_gflop'],
-                  'test_gflop': counted['test_gflop']}
+                  'train_trunk_gflop': 0.0 if row.checkpoint_from else
+                  counted['train_trunk_gflop'], 'test_gflop': counted['test_gflop']}
         os.makedirs(osp.dirname(cache), exist_ok=True)
         atomic_write_json(cache, result)
         return result

@@ -241,9 +241,12 @@ def collect(args: argparse.Namespace, benches: Sequence[runner.Bench],
     ``[(name, config, {seed: metrics})]`` in the rows' order."""
     runs: List[report.Runs] = [{} for _ in suite_rows]
     for bench in benches:
+        # shared-tier detection rows: box heads retrained together on one trunk pass
+        made = bench.run_group([row for row in suite_rows if selected(args, row)])
         for row, row_runs in zip(suite_rows, runs):
-            m = (bench.run(row) if selected(args, row) else
-                 bench.finished(row.name, row.config, retrain=bool(row.retrain_from)))
+            m = made.get(row) or (
+                bench.run(row) if selected(args, row) else
+                bench.finished(row.name, row.config, retrain=bool(row.retrain_from)))
             if m:
                 row_runs[bench.seed] = m
     return [(row.name, row.config, r) for row, r in zip(suite_rows, runs)]

@@ -189,5 +189,5 @@ def test_bench_flops_counts_own_run_and_caches(tmp_path, monkeypatch, demo_data)
     assert shared['test_gflop'] == pytest.approx(e2e['test_gflop'])
     import ltr_plugins.benchmarking.flops as flops
     monkeypatch.setattr(flops, 'count_run_flops', lambda *a, **k: 1 / 0)
-    assert bench.flops(control) == shared
+    assert bench.flops(control) == shared  # cached, and a run alone: its whole count
     assert (tmp_path / 'seed_0' / 'flops' / f'{control.run_name}.json').is_file()

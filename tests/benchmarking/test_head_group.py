@@ -1,0 +1,134 @@
+"""python -m ltr_plugins.benchmarking.head_group: shared-tier detection runs whose box heads
+train together on one trunk, each tested alone; which runs may join; the runner's accounting."""
+import json
+
+import pytest
+import torch
+from ltr_testing import REPO, build_model, run_tool
+
+import ltr_plugins.benchmarking.head_group as head_group
+from ltr_plugins.benchmarking import runner
+from ltr_plugins.benchmarking.suites import Row
+
+TINY = REPO / 'tests/configs'
+RETRAIN = ("model = dict(type='BoxHeadRetrainDetector')\n"
+           "train_cfg = dict(max_epochs=1, val_begin=2)\n"
+           "default_hooks = dict(logger=dict(interval=1))\n")
+
+
+def _member(tmp_path, name: str, base: str, extra: str = '') -> str:
+    path = tmp_path / f'{name}.py'
+    path.write_text(f'_base_ = {str(TINY / base)!r}\n{RETRAIN}{extra}')
+    return str(path)
+
+
+def _configs(paths):
+    from mmengine.config import Config
+    return [Config.fromfile(p) for p in paths]
+
+
+def test_partition_groups_runs_that_train_alike(tmp_path, tiny_data):
+    """Another RoI head joins; another learning rate, sampler or hook does not; a dataset
+    written differently joins only where its training samples are the same (RFS at a threshold
+    no class reaches on the tiny data repeats nothing, at 0.9 it repeats images)."""
+    paths = [_member(tmp_path, 'ce', 'mask_rcnn_tiny.py'),
+             _member(tmp_path, 'camc', 'mask_rcnn_camc_iif_tiny.py'),
+             _member(tmp_path, 'lr', 'mask_rcnn_tiny.py',
+                     'optim_wrapper = dict(optimizer=dict(lr=5e-3))\n'),
+             _member(tmp_path, 'no_rfs', 'mask_rcnn_tiny.py',
+                     'train_dataloader = dict(dataset=dict(oversample_thr=0.0))\n'),
+             _member(tmp_path, 'rfs', 'mask_rcnn_tiny.py',
+                     'train_dataloader = dict(dataset=dict(oversample_thr=0.9))\n'),
+             _member(tmp_path, 'sampler', 'mask_rcnn_tiny.py',
+                     "train_dataloader = dict(sampler=dict(shuffle=False))\n"),
+             _member(tmp_path, 'trunk', 'mask_rcnn_tiny.py',
+                     "model = dict(type='BoxHeadRetrainDetector', "
+                     'rpn_head=dict(feat_channels=16))\n')]
+    group, alone = head_group.partition(_configs(paths))
+    assert group == [0, 1, 3]
+    assert alone == {2: 'optim_wrapper differs', 4: 'its training samples differ',
+                     5: 'train_dataloader differs (outside its dataset)',
+                     6: 'model.rpn_head differs'}
+    clipped = _configs(paths[:2])
+    clipped[0].optim_wrapper.clip_grad = dict(max_norm=1.0)
+    assert head_group.partition(clipped) == ([], {0: 'optim_wrapper.clip_grad couples the '
+                                                  'members', 1: 'optim_wrapper.clip_grad '
+                                                  'couples the members'})
+
+
+def test_group_run_trains_heads_together_and_tests_each(tmp_path, tiny_data):
+    """Two runs join (linear; CAMC + IIF + cosine), one trains alone (another learning rate).
+    Each member's checkpoint is an ordinary detector checkpoint: the frozen weights are the
+    loaded ones, its box head moved; each has its own test metrics."""
+    from mmengine.config import Config
+
+    from ltr_plugins.compat import safe_torch_load
+    paths = [_member(tmp_path, 'ce', 'mask_rcnn_tiny.py'),
+             _member(tmp_path, 'camc', 'mask_rcnn_camc_iif_tiny.py'),
+             _member(tmp_path, 'lr', 'mask_rcnn_tiny.py',
+                     'optim_wrapper = dict(optimizer=dict(lr=5e-3))\n')]
+    plain_cfg = Config.fromfile(str(TINY / 'mask_rcnn_tiny.py'))
+    torch.manual_seed(0)
+    plain = build_model(plain_cfg)
+    plain.init_weights()
+    source = tmp_path / 'plain.pth'
+    torch.save({'state_dict': plain.state_dict()}, source)
+    members = []
+    for p in paths:
+        work = tmp_path / ('run_' + p.rsplit('/', 1)[-1][:-3])
+        members += ['--member', p, work, work / 'metrics.json']
+    proc = run_tool(['-m', 'ltr_plugins.benchmarking.head_group', '--work-dir',
+                     tmp_path / 'group', '--load-from', source, *members])
+    assert 'training 2 box heads on one trunk: run_ce, run_camc' in proc.stdout
+    assert 'lr.py trains alone: optim_wrapper differs' in proc.stdout
+    weights = plain.state_dict()
+    for name, group in (('ce', ['run_ce', 'run_camc']), ('camc', ['run_ce', 'run_camc']),
+                        ('lr', [])):
+        work = tmp_path / f'run_{name}'
+        metrics = json.loads((work / 'metrics.json').read_text())
+        assert metrics['group'] == group and metrics['own_minutes'] > 0
+        assert 'lvis/segm_AP' in metrics
+        ckpt = safe_torch_load((work / 'last_checkpoint').read_text().strip())['state_dict']
+        assert not any(k.startswith('members.') for k in ckpt)
+        for key, value in weights.items():
+            if not key.startswith('roi_head.bbox_head.'):
+                assert torch.equal(ckpt[key], value), (name, key)
+        assert not torch.equal(ckpt['roi_head.bbox_head.fc_reg.weight'],
+                               weights['roi_head.bbox_head.fc_reg.weight'])
+
+
+def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
+    """The runs' minutes add up to the call's wall time: each its own test plus an equal
+    share of the rest; a run trained alone keeps its own minutes; fewer than two runs to
+    make: nothing done here (Bench.run makes it)."""
+    bench = runner.Bench(str(tmp_path), 'demo', seed=0)
+    base = 'configs/baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'
+    rows = [Row('control', base, retrain_from=base),
+            Row('a', 'configs/cosine/demo/mask-rcnn_r18_fpn_cosine-t20_sample1e-3_1xb8-6e_'
+                'demo-lvis.py', retrain_from=base),
+            Row('b', 'configs/oltr/demo/mask-rcnn_r18_fpn_oltr-stage2_sample1e-3_1xb8-3e_'
+                'demo-lvis.py', retrain_from=base)]
+    monkeypatch.setattr(bench, 'last_checkpoint', lambda config: 'ce.pth')
+    monkeypatch.setattr(bench, 'config', lambda config, retrain: config)
+    clock = iter([100.0, 100.0 + 60 * 10])  # the call takes 10 minutes
+    monkeypatch.setattr(runner.time, 'time', lambda: next(clock))
+    own = {'control': 1.0, 'a': 2.0, 'b': 4.0}
+    calls = []
+
+    def fake_run(argv, **kwargs):
+        calls.append(argv)
+        for row in rows:
+            work = bench.work_dir(row.config, True)
+            (tmp_path / work).mkdir(parents=True, exist_ok=True)
+            json.dump({'lvis/segm_AP': 1.0, 'own_minutes': own[row.name],
+                       'group': [] if row.name == 'b' else ['x', 'y']},
+                      open(f'{work}/test_metrics.json', 'w'))
+    monkeypatch.setattr(runner.subprocess, 'run', fake_run)
+    made = bench.run_group(rows)
+    assert len(calls) == 1 and calls[0][calls[0].index('--load-from') + 1] == 'ce.pth'
+    assert calls[0].count('--member') == 3
+    minutes = {row.name: m['minutes'] for row, m in made.items()}
+    assert minutes == pytest.approx({'control': 1.0 + 1.5, 'a': 2.0 + 1.5, 'b': 4.0})
+    assert sum(minutes.values()) == pytest.approx(10.0)
+    assert bench.run_group(rows) == {}  # all finished now
+    assert bench.run_group(rows[:1]) == {}
