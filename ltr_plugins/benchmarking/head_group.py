@@ -1,12 +1,14 @@
-"""Shared-tier detection runs of one seed trained together: the box heads of K runs retrained
-on one frozen trunk pass per batch (:class:`ltr_plugins.mmdet.detectors.BoxHeadRetrainGroup`),
-then each run tested alone with its own config, as :class:`.runner.Bench` runs a row.
+"""Shared-tier runs of one seed trained together: the classifiers of K runs retrained on one
+frozen trunk pass per batch (:class:`ltr_plugins.retrain_group.RetrainGroup`: the box heads of
+a detector, :class:`~ltr_plugins.mmdet.detectors.BoxHeadRetrainGroup`; the necks and heads of
+a classifier, :class:`~ltr_plugins.mmpretrain.retrain.ClassifierRetrainGroup`), then each run
+tested alone with its own config, as :class:`.runner.Bench` runs a row.
 
     python -m ltr_plugins.benchmarking.head_group --work-dir GROUP_DIR --load-from CKPT \\
         --member CONFIG WORK_DIR METRICS_OUT [--member ...]
 
-A run joins the group when it would train exactly as the first run but for its RoI head
-(:func:`partition`): same trunk, training loop, optimizer, schedule, hooks and training
+A run joins the group when it would train exactly as the first run but for its RoI head (neck
+and head) (:func:`partition`): same trunk, training loop, optimizer, schedule, hooks and training
 samples. The group's checkpoint is split into one ordinary detector checkpoint per member
 (``<WORK_DIR>/epoch_N.pth`` and ``last_checkpoint``), and every member is tested by
 ``tools/test.py``'s own ``main`` from that file, so its metrics are those of a separate test.
@@ -26,7 +28,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 #: config fields that decide how a run trains, besides its model (the trunk part of it) and
 #: its training data; a run joins a group only where they equal the first run's
 TRAINING_FIELDS = ('train_cfg', 'optim_wrapper', 'param_scheduler', 'custom_hooks',
-                   'default_hooks', 'randomness', 'env_cfg', 'default_scope', 'auto_scale_lr')
+                   'default_hooks', 'randomness', 'env_cfg', 'default_scope', 'auto_scale_lr',
+                   'data_preprocessor')
 
 
 def _samples(cfg) -> List[str]:
@@ -38,13 +41,29 @@ def _samples(cfg) -> List[str]:
     return [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
 
 
+def group_class(cfg) -> type:
+    """The :class:`~ltr_plugins.retrain_group.RetrainGroup` that trains runs like ``cfg``'s
+    together (by its model type); ValueError for a model no group takes."""
+    from ltr_plugins.mmdet.detectors import BoxHeadRetrainGroup
+    from ltr_plugins.mmpretrain.retrain import ClassifierRetrainGroup
+    groups = {'BoxHeadRetrainDetector': BoxHeadRetrainGroup,
+              'ImageClassifier': ClassifierRetrainGroup}
+    kind = cfg.model.get('type')
+    if kind not in groups:
+        raise ValueError(f'no retraining group takes a {kind!r} model (groups: {sorted(groups)})')
+    return groups[kind]
+
+
 def _training_difference(first, cfg) -> Optional[str]:
-    """Why the run of ``cfg`` would not train exactly as that of ``first`` but for its RoI
-    head, or None."""
-    from ltr_plugins.mmdet.detectors import _without_roi_head
-    if cfg.model.get('type') != 'BoxHeadRetrainDetector':
-        return f'its model is {cfg.model.get("type")!r}, not a BoxHeadRetrainDetector'
-    a, b = _without_roi_head(first.model.to_dict()), _without_roi_head(cfg.model.to_dict())
+    """Why the run of ``cfg`` would not train exactly as that of ``first`` but for the part its
+    group retrains per member (RoI head; neck and head), or None."""
+    try:
+        group = group_class(first)
+        group.check_member(0, first.model)
+        group.check_member(1, cfg.model)
+    except ValueError as e:
+        return str(e)
+    a, b = group.trunk_config(first.model.to_dict()), group.trunk_config(cfg.model.to_dict())
     for key in sorted(set(a) | set(b)):
         if a.get(key) != b.get(key):
             return f'model.{key} differs'
@@ -81,14 +100,17 @@ def partition(cfgs: Sequence) -> Tuple[List[int], Dict[int, str]]:
 
 def group_config(cfgs: Sequence, member_configs: Sequence[str], load_from: str) -> str:
     """The text of the group's config: the first member's config with the model replaced by a
-    :class:`BoxHeadRetrainGroup` of every member's model."""
+    group (:func:`group_class`) of every member's model, and no validation."""
     from mmengine.config import Config
     models = [cfg.model.to_dict() for cfg in cfgs]
-    body = dict(model=dict(_delete_=True, type='BoxHeadRetrainGroup', members=models,
-                           data_preprocessor=models[0]['data_preprocessor']),
-                load_from=load_from)
+    model = dict(_delete_=True, type=group_class(cfgs[0]).__name__, members=models)
+    if 'data_preprocessor' in models[0]:  # else the config's own, as for any model
+        model['data_preprocessor'] = models[0]['data_preprocessor']
+    # no validation: a group only trains (each member is tested after, as its own model)
+    body = dict(model=model, load_from=load_from, val_dataloader=None, val_cfg=None,
+                val_evaluator=None)
     names = ', '.join(osp.basename(c) for c in member_configs)
-    return (f'# Generated by ltr_plugins.benchmarking.head_group: the box heads of {names} '
+    return (f'# Generated by ltr_plugins.benchmarking.head_group: the classifiers of {names} '
             f'retrained together on one frozen trunk.\n_base_ = {osp.abspath(member_configs[0])!r}'
             f'\n\n{Config(body).pretty_text}')
 
@@ -103,7 +125,7 @@ def split_checkpoint(group_ckpt: str, work_dirs: Sequence[str]) -> List[str]:
 
     from ltr_plugins.compat import safe_torch_load
     from ltr_plugins.fileio import atomic_write_bytes, atomic_write_text
-    from ltr_plugins.mmdet.detectors import member_state_dict
+    from ltr_plugins.retrain_group import member_state_dict
     ckpt = safe_torch_load(group_ckpt, map_location='cpu')
     paths = []
     for i, work_dir in enumerate(work_dirs):
@@ -137,7 +159,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from ltr_plugins.tools import test, train
 
     from . import train_test
-    parser = argparse.ArgumentParser(description='Retrain the box heads of several shared-tier '
+    parser = argparse.ArgumentParser(description='Retrain the classifiers of several shared-tier '
                                      'runs on one frozen trunk, then test each run')
     parser.add_argument('--work-dir', required=True, help="the group's training run")
     parser.add_argument('--load-from', required=True, help='the frozen detector checkpoint')
@@ -158,7 +180,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         with open(group_cfg, 'w', encoding='utf-8') as f:
             f.write(group_config([cfgs[i] for i in group], [configs[i] for i in group],
                                  args.load_from))
-        print(f'[head_group] training {len(group)} box heads on one trunk: {", ".join(names)}',
+        print(f'[head_group] training {len(group)} heads on one trunk: {", ".join(names)}',
               flush=True)
         train.main([group_cfg, '--work-dir', args.work_dir])
         gc.collect()

@@ -349,15 +349,14 @@ class Bench:
         return metrics
 
     def run_group(self, rows: Sequence[Row]) -> Dict[Row, dict]:
-        """Train the unfinished shared-tier detection runs among ``rows`` (same
-        ``retrain_from``) together, their box heads on one frozen trunk pass per batch, and
+        """Train the unfinished shared-tier runs among ``rows`` (same ``retrain_from``)
+        together, their classifiers on one frozen trunk pass per batch, and
         test each (:mod:`.head_group`; a run that would not train exactly as alone in the group
         trains alone, in the same process). Returns ``{row: metrics}`` of the runs made (none
         when fewer than two are to be made: :meth:`run` makes them). Each run's ``minutes`` is
         its own test (or, alone, its whole run) plus an equal share of the rest of the call
         (the group's training, start-up), so the minutes of the runs add up to the wall time."""
-        todo = [row for row in rows if row.retrain_from and task_of(row.config) == 'det' and
-                not row.checkpoint_from and
+        todo = [row for row in rows if row.retrain_from and not row.checkpoint_from and
                 (self.force or not self.finished(row.name, row.config, True, True))]
         if len(todo) < 2:
             return {}
@@ -394,7 +393,7 @@ class Bench:
                               metrics)
             print(f'[benchmark] {row.name} ({row.config}, seed {self.seed}) done: '
                   f'{metrics["minutes"]:.1f} min' +
-                  (f' (box head trained with {len(metrics["group"]) - 1} others on one trunk)'
+                  (f' (trained with {len(metrics["group"]) - 1} others on one trunk)'
                    if metrics['group'] else ''), flush=True)
         return results
 

@@ -11,7 +11,6 @@ backward.
 :class:`BoxHeadRetrainGroup` retrains the box heads of several such detectors on one frozen
 trunk pass: K classifier-retraining runs of one trained detector for the cost of one trunk.
 """
-import copy
 from contextlib import contextmanager
 from typing import Iterator, List, Sequence, Tuple
 
@@ -20,9 +19,10 @@ from mmdet.models.detectors import TwoStageDetector
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
+
+from ..retrain_group import RetrainGroup
 
 
 @contextmanager
@@ -112,37 +112,20 @@ class BoxHeadRetrainDetector(TwoStageDetector):
         return self.box_loss(x, proposals, batch_data_samples)
 
 
-#: the parts of a two-stage detector that :class:`BoxHeadRetrainGroup`'s members share
-GROUP_TRUNK = ('backbone', 'neck', 'rpn_head')
-
-
-def _without_roi_head(cfg: dict) -> dict:
-    return {k: v for k, v in cfg.items() if k != 'roi_head'}
-
-
 @MODELS.register_module()
-class BoxHeadRetrainGroup(BaseModel):
+class BoxHeadRetrainGroup(RetrainGroup):
     """Several :class:`BoxHeadRetrainDetector` s that share one frozen trunk and train their box
     heads together, one trunk pass per batch: K classifier-retraining runs of one trained
     detector (e.g. K long-tail box heads compared on the same frozen model) for the cost of one
-    trunk forward plus K box heads.
+    trunk forward plus K RoI heads (:class:`~ltr_plugins.retrain_group.RetrainGroup`).
 
-    Per batch: the trunk's features and RPN proposals are computed once
+    Per batch: the features and RPN proposals are computed once
     (:meth:`BoxHeadRetrainDetector.frozen_trunk` of the first member); then each member's
-    :meth:`~BoxHeadRetrainDetector.box_loss` runs on a copy of the proposals, starting from
-    the same random-number state (torch's CPU generator, and CUDA's when present). Members
-    with the same assigner and sampler (the trunk's ``train_cfg`` is shared) thus draw the same
-    RoI samples: a paired comparison. A member whose head draws no random numbers of its own
-    gets, step for step, the losses and gradients of its run alone (the random state after a
-    step is that of the last member, the same for all of them then). The losses are the sum of
-    the members' losses, keyed ``m<i>.<loss>``; each member's parameters receive only their
-    own gradients, so optimizers that update each parameter from its own gradient (SGD, Adam(W),
-    weight decay) step every member as alone. Global gradient clipping would couple them and
-    is refused by the tools that build groups.
-
-    Loading a checkpoint of a single detector (``load_from``) loads it into every member; the
-    group's own checkpoints carry each member's weights under ``members.<i>.`` (see
-    :func:`member_state_dict`). Testing is per member: a member is an ordinary detector.
+    :meth:`~BoxHeadRetrainDetector.box_loss` runs on a copy of the proposals, from the same
+    random-number state (torch's CPU generator, and CUDA's when present). Members with the same
+    assigner and sampler (the trunk's ``train_cfg`` is shared) thus draw the same RoI samples,
+    and a member whose head draws no random numbers of its own gets, step for step, the losses
+    and gradients of its run alone. The losses are the members', keyed ``m<i>.<loss>``.
 
     Args:
         members: the member detectors' configs (``BoxHeadRetrainDetector``), equal apart from
@@ -150,77 +133,22 @@ class BoxHeadRetrainGroup(BaseModel):
         data_preprocessor: the group's (the members' own are not used in training).
         init_cfg: as :class:`~mmengine.model.BaseModel`.
     """
+    HEAD_PARTS = ('roi_head', )
+    TRUNK = ('backbone', 'neck', 'rpn_head')
 
-    def __init__(self, members: Sequence[dict], data_preprocessor: dict = None,
-                 init_cfg: dict = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if isinstance(members, dict) or len(members) < 1:
-            raise ValueError('BoxHeadRetrainGroup: members must be a non-empty list of '
-                             f'detector configs, got {members!r}')
-        first = _without_roi_head(members[0])
-        for i, cfg in enumerate(members):
-            if cfg.get('type') != 'BoxHeadRetrainDetector':
-                raise ValueError(f'BoxHeadRetrainGroup: member {i} is {cfg.get("type")!r}, '
-                                 'not a BoxHeadRetrainDetector')
-            rest = _without_roi_head(cfg)
-            differing = sorted(k for k in set(first) | set(rest) if first.get(k) != rest.get(k))
-            if differing:
-                raise ValueError(f'BoxHeadRetrainGroup: member {i} differs from member 0 outside '
-                                 f'roi_head in {differing}: the members share one trunk')
-        self.members = nn.ModuleList(MODELS.build(copy.deepcopy(cfg)) for cfg in members)
-        for member in self.members[1:]:  # one trunk object, the same weights by construction
-            for name in GROUP_TRUNK:
-                setattr(member, name, getattr(self.members[0], name))
+    def build_member(self, cfg: dict) -> nn.Module:
+        return MODELS.build(cfg)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        """A single detector's weights (no ``members.`` keys) go to every member."""
-        plain = [k for k in state_dict if k.startswith(prefix)
-                 and not k[len(prefix):].startswith('members.')]
-        if plain and not any(k.startswith(prefix + 'members.') for k in state_dict):
-            for key in plain:
-                value = state_dict.pop(key)
-                for i in range(len(self.members)):
-                    state_dict[f'{prefix}members.{i}.{key[len(prefix):]}'] = value
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    @classmethod
+    def check_member(cls, index: int, cfg: dict) -> None:
+        if cfg.get('type') != 'BoxHeadRetrainDetector':
+            raise ValueError(f'BoxHeadRetrainGroup: member {index} is {cfg.get("type")!r}, '
+                             'not a BoxHeadRetrainDetector')
 
-    def train(self, mode: bool = True) -> 'BoxHeadRetrainGroup':
-        """Each member's :meth:`BoxHeadRetrainDetector.train` (frozen parts stay in eval)."""
-        super().train(mode)
-        for member in self.members:
-            member.train(mode)
-        return self
+    def trunk_forward(self, inputs: Tensor, data_samples: SampleList
+                      ) -> Tuple[Tuple[Tensor, ...], List[InstanceData]]:
+        return self.members[0].frozen_trunk(inputs, data_samples)
 
-    def forward(self, inputs: Tensor, data_samples: SampleList = None,
-                mode: str = 'tensor') -> dict:
-        """``mode='loss'``: :meth:`loss`. A group is not tested as a whole: every other mode
-        raises ValueError."""
-        if mode != 'loss':
-            raise ValueError(f'BoxHeadRetrainGroup only trains (mode {mode!r} asked): test each '
-                             'member as its own detector (member_state_dict)')
-        return self.loss(inputs, data_samples)
-
-    def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
-        """(N, 3, H, W) images and their data samples -> every member's box losses."""
-        x, proposals = self.members[0].frozen_trunk(batch_inputs, batch_data_samples)
-        cuda = torch.cuda.is_available()
-        cpu_state = torch.get_rng_state()
-        cuda_state = torch.cuda.get_rng_state_all() if cuda else None
-        losses = {}
-        for i, member in enumerate(self.members):
-            torch.set_rng_state(cpu_state)
-            if cuda:
-                torch.cuda.set_rng_state_all(cuda_state)
-            member_losses = member.box_loss(x, [p.clone() for p in proposals],
-                                            batch_data_samples)
-            losses.update({f'm{i}.{k}': v for k, v in member_losses.items()})
-        return losses
-
-
-def member_state_dict(group_state: dict, index: int) -> dict:
-    """The weights of member ``index`` in a :class:`BoxHeadRetrainGroup` state dict, as the
-    state dict of that member alone (an ordinary detector checkpoint's ``state_dict``)."""
-    prefix = f'members.{index}.'
-    state = {k[len(prefix):]: v for k, v in group_state.items() if k.startswith(prefix)}
-    if not state:
-        raise KeyError(f'no weights of member {index} (keys {prefix}*) in the group state dict')
-    return state
+    def member_loss(self, member: nn.Module, trunk_out, data_samples: SampleList) -> dict:
+        x, proposals = trunk_out
+        return member.box_loss(x, [p.clone() for p in proposals], data_samples)

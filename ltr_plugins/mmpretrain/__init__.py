@@ -5,9 +5,11 @@ from .heads import CAMCClsHead, CosineClsHead, IIFLinearClsHead, PostHocLinearCl
 from .losses import InverseFrequencyCrossEntropyLoss
 from .metrics import LongTailAccuracy, OpenSetLongTailAccuracy
 from .oltr import MetaEmbeddingClsHead, OLTRNeck
+from .retrain import ClassifierRetrainGroup
 from .vlltr import LGRClsHead, VLLTRPretrainer, VLLTRPretrainHead
 
 __all__ = ['ResNetLT', 'SmallConvNet', 'CAMCClsHead', 'CosineClsHead', 'IIFLinearClsHead',
            'PostHocLinearClsHead', 'InverseFrequencyCrossEntropyLoss',
            'LongTailAccuracy', 'OpenSetLongTailAccuracy', 'MetaEmbeddingClsHead', 'OLTRNeck',
-           'LGRClsHead', 'VLLTRPretrainer', 'VLLTRPretrainHead', 'PipelineConcatDataset']
+           'LGRClsHead', 'VLLTRPretrainer', 'VLLTRPretrainHead', 'PipelineConcatDataset',
+           'ClassifierRetrainGroup']

@@ -241,7 +241,7 @@ def collect(args: argparse.Namespace, benches: Sequence[runner.Bench],
     ``[(name, config, {seed: metrics})]`` in the rows' order."""
     runs: List[report.Runs] = [{} for _ in suite_rows]
     for bench in benches:
-        # shared-tier detection rows: box heads retrained together on one trunk pass
+        # shared-tier rows of a seed: their classifiers retrained together on one trunk pass
         made = bench.run_group([row for row in suite_rows if selected(args, row)])
         for row, row_runs in zip(suite_rows, runs):
             m = made.get(row) or (

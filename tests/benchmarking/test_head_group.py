@@ -79,7 +79,7 @@ def test_group_run_trains_heads_together_and_tests_each(tmp_path, tiny_data):
         members += ['--member', p, work, work / 'metrics.json']
     proc = run_tool(['-m', 'ltr_plugins.benchmarking.head_group', '--work-dir',
                      tmp_path / 'group', '--load-from', source, *members])
-    assert 'training 2 box heads on one trunk: run_ce, run_camc' in proc.stdout
+    assert 'training 2 heads on one trunk: run_ce, run_camc' in proc.stdout
     assert 'lr.py trains alone: optim_wrapper differs' in proc.stdout
     weights = plain.state_dict()
     for name, group in (('ce', ['run_ce', 'run_camc']), ('camc', ['run_ce', 'run_camc']),
@@ -132,3 +132,46 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
     assert sum(minutes.values()) == pytest.approx(10.0)
     assert bench.run_group(rows) == {}  # all finished now
     assert bench.run_group(rows[:1]) == {}
+
+
+def test_classification_runs_train_on_one_backbone(tmp_path, tiny_data):
+    """Two shared-tier classification runs (linear head; CAMC cosine head without neck) on
+    a frozen backbone train as one ClassifierRetrainGroup; each checkpoint keeps the loaded
+    backbone and has its own head and test metrics."""
+    from mmengine.config import Config
+
+    from ltr_plugins.compat import safe_torch_load
+    frozen = ("model = dict(backbone=dict(frozen=True))\n"
+              "train_cfg = dict(max_epochs=1, val_interval=2)\n")
+    paths = []
+    for name, base in (('ce', 'convnet_tiny.py'), ('camc', 'convnet_camc_tiny.py')):
+        path = tmp_path / f'{name}.py'
+        path.write_text(f'_base_ = {str(TINY / base)!r}\n{frozen}')
+        paths.append(str(path))
+    cfg = Config.fromfile(str(TINY / 'convnet_tiny.py'))
+    cfg.model.data_preprocessor = cfg.data_preprocessor
+    torch.manual_seed(0)
+    plain = build_model(cfg)
+    plain.init_weights()
+    source = tmp_path / 'plain.pth'
+    torch.save({'state_dict': plain.state_dict()}, source)
+    members = []
+    for p in paths:
+        work = tmp_path / ('run_' + p.rsplit('/', 1)[-1][:-3])
+        members += ['--member', p, work, work / 'metrics.json']
+    proc = run_tool(['-m', 'ltr_plugins.benchmarking.head_group', '--work-dir',
+                     tmp_path / 'group', '--load-from', source, *members])
+    assert 'training 2 heads on one trunk: run_ce, run_camc' in proc.stdout
+    assert "type='ClassifierRetrainGroup'" in (tmp_path / 'group/configs/head_group.py'
+                                               ).read_text()
+    for name in ('ce', 'camc'):
+        work = tmp_path / f'run_{name}'
+        metrics = json.loads((work / 'metrics.json').read_text())
+        assert metrics['group'] == ['run_ce', 'run_camc'] and 'accuracy/top1' in metrics
+        ckpt = safe_torch_load((work / 'last_checkpoint').read_text().strip())['state_dict']
+        for key, value in plain.state_dict().items():
+            if key.startswith('backbone.'):
+                assert torch.equal(ckpt[key], value), (name, key)
+        head = [k for k in ckpt if k.startswith('head.') and k in plain.state_dict()]
+        if name == 'ce':
+            assert head and any(not torch.equal(ckpt[k], plain.state_dict()[k]) for k in head)

@@ -25,7 +25,7 @@ def _setup(names):
     from mmdet.testing import demo_mm_inputs
     from mmengine.runner.checkpoint import load_state_dict
 
-    from ltr_plugins.mmdet.detectors import member_state_dict
+    from ltr_plugins.retrain_group import member_state_dict
     torch.manual_seed(0)
     plain_cfg = _cfg('mask_rcnn_tiny.py')
     plain_cfg.model.type = 'MaskRCNN'
@@ -67,7 +67,7 @@ def test_each_member_trains_exactly_as_alone():
     """Three SGD steps (momentum, weight decay) of a group of a linear and a cosine + IIF + CAMC
     box head: every member's losses and final weights equal, to the bit, those of the same
     retrainer trained alone from the same random state; the shared trunk is untouched."""
-    from ltr_plugins.mmdet.detectors import member_state_dict
+    from ltr_plugins.retrain_group import member_state_dict
     weights, group, alone, inputs, samples = _setup(['mask_rcnn_tiny.py',
                                                      'mask_rcnn_camc_iif_tiny.py'])
     group.train()
@@ -110,7 +110,7 @@ def test_members_draw_the_same_roi_samples():
 def test_one_trunk_object_and_checkpoint_round_trip():
     from mmengine.runner.checkpoint import load_state_dict
 
-    from ltr_plugins.mmdet.detectors import member_state_dict
+    from ltr_plugins.retrain_group import member_state_dict
     weights, group, _, _, _ = _setup(['mask_rcnn_tiny.py', 'mask_rcnn_camc_iif_tiny.py'])
     for name in ('backbone', 'neck', 'rpn_head'):
         assert getattr(group.members[1], name) is getattr(group.members[0], name)
