@@ -7,7 +7,8 @@ that differ, merged by mmengine's ``Config`` like any derived config (:func:`ret
 differing fields are computed on the loaded config, field by field (:func:`run_config`): paths
 under the embedded data root move to the preset's root, paths under the default output folder
 to ``--out``, ``num_classes`` of the demo's class count becomes the preset's, the seed is set,
-and on a non-demo preset the schedule is scaled to :data:`BUDGETS`. No config text is rewritten.
+and on a non-demo preset (or a ``--budget`` other than 1) the schedule is scaled to
+:data:`BUDGETS`. No config text is rewritten.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from ..fileio import atomic_write_json, atomic_write_text
 from .suites import DEFAULT_OUT, ROOT, ArgItem, Row, task_of
 
 #: --preset P (other than demo): each run gets this fraction of its demo config's epochs (at
-#: least 1; --budget overrides it). bench has ~3x (cls) / 2.5x (det) the demo's training images.
+#: least 1; --budget overrides it, on the demo preset too). bench has ~3x (cls) / 2.5x (det)
+#: the demo's training images.
 #: Chosen by convergence, measured on 2 quiet cores (docs/benchmarks/bench_suite.md): classification
 #: CE / IIF top-1 25.7 / 6.8 at 1/4 (4.6-4.8 min per run), 83.1 / 82.6 at 1 (14.6 min);
 #: detection CE segm AP 0.5 at 1/6 (7.9 min), 1.0 at 1/3 (9.7 min), 27.0 at 1 (25.9 min).
@@ -40,7 +42,8 @@ BUDGETS = {'cls': 1.0, 'det': 1.0}
 BENCH_MAX_PER_IMG = 100
 #: epochs of a shared-tier run (``Row.retrain_from``: only the classifier trains, on the frozen
 #: CE model), per task: a third of the CE demo schedule (30 / 6 epochs), as the decoupled IIF
-#: demo configs; every row of the tier, the control included, gets the same count
+#: demo configs; every row of the tier, the control included, gets the same count (scaled by
+#: the budget, as the CE model it retrains)
 RETRAIN_EPOCHS = {'cls': 10, 'det': 2}
 #: a shared-tier detector: everything but the RoI box head frozen and run without autograd,
 #: only the box loss computed (:class:`ltr_plugins.mmdet.detectors.BoxHeadRetrainDetector`)
@@ -57,6 +60,13 @@ DEMO_DATA_ROOT = 'data/demo'
 def scaled_epochs(epochs: int, task: str) -> int:
     """The --preset budget of a config trained for ``epochs`` on the demo preset."""
     return max(1, math.floor(epochs * BUDGETS[task] + 0.5))
+
+
+def budget_of(preset: str, task: str) -> Optional[float]:
+    """The fraction of its demo epochs a ``task`` run trains for on ``preset``: None for the
+    configs as they are (the demo preset at budget 1), else :data:`BUDGETS` of the task (the
+    demo preset too when ``--budget`` sets a fraction other than 1)."""
+    return None if preset == 'demo' and BUDGETS[task] == 1.0 else BUDGETS[task]
 
 
 def _split(path: str) -> list:
@@ -83,9 +93,9 @@ def _join(root: str, rest: str, trailing: bool) -> str:
 def rebase_path(value: str, preset: str, out_rel: str) -> str:
     """A path of a demo config (or a prepare step's argument) for a run on ``preset`` with the
     output folder ``out_rel``: under :data:`DEMO_DATA_ROOT` it moves to ``data/<preset>``; under
-    :data:`DEFAULT_OUT` it moves to ``out_rel``, and (preset != demo) a checkpoint
-    ``epoch_N.pth`` of the run it names follows that run's scaled schedule. Anything else is
-    returned unchanged. Paths are compared folder by folder, e.g. ``mydata/demo/x`` is not
+    :data:`DEFAULT_OUT` it moves to ``out_rel``, and (on a budget, :func:`budget_of`) a
+    checkpoint ``epoch_N.pth`` of the run it names follows that run's scaled schedule. Anything
+    else is returned unchanged. Paths are compared folder by folder, e.g. ``mydata/demo/x`` is not
     under ``data/demo``."""
     rest = _under(value, DEMO_DATA_ROOT)
     if rest is not None and preset != 'demo':
@@ -93,10 +103,10 @@ def rebase_path(value: str, preset: str, out_rel: str) -> str:
     rest = _under(value, DEFAULT_OUT)
     if rest is None or not rest:
         return value
-    if preset != 'demo':
-        parts = rest.split('/')
+    parts = rest.split('/')
+    if len(parts) >= 2 and budget_of(preset, task_of(parts[0])) is not None:
         name = parts[-1]
-        if len(parts) >= 2 and name.startswith('epoch_') and name.endswith('.pth') \
+        if name.startswith('epoch_') and name.endswith('.pth') \
                 and name[len('epoch_'):-len('.pth')].isdigit():
             epochs = int(name[len('epoch_'):-len('.pth')])
             parts[-1] = f'epoch_{scaled_epochs(epochs, task_of(parts[0]))}.pth'
@@ -141,8 +151,8 @@ def head_only(d: dict, task: str, config: str) -> None:
     """Make the config dict ``d`` (in place) a shared-tier run: everything but the classifier
     frozen (classification: the backbone with its BN statistics, ``SmallConvNet(frozen=True)``;
     detection: :data:`DET_RETRAIN_TYPE`; :data:`BENCH_MAX_PER_IMG` detections per test image)
-    and :data:`RETRAIN_EPOCHS` epochs. Raises ValueError naming ``config`` for a model it cannot
-    freeze that way."""
+    and :data:`RETRAIN_EPOCHS` epochs (scaled to the budget). Raises ValueError naming
+    ``config`` for a model it cannot freeze that way."""
     model = d['model']
     backbone = model.get('backbone', {})
     if task == 'cls':
@@ -158,7 +168,7 @@ def head_only(d: dict, task: str, config: str) -> None:
         model['type'] = DET_RETRAIN_TYPE
         # the tier's many short runs each end in a test: keep it from dominating (as --preset)
         model['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
-    set_epochs(d, RETRAIN_EPOCHS[task])
+    set_epochs(d, scaled_epochs(RETRAIN_EPOCHS[task], task))
 
 
 def run_config(d: dict, config: str, preset: str, out_rel: str,
@@ -168,8 +178,8 @@ def run_config(d: dict, config: str, preset: str, out_rel: str,
     seed ``randomness.seed``).
 
     Every path value is rebased (:func:`rebase_path`), every ``num_classes`` equal to the
-    demo's class count becomes the preset's, and (preset != demo) the schedule is scaled to the
-    budget (:func:`scale_schedule`); detection keeps :data:`BENCH_MAX_PER_IMG` detections per
+    demo's class count becomes the preset's, and on a budget (:func:`budget_of`) the schedule is
+    scaled (:func:`scale_schedule`); detection keeps :data:`BENCH_MAX_PER_IMG` detections per
     test image. ``retrain``: a shared-tier run (:func:`head_only`).
     """
     from ..datasets.generator import PRESETS
@@ -192,8 +202,9 @@ def run_config(d: dict, config: str, preset: str, out_rel: str,
         new['embedded_data']['preset'] = preset
     if seed is not None:
         new['randomness'] = {**new.get('randomness', {}), 'seed': seed}
-    if preset != 'demo':
+    if budget_of(preset, task) is not None:
         scale_schedule(new, task)
+    if preset != 'demo':
         if task == 'det':
             new['model']['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
     if retrain:
@@ -278,7 +289,7 @@ class Bench:
         resolved config there under the same name), with this bench's seed if it has one;
         ``retrain``: the shared-tier overlay (:func:`head_only`)."""
         if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT) \
-                and self.seed is None and not retrain:
+                and self.seed is None and not retrain and self.budget(config) is None:
             return config
         path = osp.join(self.out, 'configs', osp.basename(self.work_dir(config, retrain)) + '.py')
         retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed, retrain)
@@ -440,9 +451,8 @@ class Bench:
         return result
 
     def budget(self, config: str) -> Optional[float]:
-        """The fraction of its demo epochs ``config`` trains for here (None: the demo preset,
-        configs as they are)."""
-        return None if self.preset == 'demo' else BUDGETS[task_of(config)]
+        """The fraction of its demo epochs ``config`` trains for here (:func:`budget_of`)."""
+        return budget_of(self.preset, task_of(config))
 
     def finished(self, name: str, config: str, quiet: bool = False,
                  retrain: bool = False) -> Dict[str, Any]:

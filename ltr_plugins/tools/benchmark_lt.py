@@ -45,6 +45,15 @@ def selected(args: argparse.Namespace, row: Row) -> bool:
     return not args.rows or any(r in row.name or r in row.config for r in args.rows)
 
 
+def schedule(preset: str) -> str:
+    """The schedule of the runs in words ('' for the demo configs' own)."""
+    budgets = runner.BUDGETS
+    if preset == 'demo' and all(v == 1.0 for v in budgets.values()):
+        return ''
+    return (f'budget {budgets["cls"]:g} (cls) / {budgets["det"]:.3g} (det) of each demo '
+            'schedule')
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command line of tools/benchmark_lt.py (``--help`` lists every option); sets
     :data:`ltr_plugins.benchmarking.runner.BUDGETS` from ``--budget``."""
@@ -68,8 +77,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--reuse-only', action='store_true',
                         help='train nothing: table the finished runs, "-" for the others')
     parser.add_argument('--budget', nargs='+', metavar='TASK=FRACTION', default=[],
-                        help='override BUDGETS for a non-demo preset, e.g. --budget cls=0.5 '
-                             'det=1 (use another --out: finished runs are reused)')
+                        help='train each run for this fraction of its demo schedule (default '
+                             'BUDGETS: 1), on any preset, e.g. --budget cls=0.5 det=0.5; '
+                             'shared-tier retraining is scaled too (use another --out: a run '
+                             'made on another budget is not reused)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2], metavar='S',
                         help='train and test every row once per seed (randomness.seed; default '
                              '0 1 2); the table gives mean ± std and paired 95%% intervals '
@@ -106,13 +117,12 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     start = time.time()
     benches = [runner.Bench(osp.join(out, f'seed_{seed}'), args.preset, args.force, seed)
                for seed in args.seeds]
-    budgets = runner.BUDGETS
-    budget = ('' if args.preset == 'demo' else
-              f', budget {budgets["cls"]:g} (cls) / {budgets["det"]:.3g} (det) of each demo '
-              'schedule')
+    budget = f', {schedule(args.preset)}' if schedule(args.preset) else ''
     cmd = f'python tools/benchmark_lt.py --suite {args.suite} --tasks {" ".join(args.tasks)}'
     if args.preset != 'demo':
         cmd += f' --preset {args.preset}'
+    if args.budget:
+        cmd += ' --budget ' + ' '.join(args.budget)
     cmd += ' --seeds ' + ' '.join(map(str, args.seeds))
     seeds = ('one seed: no intervals, no verdicts' if len(args.seeds) == 1 else
              f'{len(args.seeds)} seeds: mean ± std; Δ = paired difference to the first row, '
@@ -190,6 +200,8 @@ def write_report(args: argparse.Namespace, cmd: str,
              ('machine', report.machine()),
              ('commit', report.commit(ROOT)),
              ('data', f'embedded `{args.preset}` preset (the same images for every seed)'),
+             ('schedule', schedule(args.preset) + ' (epochs rounded, at least 1; the shared '
+              'tier\'s retraining too)' if schedule(args.preset) else 'each config\'s own'),
              ('seeds', ' '.join(map(str, args.seeds)) + ' (`randomness.seed` of every run)'),
              ('wall time', f'{sum(minutes.values()):.1f} min of runs (per table: {runs}); '
                            f'this call {elapsed:.1f} min (finished runs are reused)'),

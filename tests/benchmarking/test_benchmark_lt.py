@@ -19,6 +19,12 @@ def fractions(monkeypatch):
     monkeypatch.setattr(blt, 'BUDGETS', {'cls': 0.25, 'det': 1 / 3})
 
 
+@pytest.fixture
+def own_schedules(monkeypatch):
+    """The default budget: runs on the demo preset use the configs' own schedules."""
+    monkeypatch.setattr(blt, 'BUDGETS', {'cls': 1.0, 'det': 1.0})
+
+
 def _load(path):
     from mmengine.config import Config
     return Config.fromfile(str(path))
@@ -83,8 +89,36 @@ def test_retarget_strings():
     stage1 = 'convnet_vlltr-pretrain_1xb64-20e_demo-cls'
     assert r(f'work_dirs/benchmark_lt/{stage1}/epoch_20.pth', 'bench',
              'o/b') == f'o/b/{stage1}/epoch_5.pth'
-    # demo preset, other --out: only the directory moves
-    assert r('work_dirs/benchmark_lt/x/epoch_20.pth', 'demo', 'o') == 'o/x/epoch_20.pth'
+    # demo preset on a budget (cls 1/4 here): the checkpoint follows the scaled schedule too
+    assert r('work_dirs/benchmark_lt/x/epoch_20.pth', 'demo', 'o') == 'o/x/epoch_5.pth'
+
+
+def test_demo_preset_at_budget_one_moves_only_the_directory(own_schedules):
+    assert blt.rebase_path('work_dirs/benchmark_lt/x/epoch_20.pth', 'demo',
+                           'o') == 'o/x/epoch_20.pth'
+    assert blt.budget_of('demo', 'cls') is None and blt.budget_of('bench', 'cls') == 1.0
+
+
+def test_demo_preset_on_a_budget_scales_both_tiers(monkeypatch):
+    """``--budget`` on the demo preset (the quick tier's schedule study): end-to-end runs and
+    shared-tier retraining both train the fraction of their epochs; the budget is recorded."""
+    monkeypatch.setattr(blt, 'BUDGETS', {'cls': 0.5, 'det': 0.5})
+    from mmengine.config import Config
+    det = str(REPO / suites.DET_CE)
+    d = Config.fromfile(det).to_dict()
+    e2e = blt.run_config(d, det, 'demo', 'o', seed=1)
+    assert e2e['train_cfg']['max_epochs'] == 3 and e2e['randomness']['seed'] == 1
+    step = [s for s in e2e['param_scheduler'] if s['type'] == 'MultiStepLR'][0]
+    assert step['end'] == 3 and step['milestones'] == [2]  # demo: decay at 5 of 6
+    retrain = blt.run_config(d, det, 'demo', 'o', seed=1, retrain=True)
+    assert retrain['train_cfg']['max_epochs'] == 1  # RETRAIN_EPOCHS['det'] = 2, halved
+    assert retrain['model']['type'] == blt.DET_RETRAIN_TYPE
+    cls = str(REPO / suites.CLS_CE)
+    d = Config.fromfile(cls).to_dict()
+    assert blt.run_config(d, cls, 'demo', 'o', retrain=True)['train_cfg']['max_epochs'] == 5
+    bench = blt.Bench(str(REPO / blt.DEFAULT_OUT), 'demo')
+    assert bench.budget(suites.CLS_CE) == 0.5
+    assert bench.config(suites.CLS_CE) != suites.CLS_CE  # an overlay, not the config itself
 
 
 def test_columns_take_the_first_present_metric():
@@ -104,6 +138,7 @@ def test_bench_writes_retargeted_configs_outside_the_work_dirs(tmp_path):
     assert path == str(tmp_path / 'out' / 'configs' / 'convnet_1xb64-30e_demo-cls.py')
     assert not path.startswith(bench.work_dir(config))
     assert "preset='bench'" in open(path).read()
+    blt.BUDGETS.update(cls=1.0, det=1.0)  # the default: the demo configs' own schedules
     demo = blt.Bench(str(REPO / blt.DEFAULT_OUT), 'demo')
     assert demo.config(config) == config
 
@@ -175,7 +210,7 @@ def _finished_run(bench_dir, config: str, metrics: dict) -> None:
     (wd / 'test_metrics.json').write_text(json.dumps(metrics))
 
 
-def test_seeds_table_mean_std_and_paired_interval(tmp_path):
+def test_seeds_table_mean_std_and_paired_interval(tmp_path, own_schedules):
     """Three seeds of CE and IIF: the table gives mean ± std per column and the paired
     few-shot difference to CE with its 95% t-interval (checked against scipy's paired t-test),
     and calls a row higher than CE only where that interval excludes zero."""
@@ -214,7 +249,7 @@ def test_seeds_table_mean_std_and_paired_interval(tmp_path):
     assert not math.isnan(float(csv_rows[1].split(',')[3]))
 
 
-def test_one_seed_gives_no_verdict_and_seeds_are_distinct(tmp_path, capsys):
+def test_one_seed_gives_no_verdict_and_seeds_are_distinct(tmp_path, capsys, own_schedules):
     _finished_run(tmp_path / 'seed_5', 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py',
                   {'accuracy/few': 1.0})
     _finished_run(tmp_path / 'seed_5', 'configs/iif/demo/convnet_iif-smooth_1xb64-30e_demo-cls.py',
