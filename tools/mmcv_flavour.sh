@@ -46,7 +46,7 @@ _mmcv_nvcc_release() {
 }
 
 mmcv_flavour() {
-    local torch_cuda="${1:-}" archs nvcc release raw arch min_arch tag
+    local torch_cuda="${1:-}" archs nvcc release raw arch suffix min_arch tag
     MMCV_FLAVOUR=cpu MMCV_CUDA_ARCHS='' MMCV_NVCC=''
     if [[ "${LTR_MMCV_CPU:-0}" == 1 ]]; then
         return 0
@@ -94,6 +94,11 @@ mmcv_flavour() {
     tag=''
     for raw in $archs; do
         arch="${raw%%+PTX}"
+        suffix=''
+        if [[ "$arch" =~ ^[0-9]+\.[0-9]+[af]$ ]]; then  # 9.0a: arch-specific features (torch)
+            suffix="${arch: -1}"
+            arch="${arch%?}"
+        fi
         if ! [[ "$arch" =~ ^[0-9]+\.[0-9]+$ ]]; then
             echo "mmcv_flavour: unreadable architecture '$arch' (expected e.g. 8.0)" >&2
             return 1
@@ -103,7 +108,7 @@ mmcv_flavour() {
                  "$torch_cuda (needs >= $min_arch); use a torch / CUDA 12 stack on this GPU" >&2
             return 1
         fi
-        tag="${tag:+$tag.}sm${arch/./}"
+        tag="${tag:+$tag.}sm${arch/./}$suffix"
         [[ "$raw" == *+PTX ]] && tag="${tag}ptx"
     done
     MMCV_FLAVOUR="cu${torch_cuda/./}-$tag"

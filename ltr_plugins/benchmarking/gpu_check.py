@@ -293,17 +293,30 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _peak_mib(device: str) -> Optional[float]:
+    return torch.cuda.max_memory_allocated() / 2 ** 20 if device == 'cuda' else None
+
+
 def _timer_hook(device: str, warmup: int):
     from mmengine.hooks import Hook
 
     class IterTimer(Hook):
-        """Train s/iter after ``warmup`` iterations; wall time of the test pass."""
-        priority = 'LOWEST'
+        """Train s/iter after ``warmup`` iterations; wall time of the test pass; peak memory
+        of training and of the test pass (cuda).
+
+        Runs before mmengine's ``LoggerHook``: its log processor resets the peak-memory
+        counter at every logged iteration (``mmengine/device/utils.py``,
+        ``get_max_cuda_memory``), so a peak read after ``runner.train()`` would be the memory
+        held after the last iteration, not the iterations' peak (the first GPU run read 263 MiB
+        for ResNet-50 at batch 128). The peak is therefore read after every iteration."""
+        priority = 'VERY_HIGH'
 
         def __init__(self) -> None:
             self.train: List[float] = []
             self.test_batches = 0
             self.test_s = 0.0
+            self.train_mem: Optional[float] = None
+            self.test_mem: Optional[float] = None
 
         def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
             _sync(device)
@@ -313,19 +326,27 @@ def _timer_hook(device: str, warmup: int):
             _sync(device)
             if runner.iter >= warmup:
                 self.train.append(time.perf_counter() - self._t)
+            self.train_mem = _max(self.train_mem, _peak_mib(device))
 
         def before_test(self, runner) -> None:
+            if device == 'cuda':
+                torch.cuda.reset_peak_memory_stats()
             _sync(device)
             self._t = time.perf_counter()
 
         def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
             self.test_batches += 1
+            self.test_mem = _max(self.test_mem, _peak_mib(device))
 
         def after_test(self, runner) -> None:
             _sync(device)
             self.test_s = time.perf_counter() - self._t
 
     return IterTimer()
+
+
+def _max(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def run_config(config: str, root: str, args: argparse.Namespace, sizes: Sizes,
@@ -352,12 +373,8 @@ def run_config(config: str, root: str, args: argparse.Namespace, sizes: Sizes,
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     runner.train()
-    if args.device == 'cuda':
-        row.train_mem = torch.cuda.max_memory_allocated() / 2 ** 20
-        torch.cuda.reset_peak_memory_stats()
     runner.test()
-    if args.device == 'cuda':
-        row.test_mem = torch.cuda.max_memory_allocated() / 2 ** 20
+    row.train_mem, row.test_mem = timer.train_mem, timer.test_mem
     if not timer.train or not timer.test_batches:
         raise RuntimeError(f'{config}: {len(timer.train)} timed train iterations, '
                            f'{timer.test_batches} test batches')
@@ -396,6 +413,31 @@ def add_ratios(rows: Sequence[Row]) -> None:
         r.train_ratio = r.train_s / s.train_s
         if r.train_mem is not None and s.train_mem:
             r.mem_ratio = r.train_mem / s.train_mem
+
+
+def summary(args: argparse.Namespace, sizes: Sizes) -> str:
+    """The line under the header that says how the table was measured."""
+    mem = ('peak memory: torch.cuda.max_memory_allocated' if args.device == 'cuda' else
+           'peak memory: n/a on CPU (one process runs every config)')
+    return (f'{args.precision} on {args.device}, {"tiny" if args.tiny else "real"} sizes '
+            f'(LVIS images {sizes.det_image[0]}x{sizes.det_image[1]}, resize '
+            f'{sizes.det_scale or "as the config"}; ImageNet crop {sizes.cls_crop or 224}; '
+            f'batch {sizes.batch_size or "as the config"}); train s/iter: mean of {args.iters}'
+            f' after {args.warmup} warm-up; test s/iter: one pass; {mem}; x stock: over '
+            + ' / '.join(f'`{osp.basename(s)}`' for s in STOCK.values()))
+
+
+def write_report(path: str, header: Sequence[str], rows: Sequence[Row], text: str,
+                 pending: Sequence[str] = ()) -> None:
+    """Write the markdown report of ``rows`` to ``path`` (atomically). ``pending``: configs
+    not run yet, listed under the table (a partial report, written after every config)."""
+    from ..fileio import atomic_write_text
+    add_ratios(rows)
+    lines = list(header) + ['', text, '', table(rows)]
+    if pending:
+        lines += ['', f'Not run yet ({len(pending)}): '
+                  + ', '.join(f'`{c}`' for c in pending)]
+    atomic_write_text(path, '\n'.join(lines) + '\n')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -483,6 +525,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 rows.append(row)
                 print(f'[gpu_check] {i + 1}/{len(configs)} {config}: {row.status} '
                       f'({time.perf_counter() - t0:.0f} s)', flush=True)
+                if args.out:  # after every config: a run cut short keeps what it measured
+                    write_report(args.out, header + ops, rows, summary(args, sizes),
+                                 pending=configs[i + 1:])
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -490,19 +535,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 else:
                     os.environ[key] = value
     add_ratios(rows)
-    mem = ('peak memory: torch.cuda.max_memory_allocated' if args.device == 'cuda' else
-           'peak memory: n/a on CPU (one process runs every config)')
-    summary = (f'{args.precision} on {args.device}, {"tiny" if args.tiny else "real"} sizes '
-               f'(LVIS images {sizes.det_image[0]}x{sizes.det_image[1]}, resize '
-               f'{sizes.det_scale or "as the config"}; ImageNet crop {sizes.cls_crop or 224}; '
-               f'batch {sizes.batch_size or "as the config"}); train s/iter: mean of {args.iters}'
-               f' after {args.warmup} warm-up; test s/iter: one pass; {mem}; x stock: over '
-               + ' / '.join(f'`{osp.basename(s)}`' for s in STOCK.values()))
-    report = '\n'.join(header + ops + ['', summary, '', table(rows)])
-    print('\n' + summary + '\n\n' + table(rows), flush=True)
+    text = summary(args, sizes)
+    print('\n' + text + '\n\n' + table(rows), flush=True)
     if args.out:
-        from ..fileio import atomic_write_text
-        atomic_write_text(args.out, report + '\n')
+        write_report(args.out, header + ops, rows, text)
     return 0 if all(r.status == 'ok' for r in rows) else 1
 
 

@@ -101,16 +101,31 @@ def check_versions(versions: Optional[Dict[str, Optional[str]]] = None) -> None:
     raise ImportError(message)
 
 
+def linked_cuda_major(library: str) -> Optional[str]:
+    """The CUDA major version a compiled extension links (``'13'`` for ``libcudart.so.13``),
+    read from the file's dynamic-library names; None when it links no CUDA runtime (CPU ops).
+    Reading the file instead of calling mmcv's ``get_compiling_cuda_version()``: that call
+    crashed the interpreter (SIGSEGV) in an mmcv 2.1.0 built with CUDA 13 for torch 2.11
+    (docs/benchmarks/gpu_check.md), while the ops themselves ran."""
+    with open(library, 'rb') as f:
+        data = f.read()
+    match = re.search(rb'libcudart\.so\.(\d+)', data)
+    if match:
+        return match.group(1).decode()
+    return 'unknown' if b'libc10_cuda.so' in data else None
+
+
 def mmcv_ops_info() -> Dict[str, str]:
     """``compiled``: whether ``mmcv.ops`` loads its compiled extension; ``cuda``: the CUDA
-    version the ops were compiled with, or ``'not available'`` (CPU ops only);
-    ``error``: why ``mmcv.ops`` did not import (empty otherwise)."""
+    major version the ops link (:func:`linked_cuda_major`), or ``'not available'`` (CPU ops
+    only); ``error``: why ``mmcv.ops`` did not import (empty otherwise)."""
     try:
-        ops = importlib.import_module('mmcv.ops')
-        cuda = ops.get_compiling_cuda_version()
+        importlib.import_module('mmcv.ops')
+        ext = importlib.import_module('mmcv._ext')
+        cuda = linked_cuda_major(ext.__file__)
     except Exception as e:  # noqa: BLE001  (any failure means: no usable ops)
         return dict(compiled='no', cuda='not available', error=f'{type(e).__name__}: {e}')
-    return dict(compiled='yes', cuda=str(cuda), error='')
+    return dict(compiled='yes', cuda='not available' if cuda is None else cuda, error='')
 
 
 def _torch_lines() -> List[str]:

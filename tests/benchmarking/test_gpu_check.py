@@ -2,6 +2,7 @@
 numbers, the stock row at ratio 1, the other rows at their s/iter over the stock's; the config
 list, the stand-ins for earlier-stage files and the tiny pipeline rewrite. The GPU run itself is
 not a test (docs/benchmarks/gpu_check.md)."""
+import argparse
 import json
 import math
 import os
@@ -128,3 +129,50 @@ def test_generated_data_has_the_real_class_counts(tmp_path):
     assert labels == list(range(1000))
     counts = (tmp_path / 'inet/ImageNet_LT_train_counts.txt').read_text().splitlines()
     assert len(counts) == 115846  # ImageNet-LT's training set
+
+
+def test_report_is_written_after_every_config_and_names_what_is_pending(tmp_path):
+    # a run cut short (e.g. at a device time limit) keeps the rows it measured
+    args = argparse.Namespace(precision='fp16', device='cuda', tiny=False, iters=3,
+                                        warmup=2)
+    text = gpu_check.summary(args, gpu_check.REAL)
+    rows = [gpu_check.Row(STOCK_CLS, 'imagenet-lt', train_s=0.5, test_s=0.2, train_mem=1000.0,
+                          test_mem=400.0),
+            gpu_check.Row(COSINE_CLS, 'imagenet-lt', train_s=0.6, test_s=0.2, train_mem=1100.0,
+                          test_mem=400.0)]
+    out = tmp_path / 'report.md'
+    gpu_check.write_report(str(out), ['header'], rows[:1], text, pending=[COSINE_CLS])
+    partial = out.read_text()
+    assert list(_rows(partial)) == [STOCK_CLS]
+    assert f'Not run yet (1): `{COSINE_CLS}`' in partial
+    gpu_check.write_report(str(out), ['header'], rows, text)
+    final = out.read_text()
+    assert 'Not run yet' not in final
+    cells = _rows(final)[COSINE_CLS]
+    assert float(cells[2]) == pytest.approx(0.6 / 0.5, abs=1e-3)   # x stock (train s/iter)
+    assert float(cells[6]) == pytest.approx(1100 / 1000, abs=1e-3)  # mem x stock
+
+
+def test_peak_memory_is_read_every_iteration_before_the_logger_resets_it(monkeypatch):
+    # mmengine's log processor resets the peak counter at every logged iteration: the hook
+    # must run before LoggerHook and keep the largest peak it read
+    from mmengine.hooks import LoggerHook
+    from mmengine.runner.priority import get_priority
+    hook = gpu_check._timer_hook('cuda', warmup=1)
+    assert get_priority(hook.priority) < get_priority(LoggerHook.priority)
+    peaks = iter([100, 300, 200, 50, 70])  # MiB, as the counter reads after each iteration
+    monkeypatch.setattr(gpu_check.torch.cuda, 'synchronize', lambda: None)
+    monkeypatch.setattr(gpu_check.torch.cuda, 'reset_peak_memory_stats', lambda: None)
+    monkeypatch.setattr(gpu_check.torch.cuda, 'max_memory_allocated',
+                        lambda: next(peaks) * 2 ** 20)
+    runner = argparse.Namespace(iter=0)
+    for i in range(3):
+        hook.before_train_iter(runner, i)
+        runner.iter = i + 1
+        hook.after_train_iter(runner, i)
+    hook.before_test(runner)
+    for i in range(2):
+        hook.after_test_iter(runner, i)
+    hook.after_test(runner)
+    assert hook.train_mem == 300 and hook.test_mem == 70
+    assert len(hook.train) == 3 and hook.test_batches == 2

@@ -82,6 +82,14 @@ def test_overrides_and_unsupported_gpus(tmp_path):
     # the user's architecture list wins (with +PTX in the key: another wheel)
     out = _flavour(gpu, '13.0', TORCH_CUDA_ARCH_LIST='8.0;9.0+PTX').stdout.split()
     assert out[1:3] == ['flavour=cu130-sm80.sm90ptx', 'archs=8.0;9.0+PTX']
+    # torch's arch-specific suffixes (9.0a: Hopper-only instructions; 10.0f): the image of
+    # the H200 machine of docs/benchmarks/gpu_check.md exported TORCH_CUDA_ARCH_LIST=9.0a
+    out = _flavour(gpu, '13.0', TORCH_CUDA_ARCH_LIST='9.0a').stdout.split()
+    assert out[:3] == ['rc=0', 'flavour=cu130-sm90a', 'archs=9.0a']
+    out = _flavour(gpu, '13.0', TORCH_CUDA_ARCH_LIST='9.0a 10.0f+PTX').stdout.split()
+    assert out[1:3] == ['flavour=cu130-sm90a.sm100fptx', 'archs=9.0a;10.0f+PTX']
+    proc = _flavour(gpu, '13.0', TORCH_CUDA_ARCH_LIST='9.0b')
+    assert proc.stdout.startswith('rc=1') and "unreadable architecture '9.0b'" in proc.stderr
     # building for GPUs on a login node: FORCE_CUDA=1 with an explicit list
     out = _flavour(no_gpu, '13.0', FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST='8.0').stdout.split()
     assert out[:3] == ['rc=0', 'flavour=cu130-sm80', 'archs=8.0']

@@ -63,7 +63,8 @@ def test_report_lists_the_installed_versions_and_mmcv_ops():
     text = '\n'.join(lines)
     assert f'torch: {torch.__version__} (built for CUDA {torch.version.cuda}' in text
     cuda = mmcv.ops.get_compiling_cuda_version()
-    flavour = 'compiled for CPU only' if cuda == 'not available' else f'compiled for CUDA {cuda}'
+    flavour = ('compiled for CPU only' if cuda == 'not available'
+               else f'compiled for CUDA {cuda.split(".")[0]}')  # the major version it links
     assert f'mmcv: {metadata.version("mmcv")} (ops {flavour})' in lines
     for name in ('mmengine', 'mmdet', 'mmpretrain', 'lvis'):
         assert f'{name}: {metadata.version(name)}' in lines
@@ -79,3 +80,22 @@ def test_expect_mmcv_flavour_exit_status(capsys):
     assert env.main(['--expect-mmcv', 'cu130-sm90']) == (0 if cuda_ops else 1)
     if not cuda_ops:
         assert 'compiled for CPU only (a CPU wheel on a GPU machine)' in capsys.readouterr().err
+
+
+def test_linked_cuda_major_reads_the_extension_file(tmp_path):
+    import mmcv._ext
+    import mmcv.ops
+
+    # dynamic-library names as they sit in an ELF string table
+    cuda = tmp_path / 'cuda_ext.so'
+    cuda.write_bytes(b'\x7fELF\0libc10.so\0libc10_cuda.so\0libcudart.so.13\0libtorch.so\0')
+    torch_cuda_only = tmp_path / 'c10_cuda_ext.so'
+    torch_cuda_only.write_bytes(b'\x7fELF\0libc10.so\0libc10_cuda.so\0')
+    cpu = tmp_path / 'cpu_ext.so'
+    cpu.write_bytes(b'\x7fELF\0libc10.so\0libtorch_cpu.so\0libgomp.so.1\0')
+    assert env.linked_cuda_major(str(cuda)) == '13'
+    assert env.linked_cuda_major(str(torch_cuda_only)) == 'unknown'
+    assert env.linked_cuda_major(str(cpu)) is None
+    # this machine's mmcv: the file and mmcv's own answer agree on CPU vs CUDA
+    on_cuda = mmcv.ops.get_compiling_cuda_version() != 'not available'
+    assert (env.linked_cuda_major(mmcv._ext.__file__) is not None) == on_cuda
