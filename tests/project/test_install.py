@@ -145,3 +145,20 @@ def test_cache_dir_per_flavour_and_legacy_cpu_wheel_adopted(tmp_path):
                           cwd=REPO, capture_output=True, text=True, env={'PATH': path})
     assert 'ignoring' in proc.stderr and cuda.exists()  # left alone, not in the CPU folder
     assert [p.name for p in cpu_dir.iterdir()] == [cpu.name]
+
+
+def test_build_mmcv_checks_its_interpreter_before_building(tmp_path):
+    """tools/build_mmcv.sh stops early, with what to install, when the interpreter lacks torch,
+    pkg_resources or wheel; without DEST_DIR it prints its usage. (The build itself takes
+    10-16 minutes on 2 cores and is not a test: docs/gpus_and_clusters.md says where it ran.)"""
+    bash = shutil.which('bash')
+    usage = subprocess.run([bash, 'tools/build_mmcv.sh'], cwd=REPO, capture_output=True,
+                           text=True)
+    assert usage.returncode != 0 and 'usage: bash tools/build_mmcv.sh DEST_DIR' in usage.stderr
+    python = tmp_path / 'python'
+    _script(python, 'exit 1')  # an interpreter on which `import torch, pkg_resources` fails
+    proc = subprocess.run([bash, 'tools/build_mmcv.sh', str(tmp_path / 'wheels')], cwd=REPO,
+                          capture_output=True, text=True, env={'PATH': '/usr/bin:/bin',
+                                                               'PYTHON': str(python)})
+    assert proc.returncode == 1 and "pip install 'setuptools<81' wheel ninja" in proc.stderr
+    assert not (tmp_path / 'wheels').exists()
