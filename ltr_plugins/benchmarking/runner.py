@@ -34,12 +34,6 @@ from .suites import DEFAULT_OUT, ROOT, ArgItem, Row, task_of
 #: Fractions that fit 1 hour leave the runs far from convergence, so the default is the whole
 #: demo schedule (about 4 hours for --suite all on 2 cores; runs are reused, see --rows).
 BUDGETS = {'cls': 1.0, 'det': 1.0}
-#: --preset P (other than demo): detections kept per test image. LVIS' 300 is meant for 1203
-#: classes; the embedded images hold at most 4 objects of <= 30 classes, and the mask head on
-#: 300 RoIs per image was 2/3 of a bench test (measured 2026-11-30: 4.8 min for 300 images, of
-#: which 196 s mask prediction, 30 s LVIS evaluation). Fewer low-score detections can only lower
-#: AP (they are appended at the end of each precision-recall curve), so this is conservative.
-BENCH_MAX_PER_IMG = 100
 #: epochs of a shared-tier run (``Row.retrain_from``: only the classifier trains, on the frozen
 #: CE model), per task: a third of the CE demo schedule (30 / 6 epochs), as the decoupled IIF
 #: demo configs; every row of the tier, the control included, gets the same count (scaled by
@@ -150,9 +144,8 @@ def set_epochs(d: dict, new: int) -> None:
 def head_only(d: dict, task: str, config: str) -> None:
     """Make the config dict ``d`` (in place) a shared-tier run: everything but the classifier
     frozen (classification: the backbone with its BN statistics, ``SmallConvNet(frozen=True)``;
-    detection: :data:`DET_RETRAIN_TYPE`; :data:`BENCH_MAX_PER_IMG` detections per test image)
-    and :data:`RETRAIN_EPOCHS` epochs (scaled to the budget). Raises ValueError naming
-    ``config`` for a model it cannot freeze that way."""
+    detection: :data:`DET_RETRAIN_TYPE`) and :data:`RETRAIN_EPOCHS` epochs (scaled to the
+    budget). Raises ValueError naming ``config`` for a model it cannot freeze that way."""
     model = d['model']
     backbone = model.get('backbone', {})
     if task == 'cls':
@@ -166,8 +159,6 @@ def head_only(d: dict, task: str, config: str) -> None:
                              f'detector ({", ".join(DET_TWO_STAGE_TYPES)}), this model is '
                              f'{model.get("type")!r}')
         model['type'] = DET_RETRAIN_TYPE
-        # the tier's many short runs each end in a test: keep it from dominating (as --preset)
-        model['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
     set_epochs(d, scaled_epochs(RETRAIN_EPOCHS[task], task))
 
 
@@ -179,8 +170,7 @@ def run_config(d: dict, config: str, preset: str, out_rel: str,
 
     Every path value is rebased (:func:`rebase_path`), every ``num_classes`` equal to the
     demo's class count becomes the preset's, and on a budget (:func:`budget_of`) the schedule is
-    scaled (:func:`scale_schedule`); detection keeps :data:`BENCH_MAX_PER_IMG` detections per
-    test image. ``retrain``: a shared-tier run (:func:`head_only`).
+    scaled (:func:`scale_schedule`). ``retrain``: a shared-tier run (:func:`head_only`).
     """
     from ..datasets.generator import PRESETS
     if preset not in PRESETS:
@@ -204,9 +194,6 @@ def run_config(d: dict, config: str, preset: str, out_rel: str,
         new['randomness'] = {**new.get('randomness', {}), 'seed': seed}
     if budget_of(preset, task) is not None:
         scale_schedule(new, task)
-    if preset != 'demo':
-        if task == 'det':
-            new['model']['test_cfg']['rcnn']['max_per_img'] = BENCH_MAX_PER_IMG
     if retrain:
         head_only(new, task, config)
     return new

@@ -17,7 +17,8 @@ headline row of each method, both tasks, in two tables: end to end (``quick-e2e`
 shared CE backbone (``quick-shared``, head-level methods retrained on the frozen CE model of
 each seed, see ``SUITES['shared']``). It is not written out: a row of the ``all`` suite joins
 it with ``quick=True`` (and ``head=True`` for a head-level method), so adding a method to
-every tier is still one line.
+every tier is still one line. ``--suite full`` is every row once in the same two tiers
+(``full-e2e`` and ``shared``); ``--suite all`` trains every row end to end.
 """
 from __future__ import annotations
 
@@ -259,8 +260,15 @@ SUITES['quick-e2e'] = {task: [row for row in rows if row.quick and not row.head]
                        for task, rows in SUITES['all'].items()}
 SUITES['quick-shared'] = {task: [row for row in rows if row.quick]
                           for task, rows in SUITES['shared'].items()}
+#: The full tier (``--suite full``) has every row of ``all`` once, each in the cheaper tier that
+#: answers its question: ``full-e2e`` (CE and every row that is not head-level: post-hoc,
+#: decoupled, VL-LTR, the data-level and recipe rows) and ``shared`` (the control and every
+#: head-level row on the shared CE model). ``all`` stays the exhaustive end-to-end table.
+SUITES['full-e2e'] = {task: [row for row in rows if not row.head]
+                      for task, rows in SUITES['all'].items()}
 #: suites that run as several tables (tiers), in this order
-TIERS: Dict[str, Tuple[str, ...]] = {'quick': ('quick-e2e', 'quick-shared')}
+TIERS: Dict[str, Tuple[str, ...]] = {'quick': ('quick-e2e', 'quick-shared'),
+                                     'full': ('full-e2e', 'shared')}
 #: what each table's baseline and runs are, printed above it
 TIER_TITLES = {
     'shared': 'shared-backbone tier: every row retrains only the classifier (classification '

@@ -65,7 +65,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              'retrained on the frozen CE model of each seed, against the '
                              'retrained-CE control; quick = CE, the strongest peer and the '
                              'headline row of each method (two tables: quick-e2e and '
-                             'quick-shared)')
+                             'quick-shared); full = every row of all once, head-level rows '
+                             'on the shared backbone, the others end to end (two tables: '
+                             'full-e2e and shared)')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
     parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),

@@ -71,7 +71,7 @@ def test_detection_overlay_trains_only_the_box_head(row, tmp_path, monkeypatch):
     cfg = _load(blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0).config(row.config, True))
     assert cfg.model.type == blt.DET_RETRAIN_TYPE == 'BoxHeadRetrainDetector'
     assert cfg.train_cfg.max_epochs == blt.RETRAIN_EPOCHS['det'] == 2
-    assert cfg.model.test_cfg.rcnn.max_per_img == blt.BENCH_MAX_PER_IMG
+    assert cfg.model.test_cfg.rcnn.max_per_img == 100  # the demo config's own
     predictor = cfg.model.roi_head.bbox_head.get('cls_predictor_cfg') or {}
     if predictor.get('type') == 'LGRPredictor':  # stage-1 anchors: a random stand-in
         from ltr_plugins.benchmarking.gpu_check import _anchors

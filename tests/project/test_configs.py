@@ -80,6 +80,9 @@ def test_config_builds(path, demo_data, monkeypatch, tmp_path):
     if dataset == 'lvis-v1':
         rcnn = cfg.model.test_cfg.rcnn
         assert rcnn.score_thr == 1e-4 and rcnn.max_per_img == 300
+    elif path.endswith('_demo-lvis.py'):  # 12 classes: 100 per image (the demo baseline's note)
+        rcnn = cfg.model.test_cfg.rcnn
+        assert rcnn.score_thr == 1e-4 and rcnn.max_per_img == 100
     if 'iif' in osp.basename(path):
         assert head.iif.weights.numel() == num_classes + (cfg.default_scope == 'mmdet')
 
