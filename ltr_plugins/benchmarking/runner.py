@@ -20,7 +20,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..fileio import atomic_write_json, atomic_write_text
 from .suites import DEFAULT_OUT, ROOT, ArgItem, Row, task_of
@@ -263,6 +263,8 @@ class Bench:
     def __init__(self, out: str, preset: str = 'demo', force: bool = False,
                  seed: Optional[int] = None):
         self.out, self.preset, self.force, self.seed = out, preset, force, seed
+        #: (run name, minutes) of every run this bench made, in order (see :meth:`_made_since`)
+        self.made: List[Tuple[str, float]] = []
 
     def work_dir(self, config: str, retrain: bool = False) -> str:
         """The work dir of ``config``'s run (``retrain``: its shared-tier run, see
@@ -304,9 +306,16 @@ class Bench:
         with open(osp.join(self.work_dir(config), 'last_checkpoint')) as f:
             return f.read().strip()
 
+    def _made_since(self, mark: int) -> Dict[str, float]:
+        """``{run name: minutes}`` of the runs made since ``len(self.made)`` was ``mark``."""
+        return dict(self.made[mark:])
+
     def run(self, row: Row) -> dict:
-        """Train (unless ``row.checkpoint_from``) and test ``row``; its metrics, with the wall
-        time in ``minutes`` and the ``budget``. A finished run is reused unless ``force``."""
+        """Train (unless ``row.checkpoint_from``) and test ``row``; its metrics, with the
+        ``budget`` and the wall time in ``minutes``. Runs it needs and makes on the way (the model
+        it starts from, a prepare step's checkpoint) are runs of their own, with their own
+        metrics: their time is not in ``minutes`` but in ``sources`` (``{run name: minutes}``),
+        so a table counts each run once. A finished run is reused unless ``force``."""
         name, config, retrain = row.name, row.config, bool(row.retrain_from)
         work_dir = self.work_dir(config, retrain)
         metrics_file = osp.join(work_dir, 'test_metrics.json')
@@ -314,7 +323,7 @@ class Bench:
             done = self.finished(name, config, quiet=True, retrain=retrain)
             if done:
                 return done
-        start = time.time()
+        start, mark = time.time(), len(self.made)
         py = sys.executable
         for creates, argv in row.prepare:  # e.g. anchor sentence selection before an LGR run
             creates = self.arg(creates)
@@ -336,7 +345,10 @@ class Bench:
                            check=True)
         with open(metrics_file) as f:
             metrics = json.load(f)
-        metrics['minutes'] = (time.time() - start) / 60
+        sources = self._made_since(mark)
+        metrics['minutes'] = (time.time() - start) / 60 - sum(sources.values())
+        metrics['sources'] = sources
+        self.made.append((row.run_name, metrics['minutes']))
         metrics['budget'] = self.budget(config)
         if row.checkpoint_from:
             metrics['checkpoint'] = ckpt
@@ -353,7 +365,9 @@ class Bench:
         trains alone, in the same process). Returns ``{row: metrics}`` of the runs made (none
         when fewer than two are to be made: :meth:`run` makes them). Each run's ``minutes`` is
         its own test (or, alone, its whole run) plus an equal share of the rest of the call
-        (the group's training, start-up), so the minutes of the runs add up to the wall time."""
+        (the group's training, start-up), so the minutes of the runs add up to the wall time;
+        runs made on the way (the model they retrain, if not made yet) are runs of their own,
+        in each run's ``sources`` (as :meth:`run`)."""
         todo = [row for row in rows if row.retrain_from and not row.checkpoint_from and
                 (self.force or not self.finished(row.name, row.config, True, True))]
         if len(todo) < 2:
@@ -361,7 +375,7 @@ class Bench:
         if len({row.retrain_from for row in todo}) > 1:
             raise ValueError('run_group: the runs retrain on different models: '
                              f'{sorted({row.retrain_from for row in todo})}')
-        start = time.time()
+        start, mark = time.time(), len(self.made)
         py = sys.executable
         for row in todo:
             for creates, argv in row.prepare:
@@ -383,9 +397,13 @@ class Bench:
             with open(osp.join(self.work_dir(row.config, True), 'test_metrics.json')) as f:
                 results[row] = json.load(f)
         grouped = [m for m in results.values() if m['group']] or list(results.values())
-        shared = (wall - sum(m['own_minutes'] for m in results.values())) / len(grouped)
+        sources = self._made_since(mark)
+        shared = (wall - sum(sources.values()) - sum(m['own_minutes'] for m in results.values())
+                  ) / len(grouped)
         for row, metrics in results.items():
             metrics['minutes'] = metrics['own_minutes'] + (shared if metrics in grouped else 0)
+            metrics['sources'] = sources
+            self.made.append((row.run_name, metrics['minutes']))
             metrics['budget'] = self.budget(row.config)
             atomic_write_json(osp.join(self.work_dir(row.config, True), 'test_metrics.json'),
                               metrics)

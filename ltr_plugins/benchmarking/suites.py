@@ -260,11 +260,28 @@ SUITES['quick-e2e'] = {task: [row for row in rows if row.quick and not row.head]
                        for task, rows in SUITES['all'].items()}
 SUITES['quick-shared'] = {task: [row for row in rows if row.quick]
                           for task, rows in SUITES['shared'].items()}
+
+
+def with_sources(rows: List[Row], every: Sequence[Row]) -> List[Row]:
+    """``rows`` and, before the first row that starts from it (``checkpoint_from`` /
+    ``load_from``), each row of ``every`` whose model that is: the table then shows the model a
+    post-hoc or fine-tuning row changes, which it trains anyway."""
+    result: List[Row] = []
+    for row in rows:
+        source = row.checkpoint_from or row.load_from
+        base = next((r for r in every if r.config == source and not r.retrain_from), None)
+        if base is not None and base not in rows and base not in result:
+            result.append(base)
+        result.append(row)
+    return result
+
+
 #: The full tier (``--suite full``) has every row of ``all`` once, each in the cheaper tier that
 #: answers its question: ``full-e2e`` (CE and every row that is not head-level: post-hoc,
-#: decoupled, VL-LTR, the data-level and recipe rows) and ``shared`` (the control and every
-#: head-level row on the shared CE model). ``all`` stays the exhaustive end-to-end table.
-SUITES['full-e2e'] = {task: [row for row in rows if not row.head]
+#: decoupled, VL-LTR, the data-level and recipe rows, plus the end-to-end model a post-hoc row
+#: is applied to, :func:`with_sources`) and ``shared`` (the control and every head-level row on
+#: the shared CE model). ``all`` stays the exhaustive end-to-end table.
+SUITES['full-e2e'] = {task: with_sources([row for row in rows if not row.head], rows)
                       for task, rows in SUITES['all'].items()}
 #: suites that run as several tables (tiers), in this order
 TIERS: Dict[str, Tuple[str, ...]] = {'quick': ('quick-e2e', 'quick-shared'),

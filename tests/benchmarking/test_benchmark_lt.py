@@ -269,3 +269,54 @@ def test_seeded_bench_sets_the_training_seed(tmp_path):
     cfg = _load(bench.config('configs/baselines/demo/convnet_1xb64-30e_demo-cls.py'))
     assert cfg.randomness.seed == 3
     assert cfg.embedded_data.seed == 0  # the data stay the same across seeds
+
+
+class _Clock:
+    """time.time() of the runner, advanced by the fake runs (minutes)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def time(self):
+        return self.now
+
+
+def _fake_subprocess(clock, minutes_of):
+    """subprocess.run of the runner: a train_test / test call 'takes' minutes_of[run name]
+    minutes and writes the run's metrics and last_checkpoint."""
+    import json
+    import os.path as osp
+
+    def run(argv, cwd=None, check=None):
+        work_dir = argv[argv.index('--work-dir') + 1]
+        name = osp.basename(osp.normpath(work_dir))
+        clock.now += 60 * minutes_of[name]
+        Path(work_dir, 'test_metrics.json').write_text(json.dumps({'accuracy/few': 1.0}))
+        Path(work_dir, 'last_checkpoint').write_text(osp.join(work_dir, 'epoch_1.pth'))
+    return run
+
+
+def test_a_run_made_on_the_way_counts_once(tmp_path, monkeypatch, own_schedules):
+    """Post-hoc IIF on the cosine model, with the cosine model not made yet: the runner makes
+    it first, as a run of its own. The post-hoc row's minutes are its own test only, the
+    cosine run is in its ``sources``; a table counts a source once, and not at all when the
+    source is a row of the call itself."""
+    clock = _Clock()
+    cosine, posthoc = suites.SUITES['full-e2e']['cls'][2:4]
+    minutes = {cosine.run_name: 3.0, posthoc.run_name: 0.25}
+    monkeypatch.setattr(blt.time, 'time', clock.time)
+    monkeypatch.setattr(blt.subprocess, 'run', _fake_subprocess(clock, minutes))
+    bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
+    monkeypatch.setattr(bench, 'config', lambda config, retrain=False: config)
+    metrics = bench.run(posthoc)
+    assert posthoc.checkpoint_from == cosine.config
+    assert metrics['minutes'] == pytest.approx(0.25)
+    assert metrics['sources'] == {cosine.run_name: pytest.approx(3.0)}
+    assert bench.made == [(cosine.run_name, pytest.approx(3.0)),
+                          (posthoc.run_name, pytest.approx(0.25))]
+    rows = [(posthoc.name, posthoc.config, {0: metrics})]
+    counted = set()
+    assert tool.table_minutes(rows, {(0, posthoc.run_name)}, counted) == pytest.approx(3.25)
+    assert tool.table_minutes(rows, {(0, posthoc.run_name)}, counted) == pytest.approx(0.25)
+    assert tool.table_minutes(rows, {(0, posthoc.run_name), (0, cosine.run_name)},
+                              set()) == pytest.approx(0.25)

@@ -98,9 +98,10 @@ def test_group_run_trains_heads_together_and_tests_each(tmp_path, tiny_data):
 
 
 def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
-    """The runs' minutes add up to the call's wall time: each its own test plus an equal
-    share of the rest; a run trained alone keeps its own minutes; fewer than two runs to
-    make: nothing done here (Bench.run makes it)."""
+    """The runs' minutes add up to the call's wall time but for the CE run it made first
+    (in their ``sources``, counted once by the table): each its own test plus an equal share of
+    the rest; a run trained alone keeps its own minutes; fewer than two runs to make: nothing
+    done here (Bench.run makes it)."""
     bench = runner.Bench(str(tmp_path), 'demo', seed=0)
     base = 'configs/baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'
     rows = [Row('control', base, retrain_from=base),
@@ -108,9 +109,14 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
                 'demo-lvis.py', retrain_from=base),
             Row('b', 'configs/oltr/demo/mask-rcnn_r18_fpn_oltr-stage2_sample1e-3_1xb8-3e_'
                 'demo-lvis.py', retrain_from=base)]
-    monkeypatch.setattr(bench, 'last_checkpoint', lambda config: 'ce.pth')
+
+    def make_ce(config):  # the CE model is not made yet: 6 minutes, a run of its own
+        bench.made.append(('ce', 6.0))
+        return 'ce.pth'
+
+    monkeypatch.setattr(bench, 'last_checkpoint', make_ce)
     monkeypatch.setattr(bench, 'config', lambda config, retrain: config)
-    clock = iter([100.0, 100.0 + 60 * 10])  # the call takes 10 minutes
+    clock = iter([100.0, 100.0 + 60 * 16])  # the call takes 16 minutes, 6 of them the CE run
     monkeypatch.setattr(runner.time, 'time', lambda: next(clock))
     own = {'control': 1.0, 'a': 2.0, 'b': 4.0}
     calls = []
@@ -130,6 +136,7 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
     minutes = {row.name: m['minutes'] for row, m in made.items()}
     assert minutes == pytest.approx({'control': 1.0 + 1.5, 'a': 2.0 + 1.5, 'b': 4.0})
     assert sum(minutes.values()) == pytest.approx(10.0)
+    assert all(m['sources'] == {'ce': 6.0} for m in made.values())
     assert bench.run_group(rows) == {}  # all finished now
     assert bench.run_group(rows[:1]) == {}
 

@@ -169,15 +169,24 @@ def test_quick_tier_is_ce_and_one_headline_row_per_method():
 
 def test_full_tier_has_every_row_of_all_once_in_the_cheaper_tier():
     """--suite full: every row of all exactly once, head-level rows retrained on the shared CE
-    model (next to the control), the others end to end with CE first; the quick tier's tables
-    are subsets of it, so a full run's work dirs table the quick tier too."""
+    model (next to the control), the others end to end with CE first, and end to end also the
+    model a post-hoc row tests (trained for it anyway: the cosine model under post-hoc IIF),
+    right before that row; the quick tier's tables are subsets of it, so a full run's work
+    dirs table the quick tier too."""
     assert suites.tables_of('full') == ('full-e2e', 'shared')
     assert 'full' not in suites.SUITES
     for task in ('cls', 'det'):
         every = suites.SUITES['all'][task]
         e2e, shared = suites.SUITES['full-e2e'][task], suites.SUITES['shared'][task]
-        assert e2e[0] == every[0] and not any(r.head or r.retrain_from for r in e2e)
-        assert sorted(r.name for r in every) == sorted(r.name for r in e2e + shared[1:])
+        assert e2e[0] == every[0] and not any(r.retrain_from for r in e2e)
+        sources = [r for r in e2e if r.head]
+        for source in sources:  # each right before the row that starts from it
+            after = e2e[e2e.index(source) + 1]
+            assert source.config in (after.checkpoint_from, after.load_from)
+        assert sorted(r.name for r in every) == \
+            sorted(r.name for r in e2e + shared[1:] if r not in sources)
+        assert len(set(e2e)) == len(e2e)
         assert {r.run_name for r in e2e}.isdisjoint(r.run_name for r in shared)
         assert set(suites.SUITES['quick-e2e'][task]) <= set(e2e)
         assert set(suites.SUITES['quick-shared'][task]) <= set(shared)
+    assert [r.name for r in suites.SUITES['full-e2e']['cls'] if r.head] == ['cosine s=16']
