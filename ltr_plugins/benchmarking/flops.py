@@ -3,8 +3,12 @@
 :func:`count_run_flops` builds a config's model and data loaders without a Runner, takes the
 first training batch and counts one training iteration -- what ``model.train_step`` computes
 (data preprocessor, forward, loss, backward of the summed loss) without the optimizer step --
-and the first test batch (``model.test_step`` under ``no_grad``). Run totals are those counts
-times the number of iterations (``len(train dataloader) * max_epochs``) and test batches.
+and the first test batch (``model.test_step`` under ``no_grad``). The training iteration is
+counted twice on that batch: the first may compute something once and cache it (VL-LTR
+stage 1 embeds its class sentences with the frozen text encoder: its first demo iteration is
+221 GFLOP, the others 27), so a run's training total is
+the first plus the second times the remaining iterations (``len(train dataloader) *
+max_epochs``); the test total is the batch's count times the test batches.
 
 Counting is torch's ``FlopCounterMode``: it counts the matrix products and convolutions
 (``mm``, ``addmm``, ``bmm``, ``convolution`` and their backward, attention) that the dispatcher
@@ -143,12 +147,14 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
         device: where the model runs (the counts do not depend on it).
 
     Returns:
-        dict with ``train_iter_gflop`` (one iteration, forward + backward),
+        dict with ``train_iter_gflop`` (one iteration, forward + backward, after the first),
+        ``train_first_iter_gflop`` (the first, with any work done once and cached),
         ``train_forward_gflop`` (its forward + loss part), ``train_trunk_gflop`` (of
         ``train_gflop``, the frozen trunk's forward of a ``BoxHeadRetrainDetector``, which a
         ``BoxHeadRetrainGroup`` runs once for all its members; else 0), ``iters_per_epoch``
         (``len(train dataloader)``), ``epochs`` (``train_cfg.max_epochs``; None for an
-        iteration-based schedule), ``train_gflop`` (``train_iter_gflop`` x iterations),
+        iteration-based schedule), ``train_gflop`` (the first iteration + ``train_iter_gflop``
+        x the others),
         ``test_batch_gflop``, ``test_batches`` (``len(test dataloader)``), ``test_gflop``
         (``test_batch_gflop x test_batches``) and ``total_gflop`` (train + test).
     """
@@ -185,6 +191,7 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
         train_loader = Runner.build_dataloader(_loader_cfg(cfg.train_dataloader), seed=seed)
         test_loader = Runner.build_dataloader(_loader_cfg(cfg.test_dataloader), seed=seed)
         train_batch = next(iter(train_loader))
+        _, first_iter = train_iter_flops(model, train_batch)  # with any one-time work
         forward, train_iter = train_iter_flops(model, train_batch)
         trunk = 0
         if hasattr(model, 'frozen_trunk'):  # BoxHeadRetrainDetector: shared by a head group
@@ -200,9 +207,10 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
     iters_per_epoch = len(train_loader)
     epochs, iters = _total_iters(cfg.train_cfg, iters_per_epoch)
     test_batches = len(test_loader)
-    train_gflop = train_iter / GIGA * iters
+    train_gflop = (first_iter + train_iter * max(iters - 1, 0)) / GIGA
     test_gflop = test_batch / GIGA * test_batches
-    return dict(train_iter_gflop=train_iter / GIGA, train_forward_gflop=forward / GIGA,
+    return dict(train_iter_gflop=train_iter / GIGA, train_first_iter_gflop=first_iter / GIGA,
+                train_forward_gflop=forward / GIGA,
                 train_trunk_gflop=trunk / GIGA * iters,
                 iters_per_epoch=iters_per_epoch, epochs=epochs, train_gflop=train_gflop,
                 test_batch_gflop=test_batch / GIGA, test_batches=test_batches,

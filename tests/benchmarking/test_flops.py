@@ -8,7 +8,7 @@ import torch
 from ltr_testing import REPO, build_model
 from torch import nn
 
-from ltr_plugins.benchmarking.flops import count_flops, count_run_flops, train_iter_flops
+from ltr_plugins.benchmarking.flops import GIGA, count_flops, count_run_flops, train_iter_flops
 
 B, IN, HID, OUT = 4, 5, 7, 3
 
@@ -147,3 +147,34 @@ def test_a_training_checkpoint_loads_and_its_weights_are_used(tiny_data, tmp_pat
     assert counted['train_iter_gflop'] > 0
     sd, = loaded
     assert set(sd) == set(state) and all(torch.equal(sd[k], state[k]) for k in state)
+
+
+def test_work_done_once_is_counted_once(tiny_data, monkeypatch):
+    """A model that computes something on its first iteration and caches it (VL-LTR's frozen
+    class-sentence embeddings): the first iteration is counted on its own, the others as the
+    second; a run's training total is first + steady x (iterations - 1)."""
+    from mmengine.model import BaseModel
+
+    class Cached(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.table = nn.Linear(IN, OUT), None
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            if self.table is None:  # once: a (HID x IN) x (IN x OUT) product, no gradient
+                with torch.no_grad():
+                    self.table = torch.randn(HID, IN) @ self.fc.weight.t()
+            return dict(loss=self.fc(inputs).sum() + 0 * self.table.sum())
+
+    model, batch = Cached(), dict(inputs=torch.randn(B, IN))
+    steady = 2 * B * IN * OUT * 2  # forward + the weight gradient (the data needs none)
+    assert train_iter_flops(model, batch)[1] == steady + 2 * HID * IN * OUT
+    assert train_iter_flops(model, batch)[1] == steady
+
+    from ltr_plugins.benchmarking import flops
+    counts = iter([(3, 10 * GIGA), (1, 2 * GIGA)])  # first, then steady iterations
+    monkeypatch.setattr(flops, 'train_iter_flops', lambda model, batch: next(counts))
+    result = count_run_flops(str(REPO / 'tests/configs/convnet_tiny.py'))
+    iters = result['epochs'] * result['iters_per_epoch']
+    assert result['train_first_iter_gflop'] == 10 and result['train_iter_gflop'] == 2
+    assert result['train_gflop'] == pytest.approx(10 + 2 * (iters - 1))
