@@ -6,9 +6,9 @@ first training batch and counts one training iteration -- what ``model.train_ste
 and the first test batch (``model.test_step`` under ``no_grad``). The training iteration is
 counted twice on that batch: the first may compute something once and cache it (VL-LTR
 stage 1 embeds its class sentences with the frozen text encoder: its first demo iteration is
-221 GFLOP, the others 27), so a run's training total is
-the first plus the second times the remaining iterations (``len(train dataloader) *
-max_epochs``); the test total is the batch's count times the test batches.
+221 GFLOP, the others 27), so a run's training total is the first plus the second times the
+remaining iterations (``len(train dataloader) * max_epochs``); the test total is the batch's
+count times the test batches.
 
 Counting is torch's ``FlopCounterMode``: it counts the matrix products and convolutions
 (``mm``, ``addmm``, ``bmm``, ``convolution`` and their backward, attention) that the dispatcher
@@ -28,7 +28,8 @@ so its counts are an estimate from the first batch under a fixed seed; a classif
 up to the last, smaller batch of an epoch (counted as a full one here).
 
 Cost (2 shared CPU cores): ~3 s for the demo classifier; ~45-65 s for the demo Mask R-CNN,
-most of it the test batch, whose mask head runs on up to 300 detections per image and pastes
+most of it the test batch, whose mask head runs on up to ``max_per_img`` detections per image
+(100 in the demo configs, 300 in the LVIS ones) and pastes
 each mask separately on CPU (mmdet's ``FCNMaskHead``), every small op going through the counter.
 """
 from __future__ import annotations
