@@ -258,11 +258,14 @@ class Bench:
         preset: the embedded data preset.
         force: rerun finished runs.
         seed: training seed (``randomness.seed``); None: the config's.
+        jobs: how many benches make runs at the same time (``benchmark_lt --jobs``); recorded
+            in each run's metrics, as its wall time is measured while sharing the cores.
     """
 
     def __init__(self, out: str, preset: str = 'demo', force: bool = False,
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None, jobs: int = 1):
         self.out, self.preset, self.force, self.seed = out, preset, force, seed
+        self.jobs = jobs
         #: (run name, minutes) of every run this bench made, in order (see :meth:`_made_since`)
         self.made: List[Tuple[str, float]] = []
 
@@ -348,6 +351,7 @@ class Bench:
         sources = self._made_since(mark)
         metrics['minutes'] = (time.time() - start) / 60 - sum(sources.values())
         metrics['sources'] = sources
+        metrics['jobs'] = self.jobs
         self.made.append((row.run_name, metrics['minutes']))
         metrics['budget'] = self.budget(config)
         if row.checkpoint_from:
@@ -403,6 +407,7 @@ class Bench:
         for row, metrics in results.items():
             metrics['minutes'] = metrics['own_minutes'] + (shared if metrics in grouped else 0)
             metrics['sources'] = sources
+            metrics['jobs'] = self.jobs
             self.made.append((row.run_name, metrics['minutes']))
             metrics['budget'] = self.budget(row.config)
             atomic_write_json(osp.join(self.work_dir(row.config, True), 'test_metrics.json'),

@@ -24,13 +24,21 @@ standard deviation over the seeds and, for every row, the paired difference of i
 (few / APr) to the suite's first row (CE) with a 95% Student-t interval over the seeds
 (:mod:`ltr_plugins.benchmarking.stats`). A row is called higher or lower than CE only where
 that interval excludes zero; otherwise the table says "not distinguishable".
+
+``--jobs J`` makes the runs of J seeds at once (each seed's runs in the order of a serial
+call; seeds share nothing but the data). Every run keeps its thread count (torch's default
+or ``OMP_NUM_THREADS``), so its numbers are those of a serial call, bit for bit; the runs'
+OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set), else threads of one
+run spin on the cores the other runs need (measured: a detection step 4x slower).
 """
 import argparse
 import os
 import os.path as osp
 import platform
 import time
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..benchmarking import report, runner
 from ..benchmarking.suites import (DEFAULT_OUT, ROOT, SUITES, TIER_TITLES, TIERS, Row, columns,
@@ -87,6 +95,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='train and test every row once per seed (randomness.seed; default '
                              '0 1 2); the table gives mean ± std and paired 95%% intervals '
                              'against the first row')
+    parser.add_argument('--jobs', type=int, default=1, metavar='J',
+                        help='make the runs of J seeds at once (default 1); every run gives '
+                             'the numbers of a serial call (docs/benchmarks/README.md, "Jobs")')
     parser.add_argument('--report', metavar='PAGE.md',
                         help='also write a self-contained report page (command, date, machine, '
                              'commit, wall time, the tables, the per-class plots copied next '
@@ -106,6 +117,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         runner.BUDGETS[task] = value
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f'--seeds {args.seeds}: each seed once')
+    if args.jobs < 1:
+        parser.error(f'--jobs {args.jobs}: expected at least 1')
     return args
 
 
@@ -117,7 +130,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     out = osp.join(ROOT, out) if not osp.isabs(out) else out
     os.makedirs(out, exist_ok=True)
     start = time.time()
-    benches = [runner.Bench(osp.join(out, f'seed_{seed}'), args.preset, args.force, seed)
+    benches = [runner.Bench(osp.join(out, f'seed_{seed}'), args.preset, args.force, seed,
+                            jobs=min(args.jobs, len(args.seeds)))
                for seed in args.seeds]
     budget = f', {schedule(args.preset)}' if schedule(args.preset) else ''
     cmd = f'python tools/benchmark_lt.py --suite {args.suite} --tasks {" ".join(args.tasks)}'
@@ -126,6 +140,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     if args.budget:
         cmd += ' --budget ' + ' '.join(args.budget)
     cmd += ' --seeds ' + ' '.join(map(str, args.seeds))
+    if args.jobs > 1:
+        cmd += f' --jobs {args.jobs}'
     seeds = ('one seed: no intervals, no verdicts' if len(args.seeds) == 1 else
              f'{len(args.seeds)} seeds: mean ± std; Δ = paired difference to the first row, '
              '95% Student-t interval over the seeds')
@@ -141,6 +157,9 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
               for row in SUITES[s][t]}
     counted: Set[Tuple[int, str]] = set()
     tflop: Dict[str, float] = {}  # per table (--report): TFLOPs of its runs, summed
+    jobs = 1  # the most runs made at once among the tabled runs (their metrics' 'jobs')
+    if args.jobs > 1 and len(benches) > 1 and not args.reuse_only:
+        run_seeds_at_once(args, benches, tables)  # the loop below then reuses the runs
     for task in args.tasks:
         for suite in tables:
             suite_rows = SUITES[suite][task]
@@ -148,6 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                 continue
             rows = collect(args, benches, suite_rows)
             minutes[suite] = minutes.get(suite, 0.0) + table_minutes(rows, tabled, counted)
+            jobs = max([jobs, *(m.get('jobs', 1) for _, _, runs in rows for m in runs.values())])
             title = 'classification' if task == 'cls' else 'instance segmentation (LVIS-format)'
             if len(tables) > 1 or tier_of(suite) == 'shared':
                 title += f' — {TIER_TITLES[tier_of(suite)]}'
@@ -178,16 +198,17 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     atomic_write_text(osp.join(out, f'{args.suite}.md'), text + '\n')
     if args.report:
         write_report(args, cmd, sections, minutes, tflop, (time.time() - start) / 60,
-                     benches[0].seed)
+                     benches[0].seed, jobs)
     print(text)
     return text
 
 
 def write_report(args: argparse.Namespace, cmd: str,
                  sections: Sequence[Tuple[str, str, Optional[str]]], minutes: Dict[str, float],
-                 tflop: Dict[str, float], elapsed: float, plot_seed: int) -> str:
+                 tflop: Dict[str, float], elapsed: float, plot_seed: int, jobs: int = 1) -> str:
     """Write the ``--report`` page (the per-class plots copied next to it as
-    ``<page name>_<n>.png``); returns its path."""
+    ``<page name>_<n>.png``); returns its path. ``jobs``: the most runs made at once among
+    the tabled runs (said in the wall-time line)."""
     import shutil
     path = osp.abspath(args.report)
     stem = osp.splitext(osp.basename(path))[0]
@@ -209,7 +230,10 @@ def write_report(args: argparse.Namespace, cmd: str,
               'tier\'s retraining too)' if schedule(args.preset) else 'each config\'s own'),
              ('seeds', ' '.join(map(str, args.seeds)) + ' (`randomness.seed` of every run)'),
              ('wall time', f'{sum(minutes.values()):.1f} min of runs (per table: {runs}); '
-                           f'this call {elapsed:.1f} min (finished runs are reused)'),
+                           f'this call {elapsed:.1f} min (finished runs are reused)' +
+                           (f'; runs were made up to {jobs} at a time (`--jobs`): a run\'s '
+                            'minutes are its wall time while sharing the cores, their sum is '
+                            'more than the time they took' if jobs > 1 else '')),
              ('compute', ', '.join(f'{s}: {t:.0f} TFLOP' for s, t in tflop.items()) +
               ' (matrix products and convolutions of every run in the table, counted on one '
               'batch: `ltr_plugins/benchmarking/flops.py`)')]
@@ -266,6 +290,35 @@ def table_minutes(rows: Sequence[Tuple[str, str, report.Runs]], tabled: Set[Tupl
                     counted.add((seed, name))
                     total += minutes
     return total
+
+
+@contextmanager
+def passive_omp_wait() -> Iterator[None]:
+    """``OMP_WAIT_POLICY=PASSIVE`` for the processes started inside (unless already set)."""
+    before = os.environ.get('OMP_WAIT_POLICY')
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop('OMP_WAIT_POLICY', None)
+
+
+def run_seeds_at_once(args: argparse.Namespace, benches: Sequence[runner.Bench],
+                      tables: Sequence[str]) -> None:
+    """Make the call's runs, ``args.jobs`` seeds at once (a thread per seed; the runs are
+    subprocesses), each seed's in the order of a serial call (see the module docstring).
+    Raises the first seed's error after every seed has finished or failed."""
+    def one_seed(bench: runner.Bench) -> None:
+        for task in args.tasks:
+            for suite in tables:
+                if SUITES[suite][task]:
+                    collect(args, [bench], SUITES[suite][task])
+
+    with passive_omp_wait(), ThreadPoolExecutor(min(args.jobs, len(benches))) as pool:
+        futures = [pool.submit(one_seed, bench) for bench in benches]
+    for future in futures:
+        future.result()
 
 
 def collect(args: argparse.Namespace, benches: Sequence[runner.Bench],

@@ -320,3 +320,65 @@ def test_a_run_made_on_the_way_counts_once(tmp_path, monkeypatch, own_schedules)
     assert tool.table_minutes(rows, {(0, posthoc.run_name)}, counted) == pytest.approx(0.25)
     assert tool.table_minutes(rows, {(0, posthoc.run_name), (0, cosine.run_name)},
                               set()) == pytest.approx(0.25)
+
+
+def _fake_runs(monkeypatch, barrier=None, fail_seed=None):
+    """Bench.run / run_group replaced: a run 'made' once per (seed, run name), recorded in the
+    returned list with the OMP_WAIT_POLICY it saw; a seed's first run waits at ``barrier``
+    (so the test fails unless that many seeds run at once); ``fail_seed``'s runs raise."""
+    import os
+    import threading
+    lock, made, done = threading.Lock(), [], {}
+
+    def run(self, row):
+        key = (self.seed, row.run_name)
+        if key in done:
+            return done[key]
+        if barrier is not None and not any(seed == self.seed for seed, _, _ in made):
+            barrier.wait()
+        if self.seed == fail_seed:
+            raise RuntimeError(f'run {row.run_name} of seed {self.seed} failed')
+        with lock:
+            made.append((self.seed, row.run_name, os.environ.get('OMP_WAIT_POLICY')))
+        done[key] = {'accuracy/top1': 50.0 + self.seed, 'minutes': 1.0, 'jobs': self.jobs,
+                     'accuracy/few': len(row.run_name) % 7 + self.seed}
+        return done[key]
+
+    monkeypatch.setattr(blt.Bench, 'run', run)
+    monkeypatch.setattr(blt.Bench, 'run_group', lambda self, rows: {})
+    return made
+
+
+def _table_lines(md):
+    return [line for line in md.splitlines() if line.startswith('| ')]
+
+
+def test_jobs_make_seeds_at_once_in_serial_order(tmp_path, monkeypatch, own_schedules):
+    """--jobs 3: the three seeds run at once (a barrier that needs all three), each seed's
+    runs in the order of a serial call, with OMP_WAIT_POLICY=PASSIVE for their processes
+    (restored after); the tables are those of the serial call."""
+    import threading
+    monkeypatch.delenv('OMP_WAIT_POLICY', raising=False)
+    argv = ['--suite', 'quick', '--tasks', 'cls', '--seeds', '0', '1', '2']
+    serial = _fake_runs(monkeypatch)
+    md_serial = tool.main([*argv, '--out', str(tmp_path / 'serial')])
+    at_once = _fake_runs(monkeypatch, threading.Barrier(3, timeout=30))
+    md_jobs = tool.main([*argv, '--out', str(tmp_path / 'jobs'), '--jobs', '3'])
+    assert _table_lines(md_jobs) == _table_lines(md_serial)
+    assert '--jobs 3' in md_jobs
+    for seed in (0, 1, 2):
+        order = [name for s, name, _ in serial if s == seed]
+        assert [name for s, name, _ in at_once if s == seed] == order and len(order) == 8
+    assert {policy for *_, policy in serial} == {None}
+    assert {policy for *_, policy in at_once} == {'PASSIVE'}
+    import os
+    assert 'OMP_WAIT_POLICY' not in os.environ
+
+
+def test_jobs_a_failing_seed_lets_the_others_finish(tmp_path, monkeypatch, own_schedules):
+    made = _fake_runs(monkeypatch, fail_seed=1)
+    with pytest.raises(RuntimeError, match='of seed 1 failed'):
+        tool.main(['--suite', 'quick', '--tasks', 'cls', '--seeds', '0', '1', '2', '--jobs',
+                   '2', '--out', str(tmp_path)])
+    assert sorted({seed for seed, _, _ in made}) == [0, 2]
+    assert len(made) == 2 * 8
