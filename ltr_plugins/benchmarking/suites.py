@@ -227,6 +227,10 @@ SUITES['all'] = {
             Row('IIF enhanced recipe (base10_obj, cosine τ=8, cosine mask τ=20, RFS)',
                 det('iif', 'iif-base10-obj_cosine-t8_cosine-mask-t20_sample1e-3_1xb8-6e')),
             Row('peer: RFS (t=0.15)', det('peers', 'sample0.15_1xb8-6e')),
+            # RFS's repeats make its 6 epochs 636 iterations; CE's 6 are 450: this CE run is
+            # as long as RFS (configs/peers/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-9e_demo-lvis.py)
+            Row('control: CE, 9 epochs (as many iterations as RFS)',
+                det('peers', 'sample1e-3_1xb8-9e')),
             Row('peer: class-aware sampling', det('peers', 'class-aware-sampler_1xb8-6e'),
                 head=True),
             Row('peer: Seesaw loss', det('peers', 'seesaw-loss_sample1e-3_1xb8-6e'), quick=True,

@@ -193,6 +193,36 @@ def test_rfs_repeat_factors(name, thr, demo_data, monkeypatch):
         assert len(ds) > 1.3 * len(inner) and max(want) == 5  # rarest class: sqrt(.15/.0067)
 
 
+def _iterations(cfg, demo_data) -> tuple:
+    """(training iterations, iteration of the learning-rate step) of a demo detection config:
+    batches per epoch from the built training set (RFS repeats included) times its epochs."""
+    ds = _build(cfg, 'DATASETS', dict(cfg.train_dataloader.dataset,
+                                      dataset=dict(cfg.train_dataloader.dataset.dataset,
+                                                   pipeline=[])))
+    per_epoch = math.ceil(len(ds) / cfg.train_dataloader.batch_size)
+    step, = [s for s in cfg.param_scheduler if s['type'] == 'MultiStepLR']
+    assert step['by_epoch'] and len(step['milestones']) == 1
+    return per_epoch * cfg.train_cfg.max_epochs, per_epoch * step['milestones'][0]
+
+
+def test_rfs_length_control_trains_at_least_as_long(demo_data, monkeypatch):
+    """The 9-epoch CE control of the RFS peer: RFS's iterations before the learning-rate step
+    (within 1%) and at least as many after it (counted from the built data sets); otherwise
+    the CE baseline."""
+    monkeypatch.chdir(REPO)
+    rfs, control = (_cfg(n) for n in ('mask-rcnn_r18_fpn_sample0.15_1xb8-6e_demo-lvis.py',
+                                      'mask-rcnn_r18_fpn_sample1e-3_1xb8-9e_demo-lvis.py'))
+    base = Config.fromfile(str(REPO / 'configs/baselines/demo/'
+                               'mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'))
+    (rfs_iters, rfs_step), (iters, step) = _iterations(rfs, demo_data), _iterations(control,
+                                                                                 demo_data)
+    assert (rfs_iters, rfs_step) == (636, 530) and (iters, step) == (675, 525)
+    assert abs(step - rfs_step) <= 0.01 * rfs_step and iters - step >= rfs_iters - rfs_step
+    assert _iterations(base, demo_data)[0] == 450
+    same = ('model', 'train_dataloader', 'test_dataloader', 'optim_wrapper', 'randomness')
+    assert all(control[k] == base[k] for k in same)
+
+
 def test_class_aware_sampler_detection_visits_classes_uniformly(demo_data, monkeypatch):
     """mmdet's ClassAwareSampler on the LVIS-format data: every class is in at least ~1/K of
     the drawn images (it picks a class, then an image of it); the default sampler gives the
