@@ -214,8 +214,8 @@ def test_rfs_length_control_trains_at_least_as_long(demo_data, monkeypatch):
                                       'mask-rcnn_r18_fpn_sample1e-3_1xb8-9e_demo-lvis.py'))
     base = Config.fromfile(str(REPO / 'configs/baselines/demo/'
                                'mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'))
-    (rfs_iters, rfs_step), (iters, step) = _iterations(rfs, demo_data), _iterations(control,
-                                                                                 demo_data)
+    rfs_iters, rfs_step = _iterations(rfs, demo_data)
+    iters, step = _iterations(control, demo_data)
     assert (rfs_iters, rfs_step) == (636, 530) and (iters, step) == (675, 525)
     assert abs(step - rfs_step) <= 0.01 * rfs_step and iters - step >= rfs_iters - rfs_step
     assert _iterations(base, demo_data)[0] == 450
