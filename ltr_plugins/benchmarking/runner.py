@@ -19,11 +19,17 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..fileio import atomic_write_json, atomic_write_text
 from .suites import DEFAULT_OUT, ROOT, ArgItem, Row, task_of
+
+# Benches of several seeds make their runs from threads of one process (benchmark_lt --jobs);
+# mmengine's Config.fromfile is not thread-safe (its pkg_resources lookup of a _base_ scope
+# fails when raced), so the overlay configs are written and checked one at a time.
+_CONFIG_LOCK = threading.Lock()
 
 #: --preset P (other than demo): each run gets this fraction of its demo config's epochs (at
 #: least 1; --budget overrides it, on the demo preset too). bench has ~3x (cls) / 2.5x (det)
@@ -284,7 +290,9 @@ class Bench:
                 and self.seed is None and not retrain and self.budget(config) is None:
             return config
         path = osp.join(self.out, 'configs', osp.basename(self.work_dir(config, retrain)) + '.py')
-        retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed, retrain)
+        with _CONFIG_LOCK:
+            retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed,
+                     retrain)
         return path
 
     def out_rel(self) -> str:

@@ -36,6 +36,7 @@ import os
 import os.path as osp
 import platform
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
@@ -310,10 +311,15 @@ def run_seeds_at_once(args: argparse.Namespace, benches: Sequence[runner.Bench],
     subprocesses), each seed's in the order of a serial call (see the module docstring).
     Raises the first seed's error after every seed has finished or failed."""
     def one_seed(bench: runner.Bench) -> None:
-        for task in args.tasks:
-            for suite in tables:
-                if SUITES[suite][task]:
-                    collect(args, [bench], SUITES[suite][task])
+        try:
+            for task in args.tasks:
+                for suite in tables:
+                    if SUITES[suite][task]:
+                        collect(args, [bench], SUITES[suite][task])
+        except Exception:  # say so now: the other seeds may run for a long time yet
+            print(f'[benchmark] seed {bench.seed} stopped (the other seeds go on):\n'
+                  + traceback.format_exc(), flush=True)
+            raise
 
     with passive_omp_wait(), ThreadPoolExecutor(min(args.jobs, len(benches))) as pool:
         futures = [pool.submit(one_seed, bench) for bench in benches]

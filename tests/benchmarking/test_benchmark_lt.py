@@ -382,3 +382,14 @@ def test_jobs_a_failing_seed_lets_the_others_finish(tmp_path, monkeypatch, own_s
                    '2', '--out', str(tmp_path)])
     assert sorted({seed for seed, _, _ in made}) == [0, 2]
     assert len(made) == 2 * 8
+
+
+def test_benches_of_several_seeds_write_their_configs_from_threads(tmp_path):
+    """--jobs makes runs from one thread per seed; their overlay configs are loaded with
+    mmengine's Config, which fails when raced (seen without the runner's lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+    config = suites.det('peers', 'sample0.15_1xb8-6e')
+    benches = [blt.Bench(str(tmp_path / f'seed_{s}'), 'demo', seed=s, jobs=3) for s in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        paths = list(pool.map(lambda b: [b.config(config) for _ in range(3)][-1], benches))
+    assert [_load(p).randomness.seed for p in paths] == [0, 1, 2]
