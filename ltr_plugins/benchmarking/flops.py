@@ -133,32 +133,15 @@ def _total_iters(train_cfg: dict, iters_per_epoch: int) -> Tuple[Optional[int], 
     return epochs, epochs * iters_per_epoch
 
 
-def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = None,
-                    cfg_options: Optional[dict] = None, seed: int = 0,
-                    device: str = 'cpu') -> Dict[str, Any]:
-    """FLOPs of training and testing ``config`` (see the module docstring).
-
-    Args:
-        config: a config file (or ``ltr_plugins::`` name) or an mmengine ``Config``
-            (not modified).
-        checkpoint: weights to load before counting (a detector's proposals and detections,
-            and so its cost, depend on them); default: the config's initialisation.
-        cfg_options: overrides as ``--cfg-options`` (``{'model.backbone.frozen': True}``).
-        seed: the seed of the model initialisation and of the batches taken.
-        device: where the model runs (the counts do not depend on it).
-
-    Returns:
-        dict with ``train_iter_gflop`` (one iteration, forward + backward, after the first),
-        ``train_first_iter_gflop`` (the first, with any work done once and cached),
-        ``train_forward_gflop`` (its forward + loss part), ``train_trunk_gflop`` (of
-        ``train_gflop``, the frozen trunk's forward of a ``BoxHeadRetrainDetector``, which a
-        ``BoxHeadRetrainGroup`` runs once for all its members; else 0), ``iters_per_epoch``
-        (``len(train dataloader)``), ``epochs`` (``train_cfg.max_epochs``; None for an
-        iteration-based schedule), ``train_gflop`` (the first iteration + ``train_iter_gflop``
-        x the others),
-        ``test_batch_gflop``, ``test_batches`` (``len(test dataloader)``), ``test_gflop``
-        (``test_batch_gflop x test_batches``) and ``total_gflop`` (train + test).
-    """
+@contextmanager
+def built_run(config: Union[str, 'Config'], checkpoint: Optional[str] = None,
+              cfg_options: Optional[dict] = None, seed: int = 0,
+              device: str = 'cpu') -> Iterator[Tuple['Config', torch.nn.Module, Any, Any]]:
+    """``(cfg, model, train_loader, test_loader)`` of a config, built as a Runner would, without
+    one: the model initialised (or ``checkpoint`` loaded) and in training mode, the loaders
+    without worker processes. Inside, the config's default scope is current and Python's
+    ``random``, NumPy and torch are seeded with ``seed``; their states are restored after.
+    Arguments as :func:`count_run_flops`."""
     from mmengine.config import Config
     from mmengine.registry import MODELS, DefaultScope
     from mmengine.runner import Runner
@@ -191,6 +174,37 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
         model.train()  # frozen modules keep their own mode (their train() override)
         train_loader = Runner.build_dataloader(_loader_cfg(cfg.train_dataloader), seed=seed)
         test_loader = Runner.build_dataloader(_loader_cfg(cfg.test_dataloader), seed=seed)
+        yield cfg, model, train_loader, test_loader
+
+
+def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = None,
+                    cfg_options: Optional[dict] = None, seed: int = 0,
+                    device: str = 'cpu') -> Dict[str, Any]:
+    """FLOPs of training and testing ``config`` (see the module docstring).
+
+    Args:
+        config: a config file (or ``ltr_plugins::`` name) or an mmengine ``Config``
+            (not modified).
+        checkpoint: weights to load before counting (a detector's proposals and detections,
+            and so its cost, depend on them); default: the config's initialisation.
+        cfg_options: overrides as ``--cfg-options`` (``{'model.backbone.frozen': True}``).
+        seed: the seed of the model initialisation and of the batches taken.
+        device: where the model runs (the counts do not depend on it).
+
+    Returns:
+        dict with ``train_iter_gflop`` (one iteration, forward + backward, after the first),
+        ``train_first_iter_gflop`` (the first, with any work done once and cached),
+        ``train_forward_gflop`` (its forward + loss part), ``train_trunk_gflop`` (of
+        ``train_gflop``, the frozen trunk's forward of a ``BoxHeadRetrainDetector``, which a
+        ``BoxHeadRetrainGroup`` runs once for all its members; else 0), ``iters_per_epoch``
+        (``len(train dataloader)``), ``epochs`` (``train_cfg.max_epochs``; None for an
+        iteration-based schedule), ``train_gflop`` (the first iteration + ``train_iter_gflop``
+        x the others),
+        ``test_batch_gflop``, ``test_batches`` (``len(test dataloader)``), ``test_gflop``
+        (``test_batch_gflop x test_batches``) and ``total_gflop`` (train + test).
+    """
+    with built_run(config, checkpoint, cfg_options, seed, device) as (
+            cfg, model, train_loader, test_loader):
         train_batch = next(iter(train_loader))
         _, first_iter = train_iter_flops(model, train_batch)  # with any one-time work
         forward, train_iter = train_iter_flops(model, train_batch)
