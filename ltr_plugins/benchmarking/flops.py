@@ -57,6 +57,15 @@ def count_flops(fn: Callable[[], Any]) -> Tuple[int, Any]:
     return counter.get_total_flops(), out
 
 
+def train_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
+    """The summed training loss of an mmengine model on a data loader ``batch``, as
+    ``BaseModel.train_step`` computes it: data preprocessor, ``forward(mode='loss')``,
+    ``parse_losses``."""
+    data = model.data_preprocessor(batch, True)
+    losses = model(**data, mode='loss') if isinstance(data, dict) else model(*data, mode='loss')
+    return model.parse_losses(losses)[0]
+
+
 def train_iter_flops(model: torch.nn.Module, batch: Any) -> Tuple[int, int]:
     """``(forward_flops, total_flops)`` of one training iteration of an mmengine model on
     ``batch`` (a data loader batch: dict of ``inputs`` list of (C, H, W) tensors and
@@ -73,13 +82,7 @@ def train_iter_flops(model: torch.nn.Module, batch: Any) -> Tuple[int, int]:
         raise ValueError(f'{type(model).__name__} overrides train_step; counting its '
                          'forward + backward would not be what it trains')
 
-    def forward():
-        data = model.data_preprocessor(batch, True)
-        losses = model(**data, mode='loss') if isinstance(data, dict) else model(*data,
-                                                                                 mode='loss')
-        return model.parse_losses(losses)[0]
-
-    forward_flops, loss = count_flops(forward)
+    forward_flops, loss = count_flops(lambda: train_loss(model, batch))
     backward_flops, _ = count_flops(loss.backward)
     return forward_flops, forward_flops + backward_flops
 

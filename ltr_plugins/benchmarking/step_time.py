@@ -27,14 +27,12 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
-from .flops import built_run
+from .flops import built_run, train_loss
 
 
 def train_step(model: torch.nn.Module, batch: Any) -> None:
     """Forward, loss and backward of one batch (gradients accumulate in ``.grad``)."""
-    data = model.data_preprocessor(batch, True)
-    losses = model(**data, mode='loss')
-    model.parse_losses(losses)[0].backward()
+    train_loss(model, batch).backward()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
