@@ -147,8 +147,9 @@ def test_report_page_has_command_machine_tables_and_plots(tmp_path, monkeypatch)
     plot copied next to the page."""
     from ltr_plugins.benchmarking import report
     e2e = suites.SUITES['quick-e2e']['cls']
-    for seed in (0, 1):
-        _finished(tmp_path / 'out', seed, e2e[0], {'accuracy/few': 10.0 + seed, 'minutes': 2.5})
+    for seed in (0, 1):  # seed 1 made beside another run (--jobs 2)
+        _finished(tmp_path / 'out', seed, e2e[0], {'accuracy/few': 10.0 + seed, 'minutes': 2.5,
+                                                   'jobs': 1 + seed})
     monkeypatch.setattr(report, 'plot', lambda rows, path: open(path, 'wb').write(b'png') > 0)
     counted = []
     monkeypatch.setattr(tool, 'bench_flops', lambda bench, row: counted.append(row.name) or
@@ -163,6 +164,7 @@ def test_report_page_has_command_machine_tables_and_plots(tmp_path, monkeypatch)
         assert f'- **{fact}**: ' in text, fact
     assert 'logical CPUs' in text and 'torch ' in text
     assert '5.0 min of runs (per table: quick-e2e: 5.0, quick-shared: 0.0)' in text
+    assert 'runs were made up to 2 at a time (`--jobs`)' in text
     for table in [block for block in md.split('\n\n') if block.startswith('| method')]:
         assert table in text
     assert (page.parent / 'quick_demo_1.png').read_bytes() == b'png'
