@@ -275,21 +275,23 @@ class Bench:
         #: (run name, minutes) of every run this bench made, in order (see :meth:`_made_since`)
         self.made: List[Tuple[str, float]] = []
 
-    def work_dir(self, config: str, retrain: bool = False) -> str:
-        """The work dir of ``config``'s run (``retrain``: its shared-tier run, see
-        :attr:`Row.run_name`)."""
-        return osp.join(self.out, Row('', config, retrain_from=config if retrain else None)
-                        .run_name)
+    def work_dir(self, config: str, retrain_from: Optional[str] = None) -> str:
+        """The work dir of ``config``'s run (``retrain_from``: its shared-tier run on that
+        config's model, see :attr:`Row.run_name`)."""
+        return osp.join(self.out, Row('', config, retrain_from=retrain_from).run_name)
 
-    def config(self, config: str, retrain: bool = False) -> str:
+    def config(self, config: str, retrain_from: Optional[str] = None) -> str:
         """The config to run: ``config`` itself on the demo preset with the default --out, else
         its overlay ``<out>/configs/<name>.py`` (not in the work dir: the runner dumps its
         resolved config there under the same name), with this bench's seed if it has one;
-        ``retrain``: the shared-tier overlay (:func:`head_only`)."""
+        ``retrain_from``: the shared-tier overlay (:func:`head_only`; the model it retrains is
+        loaded at run time)."""
+        retrain = retrain_from is not None
         if self.preset == 'demo' and self.out == osp.join(ROOT, DEFAULT_OUT) \
                 and self.seed is None and not retrain and self.budget(config) is None:
             return config
-        path = osp.join(self.out, 'configs', osp.basename(self.work_dir(config, retrain)) + '.py')
+        path = osp.join(self.out, 'configs',
+                        osp.basename(self.work_dir(config, retrain_from)) + '.py')
         with _CONFIG_LOCK:
             retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed,
                      retrain)
@@ -327,11 +329,11 @@ class Bench:
         it starts from, a prepare step's checkpoint) are runs of their own, with their own
         metrics: their time is not in ``minutes`` but in ``sources`` (``{run name: minutes}``),
         so a table counts each run once. A finished run is reused unless ``force``."""
-        name, config, retrain = row.name, row.config, bool(row.retrain_from)
-        work_dir = self.work_dir(config, retrain)
+        name, config, base = row.name, row.config, row.retrain_from
+        work_dir = self.work_dir(config, base)
         metrics_file = osp.join(work_dir, 'test_metrics.json')
         if not self.force:
-            done = self.finished(name, config, quiet=True, retrain=retrain)
+            done = self.finished(name, config, quiet=True, retrain_from=base)
             if done:
                 return done
         start, mark = time.time(), len(self.made)
@@ -341,7 +343,7 @@ class Bench:
             if self.force or not osp.exists(osp.join(ROOT, creates)):
                 subprocess.run([py, *[self.arg(a) for a in argv]], cwd=ROOT, check=True)
         os.makedirs(work_dir, exist_ok=True)
-        cfg = self.config(config, retrain)
+        cfg = self.config(config, base)
         if row.checkpoint_from:
             ckpt = self.last_checkpoint(row.checkpoint_from)
             subprocess.run([py, '-m', 'ltr_plugins.tools.test', cfg, ckpt, '--work-dir',
@@ -381,7 +383,7 @@ class Bench:
         runs made on the way (the model they retrain, if not made yet) are runs of their own,
         in each run's ``sources`` (as :meth:`run`)."""
         todo = [row for row in rows if row.retrain_from and not row.checkpoint_from and
-                (self.force or not self.finished(row.name, row.config, True, True))]
+                (self.force or not self.finished(row.name, row.config, True, row.retrain_from))]
         if len(todo) < 2:
             return {}
         if len({row.retrain_from for row in todo}) > 1:
@@ -397,8 +399,8 @@ class Bench:
         source = self.last_checkpoint(todo[0].retrain_from)
         members = []
         for row in todo:
-            work_dir = self.work_dir(row.config, True)
-            members += ['--member', self.config(row.config, True), work_dir,
+            work_dir = self.work_dir(row.config, row.retrain_from)
+            members += ['--member', self.config(row.config, row.retrain_from), work_dir,
                         osp.join(work_dir, 'test_metrics.json')]
         group_dir = osp.join(self.out, GROUP_RUN + '_' + Row('', todo[0].retrain_from).run_name)
         subprocess.run([py, '-m', 'ltr_plugins.benchmarking.head_group', '--work-dir',
@@ -406,7 +408,8 @@ class Bench:
         wall = (time.time() - start) / 60
         results = {}
         for row in todo:
-            with open(osp.join(self.work_dir(row.config, True), 'test_metrics.json')) as f:
+            with open(osp.join(self.work_dir(row.config, row.retrain_from),
+                               'test_metrics.json')) as f:
                 results[row] = json.load(f)
         grouped = [m for m in results.values() if m['group']] or list(results.values())
         sources = self._made_since(mark)
@@ -418,8 +421,8 @@ class Bench:
             metrics['jobs'] = self.jobs
             self.made.append((row.run_name, metrics['minutes']))
             metrics['budget'] = self.budget(row.config)
-            atomic_write_json(osp.join(self.work_dir(row.config, True), 'test_metrics.json'),
-                              metrics)
+            atomic_write_json(osp.join(self.work_dir(row.config, row.retrain_from),
+                                       'test_metrics.json'), metrics)
             print(f'[benchmark] {row.name} ({row.config}, seed {self.seed}) done: '
                   f'{metrics["minutes"]:.1f} min' +
                   (f' (trained with {len(metrics["group"]) - 1} others on one trunk)'
@@ -435,9 +438,9 @@ class Bench:
         finished, else its initialisation. A run trained in a group of K (:meth:`run_group`)
         counts a K-th of the trunk forward that the group ran once for all. Counts are cached
         in ``<out>/flops/<run name>.json`` (they do not depend on the seed)."""
-        retrain = bool(row.retrain_from)
         counted = self._counted_flops(row)
-        group = len(self.finished(row.name, row.config, True, retrain).get('group') or [])
+        group = len(self.finished(row.name, row.config, True, row.retrain_from).get('group')
+                    or [])
         train = counted['train_gflop']
         if group > 1:
             train -= counted['train_trunk_gflop'] * (1 - 1 / group)
@@ -446,7 +449,6 @@ class Bench:
     def _counted_flops(self, row: Row) -> Dict[str, float]:
         """:meth:`flops` of ``row``'s run made alone (cached)."""
         from .flops import count_run_flops
-        retrain = bool(row.retrain_from)
         cache = osp.join(self.out, 'flops', row.run_name + '.json')
         if osp.isfile(cache) and not self.force:
             with open(cache) as f:
@@ -455,12 +457,13 @@ class Bench:
                 return cached
         source = row.retrain_from or row.load_from or row.checkpoint_from
         ckpt_file = osp.join(self.work_dir(source) if source else
-                             self.work_dir(row.config, retrain), 'last_checkpoint')
+                             self.work_dir(row.config, row.retrain_from), 'last_checkpoint')
         ckpt = None
         if osp.isfile(ckpt_file):
             with open(ckpt_file) as f:
                 ckpt = f.read().strip()
-        counted = count_run_flops(osp.join(ROOT, self.config(row.config, retrain)), ckpt)
+        counted = count_run_flops(osp.join(ROOT, self.config(row.config, row.retrain_from)),
+                                  ckpt)
         result = {'train_gflop': 0.0 if row.checkpoint_from else counted['train_gflop'],
                   'train_trunk_gflop': 0.0 if row.checkpoint_from else
                   counted['train_trunk_gflop'], 'test_gflop': counted['test_gflop']}
@@ -473,11 +476,11 @@ class Bench:
         return budget_of(self.preset, task_of(config))
 
     def finished(self, name: str, config: str, quiet: bool = False,
-                 retrain: bool = False) -> Dict[str, Any]:
-        """The metrics of a finished run (``retrain``: the shared-tier run) on the current
-        budget, or {} (shown as '-'). A run made on another budget (recorded in its metrics)
-        does not count: it is redone."""
-        path = osp.join(self.work_dir(config, retrain), 'test_metrics.json')
+                 retrain_from: Optional[str] = None) -> Dict[str, Any]:
+        """The metrics of a finished run (``retrain_from``: the shared-tier run on that
+        config's model) on the current budget, or {} (shown as '-'). A run made on another
+        budget (recorded in its metrics) does not count: it is redone."""
+        path = osp.join(self.work_dir(config, retrain_from), 'test_metrics.json')
         metrics = {}
         if osp.isfile(path):
             with open(path) as f:

@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..benchmarking import report, runner
-from ..benchmarking.suites import (DEFAULT_OUT, ROOT, SUITES, TIER_TITLES, TIERS, Row, columns,
+from ..benchmarking.suites import (DEFAULT_OUT, ROOT, SUITES, TIERS, Row, columns, table_title,
                                    tables_of, tier_of)
 from ..fileio import atomic_write_text
 
@@ -76,7 +76,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              'headline row of each method (two tables: quick-e2e and '
                              'quick-shared); full = every row of all once, head-level rows '
                              'on the shared backbone, the others end to end (two tables: '
-                             'full-e2e and shared)')
+                             'full-e2e and shared); shared-9e = the detection shared tier '
+                             'on the CE detector trained 9 epochs instead of 6 (--tasks det)')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
     parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),
@@ -120,6 +121,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error(f'--seeds {args.seeds}: each seed once')
     if args.jobs < 1:
         parser.error(f'--jobs {args.jobs}: expected at least 1')
+    held = [t for t in ('cls', 'det') if any(SUITES[s][t] for s in tables_of(args.suite))]
+    if not set(args.tasks) & set(held):
+        parser.error(f'--suite {args.suite} has no rows for --tasks {" ".join(args.tasks)} '
+                     f'(it holds: {" ".join(held)})')
     return args
 
 
@@ -171,12 +176,12 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
             jobs = max([jobs, *(m.get('jobs', 1) for _, _, runs in rows for m in runs.values())])
             title = 'classification' if task == 'cls' else 'instance segmentation (LVIS-format)'
             if len(tables) > 1 or tier_of(suite) == 'shared':
-                title += f' — {TIER_TITLES[tier_of(suite)]}'
+                title += f' — {table_title(suite)}'
             table = report.table(task, rows, columns(suite, task))
             md += [f'**{title}**', '', table, '']
             first = benches[0]
             png = osp.join(out, f'{suite}_{task}_per_class.png')
-            plotted = [(row.name, first.work_dir(row.config, bool(row.retrain_from)),
+            plotted = [(row.name, first.work_dir(row.config, row.retrain_from),
                         runs.get(first.seed)) for row, (_, _, runs) in zip(suite_rows, rows)]
             if report.plot(plotted, png):
                 md += [f'Per-class plot (seed {first.seed}): '
@@ -338,7 +343,7 @@ def collect(args: argparse.Namespace, benches: Sequence[runner.Bench],
         for row, row_runs in zip(suite_rows, runs):
             m = made.get(row) or (
                 bench.run(row) if selected(args, row) else
-                bench.finished(row.name, row.config, retrain=bool(row.retrain_from)))
+                bench.finished(row.name, row.config, retrain_from=row.retrain_from))
             if m:
                 row_runs[bench.seed] = m
     return [(row.name, row.config, r) for row, r in zip(suite_rows, runs)]

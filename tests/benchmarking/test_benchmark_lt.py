@@ -307,7 +307,7 @@ def test_a_run_made_on_the_way_counts_once(tmp_path, monkeypatch, own_schedules)
     monkeypatch.setattr(blt.time, 'time', clock.time)
     monkeypatch.setattr(blt.subprocess, 'run', _fake_subprocess(clock, minutes))
     bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
-    monkeypatch.setattr(bench, 'config', lambda config, retrain=False: config)
+    monkeypatch.setattr(bench, 'config', lambda config, retrain_from=None: config)
     metrics = bench.run(posthoc)
     assert posthoc.checkpoint_from == cosine.config
     assert metrics['minutes'] == pytest.approx(0.25)

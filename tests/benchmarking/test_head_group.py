@@ -115,7 +115,7 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
         return 'ce.pth'
 
     monkeypatch.setattr(bench, 'last_checkpoint', make_ce)
-    monkeypatch.setattr(bench, 'config', lambda config, retrain: config)
+    monkeypatch.setattr(bench, 'config', lambda config, retrain_from: config)
     clock = iter([100.0, 100.0 + 60 * 16])  # the call takes 16 minutes, 6 of them the CE run
     monkeypatch.setattr(runner.time, 'time', lambda: next(clock))
     own = {'control': 1.0, 'a': 2.0, 'b': 4.0}
@@ -124,7 +124,7 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
     def fake_run(argv, **kwargs):
         calls.append(argv)
         for row in rows:
-            work = bench.work_dir(row.config, True)
+            work = bench.work_dir(row.config, row.retrain_from)
             (tmp_path / work).mkdir(parents=True, exist_ok=True)
             json.dump({'lvis/segm_AP': 1.0, 'own_minutes': own[row.name],
                        'group': [] if row.name == 'b' else ['x', 'y']},

@@ -37,6 +37,35 @@ def test_every_head_level_row_of_all_is_retrained_on_ce_next_to_a_control():
     assert suites.det('peers', 'sample0.15_1xb8-6e') not in heads
 
 
+def test_shared_tier_on_the_9_epoch_detector_is_a_tier_of_its_own(tmp_path, monkeypatch):
+    """``--suite shared-9e``: the same head-level detection rows retrained on the 9-epoch CE
+    detector, next to its own control; runs of their own (a finished run on the 6-epoch model
+    is not reused), trained alike so that they group; no classification rows."""
+    monkeypatch.chdir(REPO)
+    rows, six = suites.SUITES['shared-9e']['det'], _shared_rows('det')
+    assert suites.SUITES['shared-9e']['cls'] == []
+    assert rows[0].config == suites.DET_CE_9E == suites.det('peers', 'sample1e-3_1xb8-9e')
+    assert [r.config for r in rows[1:]] == [r.config for r in six[1:]]
+    assert all(r.retrain_from == suites.DET_CE_9E for r in rows)
+    names = [r.run_name for r in rows]
+    assert all(n.endswith('_head-retrain_on-mask-rcnn_r18_fpn_sample1e-3_1xb8-9e_demo-lvis')
+               for n in names)
+    assert set(names).isdisjoint(r.run_name for r in six)
+    assert suites.tier_of('shared-9e') == 'shared' == suites.tier_of('quick-shared')
+    assert '9-epoch CE detector' in suites.table_title('shared-9e')
+    _finished(tmp_path, 0, six[1], {'lvis/segm_APr': 0.5, 'budget': None})
+    bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
+    assert bench.finished(six[1].name, six[1].config, True, six[1].retrain_from)
+    assert bench.finished(rows[1].name, rows[1].config, True, rows[1].retrain_from) == {}
+    # the control's overlay (a 9-epoch config) trains on the schedule of the others' (6-epoch)
+    control, iif = (_load(bench.config(r.config, r.retrain_from)) for r in rows[:2])
+    assert control.model.type == iif.model.type == blt.DET_RETRAIN_TYPE
+    for key in ('train_cfg', 'param_scheduler', 'optim_wrapper'):
+        assert control[key] == iif[key], key
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--suite', 'shared-9e', '--tasks', 'cls'])
+
+
 @pytest.mark.parametrize('row', _shared_rows('cls'), ids=lambda r: r.run_name)
 def test_classification_overlay_freezes_the_backbone_and_trains_the_head(row, tmp_path,
                                                                          monkeypatch):
@@ -44,7 +73,7 @@ def test_classification_overlay_freezes_the_backbone_and_trains_the_head(row, tm
     epochs with the scheduler inside them; the head (and an OLTR neck) still trains."""
     monkeypatch.chdir(REPO)
     bench = blt.Bench(str(tmp_path / 'seed_1'), 'demo', seed=1)
-    path = bench.config(row.config, retrain=True)
+    path = bench.config(row.config, row.retrain_from)
     assert path.endswith(row.run_name + '.py')
     cfg = _load(path)
     assert cfg.model.backbone.frozen is True and cfg.randomness.seed == 1
@@ -68,7 +97,8 @@ def test_detection_overlay_trains_only_the_box_head(row, tmp_path, monkeypatch):
     lr_mult); the trunk in eval mode; 2 epochs, 100 detections per test image."""
     from mmengine.optim import build_optim_wrapper
     monkeypatch.chdir(REPO)
-    cfg = _load(blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0).config(row.config, True))
+    bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
+    cfg = _load(bench.config(row.config, row.retrain_from))
     assert cfg.model.type == blt.DET_RETRAIN_TYPE == 'BoxHeadRetrainDetector'
     assert cfg.train_cfg.max_epochs == blt.RETRAIN_EPOCHS['det'] == 2
     assert cfg.model.test_cfg.rcnn.max_per_img == 100  # the demo config's own
