@@ -241,6 +241,9 @@ SUITES['all'] = {
             # RFS's repeats make its 6 epochs 636 iterations; CE's 6 are 450: this CE run is
             # as long as RFS (configs/peers/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-9e_demo-lvis.py)
             Row('control: CE, 9 epochs (as many iterations as RFS)', DET_CE_9E),
+            # the enhanced recipe with RFS at the demo threshold: as long as the RFS peer
+            Row('IIF enhanced recipe with RFS t=0.15 (base10_obj, cosine τ=8, cosine mask τ=20)',
+                det('iif', 'iif-base10-obj_cosine-t8_cosine-mask-t20_sample0.15_1xb8-6e')),
             Row('peer: class-aware sampling', det('peers', 'class-aware-sampler_1xb8-6e'),
                 head=True),
             Row('peer: Seesaw loss', det('peers', 'seesaw-loss_sample1e-3_1xb8-6e'), quick=True,

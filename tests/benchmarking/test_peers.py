@@ -310,6 +310,22 @@ def test_enhanced_iif_demo_recipe():
     assert np.allclose(head.iif.weights.numpy(), want, rtol=1e-5)
 
 
+def test_enhanced_iif_recipe_with_demo_rfs_is_as_long_as_the_rfs_peer(demo_data, monkeypatch):
+    """The enhanced recipe with RFS at the demo threshold: the enhanced demo config but for
+    ``oversample_thr`` 0.15, the RFS peer's training data, so its 636 iterations and step."""
+    monkeypatch.chdir(REPO)
+    demo = REPO / 'configs/iif/demo'
+    enhanced, rfs_enhanced = (Config.fromfile(str(demo / (
+        f'mask-rcnn_r18_fpn_iif-base10-obj_cosine-t8_cosine-mask-t20_sample{t}_1xb8-6e_'
+        'demo-lvis.py'))) for t in ('1e-3', '0.15'))
+    rfs = _cfg('mask-rcnn_r18_fpn_sample0.15_1xb8-6e_demo-lvis.py')
+    assert rfs_enhanced.train_dataloader == rfs.train_dataloader
+    assert rfs_enhanced.train_dataloader.dataset.oversample_thr == 0.15
+    for key in ('model', 'test_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert rfs_enhanced[key] == enhanced[key], key
+    assert _iterations(rfs_enhanced, demo_data) == _iterations(rfs, demo_data) == (636, 530)
+
+
 def test_train_a_few_iterations_eqlv2(tiny_data, monkeypatch):
     """The EQLv2 peer's loss on the tiny Mask R-CNN: 2 optimiser steps run, the loss is finite
     and EQLv2 has accumulated its per-class gradient statistics."""
