@@ -57,6 +57,14 @@ GROUP_RUN = 'head-group'
 DEMO_DATA_ROOT = 'data/demo'
 
 
+def threads_per_run() -> int:
+    """The intra-op threads of each run: this process's torch count, which the runs' processes
+    get too (same environment: ``OMP_NUM_THREADS``, else torch's default for the machine). A
+    run's numbers are bit-identical only at the same count, so each run records it."""
+    import torch
+    return torch.get_num_threads()
+
+
 def scaled_epochs(epochs: int, task: str) -> int:
     """The --preset budget of a config trained for ``epochs`` on the demo preset."""
     return max(1, math.floor(epochs * BUDGETS[task] + 0.5))
@@ -361,7 +369,7 @@ class Bench:
         sources = self._made_since(mark)
         metrics['minutes'] = (time.time() - start) / 60 - sum(sources.values())
         metrics['sources'] = sources
-        metrics['jobs'] = self.jobs
+        metrics['jobs'], metrics['threads'] = self.jobs, threads_per_run()
         self.made.append((row.run_name, metrics['minutes']))
         metrics['budget'] = self.budget(config)
         if row.checkpoint_from:
@@ -418,7 +426,7 @@ class Bench:
         for row, metrics in results.items():
             metrics['minutes'] = metrics['own_minutes'] + (shared if metrics in grouped else 0)
             metrics['sources'] = sources
-            metrics['jobs'] = self.jobs
+            metrics['jobs'], metrics['threads'] = self.jobs, threads_per_run()
             self.made.append((row.run_name, metrics['minutes']))
             metrics['budget'] = self.budget(row.config)
             atomic_write_json(osp.join(self.work_dir(row.config, row.retrain_from),
@@ -479,7 +487,9 @@ class Bench:
                  retrain_from: Optional[str] = None) -> Dict[str, Any]:
         """The metrics of a finished run (``retrain_from``: the shared-tier run on that
         config's model) on the current budget, or {} (shown as '-'). A run made on another
-        budget (recorded in its metrics) does not count: it is redone."""
+        budget or with another thread count (:func:`threads_per_run`; both recorded in its
+        metrics, the count since 2026-12-05: older runs are taken as they are) does not count:
+        it is redone."""
         path = osp.join(self.work_dir(config, retrain_from), 'test_metrics.json')
         metrics = {}
         if osp.isfile(path):
@@ -489,6 +499,12 @@ class Bench:
                 print(f'[benchmark] {name} ({config}): the finished run has budget '
                       f'{metrics.get("budget")}, this call {self.budget(config)}: not reused',
                       flush=True)
+                return {}
+            threads = threads_per_run()
+            if metrics.get('threads', threads) != threads:
+                print(f'[benchmark] {name} ({config}): the finished run was made with '
+                      f'{metrics["threads"]} threads, this call has {threads} (other rounding, '
+                      'other numbers): not reused', flush=True)
                 return {}
         elif not quiet:
             print(f'[benchmark] {name} ({config}): not run', flush=True)

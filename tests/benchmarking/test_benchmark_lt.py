@@ -173,6 +173,32 @@ def test_a_run_is_reused_only_on_the_budget_it_was_made_with(tmp_path, capsys):
     assert bench.finished('CE', cfg) == {}
 
 
+def test_a_run_is_reused_only_with_the_thread_count_it_was_made_with(tmp_path, capsys,
+                                                                     monkeypatch,
+                                                                     own_schedules):
+    """Other threads, other rounding: a run made with 1 thread is redone by a call with 2;
+    a run that records none (made before the stamp) is reused; a run made records the count."""
+    import json
+
+    import torch
+    cfg = 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py'
+    bench = blt.Bench(str(tmp_path), 'demo')
+    wd = tmp_path / 'convnet_1xb64-30e_demo-cls'
+    wd.mkdir()
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 2)  # what the runs get
+    for recorded, reused in ((1, False), (2, True), (None, True)):
+        metrics = {'accuracy/top1': 50.0, **({'threads': recorded} if recorded else {})}
+        (wd / 'test_metrics.json').write_text(json.dumps(metrics))
+        assert bench.finished('CE', cfg) == (metrics if reused else {}), recorded
+    assert 'made with 1 threads, this call has 2' in capsys.readouterr().out
+    (wd / 'test_metrics.json').unlink()
+    clock = _Clock()
+    monkeypatch.setattr(blt.time, 'time', clock.time)
+    monkeypatch.setattr(blt.subprocess, 'run', _fake_subprocess(clock, {wd.name: 1.0}))
+    monkeypatch.setattr(bench, 'config', lambda config, retrain_from=None: config)
+    assert bench.run(suites.Row('CE', cfg))['threads'] == 2
+
+
 def _state_shapes(path) -> dict:
     model = build_model(_load(REPO / path))
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
