@@ -105,6 +105,8 @@ CLS_CE, DET_CE = cls('baselines', '1xb64-30e'), det('baselines', 'sample1e-3_1xb
 DET_CE_9E = det('peers', 'sample1e-3_1xb8-9e')
 #: the CE model of each task that the shared tier (``SUITES['shared']``) retrains on
 SHARED_BASES = {'cls': CLS_CE, 'det': DET_CE}
+#: IIF's enhanced detection recipe (the reference's), by RFS threshold
+_ENHANCED = 'iif-base10-obj_cosine-t8_cosine-mask-t20_sample{}_1xb8-6e'
 
 # VL-LTR: stage 2 reads the stage-1 checkpoint and anchor files at these (config-given) paths
 # under DEFAULT_OUT (other --out / --preset values are rebased by the runner).
@@ -236,19 +238,35 @@ SUITES['all'] = {
             Row('LGR (VL-LTR anchors)', det('vlltr', 'vlltr-lgr-m8_sample1e-3_1xb8-6e'),
                 prepare=_VL_DET_ANCHORS, quick=True, head=True),
             Row('IIF enhanced recipe (base10_obj, cosine τ=8, cosine mask τ=20, RFS)',
-                det('iif', 'iif-base10-obj_cosine-t8_cosine-mask-t20_sample1e-3_1xb8-6e')),
+                det('iif', _ENHANCED.format('1e-3'))),
             Row('peer: RFS (t=0.15)', det('peers', 'sample0.15_1xb8-6e')),
             # RFS's repeats make its 6 epochs 636 iterations; CE's 6 are 450: this CE run is
             # as long as RFS (configs/peers/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-9e_demo-lvis.py)
             Row('control: CE, 9 epochs (as many iterations as RFS)', DET_CE_9E),
             # the enhanced recipe with RFS at the demo threshold: as long as the RFS peer
             Row('IIF enhanced recipe with RFS t=0.15 (base10_obj, cosine τ=8, cosine mask τ=20)',
-                det('iif', 'iif-base10-obj_cosine-t8_cosine-mask-t20_sample0.15_1xb8-6e')),
+                det('iif', _ENHANCED.format('0.15'))),
             Row('peer: class-aware sampling', det('peers', 'class-aware-sampler_1xb8-6e'),
                 head=True),
             Row('peer: Seesaw loss', det('peers', 'seesaw-loss_sample1e-3_1xb8-6e'), quick=True,
                 head=True),
             Row('peer: EQLv2', det('peers', 'eqlv2_1xb8-6e'), head=True)],
+}
+
+# IIF's detection recipes, each trained end to end next to CE and the data-level peer the
+# enhanced one builds on: the plain `raw` recipe (configs/lvis/mask_rcnn_iif.py), the
+# reference's enhanced one (base10_obj, cosine predictors, RFS at mmdet's t=1e-3, which repeats
+# no demo image) and the enhanced one with RFS at the demo threshold, against RFS alone. In
+# 'all' / 'full' the plain recipe is head-level (shared tier); here it is trained end to end.
+SUITES['iif-recipes'] = {
+    'cls': [],
+    'det': [Row('CE (linear)', DET_CE),
+            Row('IIF plain recipe (raw, linear), end to end', det('iif', 'iif-raw_1xb8-6e')),
+            Row('IIF enhanced recipe (base10_obj, cosine τ=8, cosine mask τ=20, RFS)',
+                det('iif', _ENHANCED.format('1e-3'))),
+            Row('peer: RFS (t=0.15)', det('peers', 'sample0.15_1xb8-6e')),
+            Row('IIF enhanced recipe with RFS t=0.15 (base10_obj, cosine τ=8, cosine mask τ=20)',
+                det('iif', _ENHANCED.format('0.15')))],
 }
 
 

@@ -77,7 +77,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              'quick-shared); full = every row of all once, head-level rows '
                              'on the shared backbone, the others end to end (two tables: '
                              'full-e2e and shared); shared-9e = the detection shared tier '
-                             'on the CE detector trained 9 epochs instead of 6 (--tasks det)')
+                             'on the CE detector trained 9 epochs instead of 6 (--tasks det); '
+                             'iif-recipes = IIF\'s detection recipes end to end next to CE '
+                             'and RFS (--tasks det)')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
     parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),

@@ -8,8 +8,9 @@ answers any other pair, e.g. what post-hoc IIF adds to the cosine model it is ap
         convnet_cosine-s16_1xb64-30e_demo-cls convnet_cosine-s16_iif-smooth-posthoc_demo-cls
 
 ``OUT`` is a ``benchmark_lt`` output folder; a run is the name of its work dir there
-(``<OUT>/seed_<S>/<RUN>/test_metrics.json``; a shared-tier run ends in ``_head-retrain``). The
-runs must be of one task (classification or detection).
+(``<OUT>/seed_<S>/<RUN>/test_metrics.json``; a shared-tier run ends in ``_head-retrain``, or
+``_head-retrain_on-<model>`` when it retrains another model than the tier's CE one, e.g. in
+``--suite shared-9e``). The runs must be of one task (classification or detection).
 """
 from __future__ import annotations
 

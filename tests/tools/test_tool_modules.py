@@ -190,3 +190,21 @@ def test_full_tier_has_every_row_of_all_once_in_the_cheaper_tier():
         assert set(suites.SUITES['quick-e2e'][task]) <= set(e2e)
         assert set(suites.SUITES['quick-shared'][task]) <= set(shared)
     assert [r.name for r in suites.SUITES['full-e2e']['cls'] if r.head] == ['cosine s=16']
+
+
+def test_iif_recipes_trains_every_recipe_end_to_end_on_the_full_tiers_runs():
+    """--suite iif-recipes: CE, IIF's plain and enhanced detection recipes and RFS, all end to
+    end; the rows the full tier trains end to end are its own (same run names, so one --out
+    serves both) and the plain recipe, head-level in the full tier, is trained whole here."""
+    rows = suites.SUITES['iif-recipes']['det']
+    assert suites.SUITES['iif-recipes']['cls'] == [] and rows[0].config == suites.DET_CE
+    assert not any(r.head or r.retrain_from or r.load_from or r.checkpoint_from for r in rows)
+    assert suites.tier_of('iif-recipes') == 'e2e'
+    e2e = {r.config: r for r in suites.SUITES['full-e2e']['det']}
+    shared = {r.config: r for r in suites.SUITES['shared']['det']}
+    plain = suites.det('iif', 'iif-raw_1xb8-6e')
+    assert [r.config for r in rows if r.config not in e2e] == [plain]
+    assert all(r.run_name == e2e[r.config].run_name for r in rows if r.config != plain)
+    assert rows[1].run_name == 'mask-rcnn_r18_fpn_iif-raw_1xb8-6e_demo-lvis'
+    assert shared[plain].run_name != rows[1].run_name
+    assert sum('RFS' in r.name for r in rows) == 3
