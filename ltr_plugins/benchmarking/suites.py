@@ -258,15 +258,14 @@ SUITES['all'] = {
 # reference's enhanced one (base10_obj, cosine predictors, RFS at mmdet's t=1e-3, which repeats
 # no demo image) and the enhanced one with RFS at the demo threshold, against RFS alone. In
 # 'all' / 'full' the plain recipe is head-level (shared tier); here it is trained end to end.
+_ALL_DET = {row.config: row for row in SUITES['all']['det']}
 SUITES['iif-recipes'] = {
     'cls': [],
-    'det': [Row('CE (linear)', DET_CE),
+    'det': [_ALL_DET[DET_CE],
             Row('IIF plain recipe (raw, linear), end to end', det('iif', 'iif-raw_1xb8-6e')),
-            Row('IIF enhanced recipe (base10_obj, cosine τ=8, cosine mask τ=20, RFS)',
-                det('iif', _ENHANCED.format('1e-3'))),
-            Row('peer: RFS (t=0.15)', det('peers', 'sample0.15_1xb8-6e')),
-            Row('IIF enhanced recipe with RFS t=0.15 (base10_obj, cosine τ=8, cosine mask τ=20)',
-                det('iif', _ENHANCED.format('0.15')))],
+            *(_ALL_DET[config] for config in (det('iif', _ENHANCED.format('1e-3')),
+                                              det('peers', 'sample0.15_1xb8-6e'),
+                                              det('iif', _ENHANCED.format('0.15'))))],
 }
 
 
