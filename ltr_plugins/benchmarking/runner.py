@@ -258,6 +258,41 @@ def retarget(config: str, out_path: str, preset: str, out_rel: str,
                            f'config (top-level fields differing: {diff})')
 
 
+def runs_named(d: Any) -> List[str]:
+    """The runs whose files the (loaded) config dict ``d`` names: the first folder of every
+    path value under :data:`DEFAULT_OUT`, in order, once each (e.g. VL-LTR stage 1's
+    ``image_init``, the CE model's checkpoint)."""
+    names: List[str] = []
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            for v in obj.values():
+                walk(v)
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                walk(v)
+        elif isinstance(obj, str):
+            rest = _under(obj, DEFAULT_OUT)
+            if rest and rest.split('/')[0] not in names:
+                names.append(rest.split('/')[0])
+    walk(d)
+    return names
+
+
+def config_of_run(name: str, referrer: str) -> str:
+    """The demo config (relative to :data:`ROOT`) whose benchmark run is ``name``
+    (``configs/*/demo/<name>.py``); ValueError naming ``referrer`` (the config that names the
+    run) when there is not exactly one."""
+    import glob
+    found = sorted(glob.glob(osp.join(ROOT, 'configs', '*', 'demo', name + '.py')))
+    if len(found) != 1:
+        raise ValueError(f'{referrer} names files of the benchmark run {name!r} '
+                         f'(under {DEFAULT_OUT}/), which is the run of '
+                         f'{"no" if not found else len(found)} demo config(s) '
+                         f'configs/*/demo/{name}.py; it cannot be made first')
+    return osp.relpath(found[0], ROOT)
+
+
 def rel_to_root(path: str) -> str:
     """``path`` relative to the repository root when inside it, else unchanged."""
     return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
@@ -327,6 +362,28 @@ class Bench:
         with open(osp.join(self.work_dir(config), 'last_checkpoint')) as f:
             return f.read().strip()
 
+    def prepare(self, row: Row) -> None:
+        """Make what ``row``'s run reads before it starts: the runs whose files its config
+        names (:func:`runs_named`, e.g. VL-LTR stage 1 the CE model it starts from; each a run
+        of its own, reused when finished; not the config's ``load_from`` where the row replaces
+        it), then its ``prepare`` steps whose output is missing (e.g. anchor sentence
+        selection before an LGR run)."""
+        from mmengine.config import Config
+        own = Row('', row.config).run_name
+        with _CONFIG_LOCK:
+            d = Config.fromfile(osp.join(ROOT, row.config)).to_dict()
+        if row.load_from or row.retrain_from:  # e.g. OLTR stage 2 from CE, not from stage 1
+            d.pop('load_from', None)
+        named = runs_named(d)
+        for name in named:
+            if name != own:
+                self.last_checkpoint(config_of_run(name, row.config))
+        for creates, argv in row.prepare:
+            creates = self.arg(creates)
+            if self.force or not osp.exists(osp.join(ROOT, creates)):
+                subprocess.run([sys.executable, *[self.arg(a) for a in argv]], cwd=ROOT,
+                               check=True)
+
     def _made_since(self, mark: int) -> Dict[str, float]:
         """``{run name: minutes}`` of the runs made since ``len(self.made)`` was ``mark``."""
         return dict(self.made[mark:])
@@ -340,16 +397,13 @@ class Bench:
         name, config, base = row.name, row.config, row.retrain_from
         work_dir = self.work_dir(config, base)
         metrics_file = osp.join(work_dir, 'test_metrics.json')
-        if not self.force:
+        if not self.force or row.run_name in dict(self.made):  # --force: made once a call
             done = self.finished(name, config, quiet=True, retrain_from=base)
             if done:
                 return done
         start, mark = time.time(), len(self.made)
         py = sys.executable
-        for creates, argv in row.prepare:  # e.g. anchor sentence selection before an LGR run
-            creates = self.arg(creates)
-            if self.force or not osp.exists(osp.join(ROOT, creates)):
-                subprocess.run([py, *[self.arg(a) for a in argv]], cwd=ROOT, check=True)
+        self.prepare(row)
         os.makedirs(work_dir, exist_ok=True)
         cfg = self.config(config, base)
         if row.checkpoint_from:
@@ -400,10 +454,7 @@ class Bench:
         start, mark = time.time(), len(self.made)
         py = sys.executable
         for row in todo:
-            for creates, argv in row.prepare:
-                creates = self.arg(creates)
-                if self.force or not osp.exists(osp.join(ROOT, creates)):
-                    subprocess.run([py, *[self.arg(a) for a in argv]], cwd=ROOT, check=True)
+            self.prepare(row)
         source = self.last_checkpoint(todo[0].retrain_from)
         members = []
         for row in todo:

@@ -10,7 +10,9 @@ where ``det(method, name)`` / ``cls(method, name)`` name the demo config
 ``configs/<method>/demo/...`` (paths relative to :data:`ROOT`, the checkout). A row that starts
 from another row's run says so with ``load_from=CONFIG`` (train from that run's last
 checkpoint) or ``checkpoint_from=CONFIG`` (only test that run's checkpoint with this config);
-``prepare`` lists steps that must run before training (see :class:`Row`).
+``prepare`` lists steps that must run before training (see :class:`Row`). A run whose files a
+config names itself (a path under :data:`DEFAULT_OUT`, e.g. VL-LTR stage 1's ``image_init``) is
+made first too: the runner finds its config by the run's name (``runner.runs_named``).
 
 :data:`TIERS`: ``--suite quick`` is the short tier: CE, the strongest peer method and the
 headline row of each method, both tasks, in two tables: end to end (``quick-e2e``) and on the

@@ -348,6 +348,70 @@ def test_a_run_made_on_the_way_counts_once(tmp_path, monkeypatch, own_schedules)
                               set()) == pytest.approx(0.25)
 
 
+def test_runs_a_config_names_and_their_configs():
+    """VL-LTR stage 1 starts its image tower from the CE model's checkpoint, named in the
+    config itself (not by a Row): the runner finds that run and its config."""
+    from mmengine.config import Config
+    pretrain = Config.fromfile(str(REPO / suites._VL_PRETRAIN)).to_dict()
+    assert blt.runs_named(pretrain) == [suites.Row('', suites.CLS_CE).run_name]
+    assert blt.config_of_run(suites.Row('', suites.CLS_CE).run_name, 'x.py') == suites.CLS_CE
+    assert blt.runs_named({'a': ['work_dirs/benchmark_lt_bench/r/x.pth', 'data/demo/y'],
+                           'b': {'c': 'work_dirs/benchmark_lt/r/e.pth'},
+                           'd': 'work_dirs/benchmark_lt/r/f'}) == ['r']
+    with pytest.raises(ValueError, match=r'my\.py names files of the benchmark run \'nope\''):
+        blt.config_of_run('nope', 'my.py')
+
+
+def test_every_run_a_suite_config_names_is_a_demo_config():
+    """Whatever run a suite's config reads files of, the runner can make it first."""
+    from mmengine.config import Config
+    configs = {c for rows in (r for suite in suites.SUITES.values() for r in suite.values())
+               for row in rows
+               for c in (row.config, row.load_from, row.checkpoint_from, row.retrain_from) if c}
+    named = set()
+    for config in sorted(configs):
+        for name in blt.runs_named(Config.fromfile(str(REPO / config)).to_dict()):
+            named.add(blt.config_of_run(name, config))
+    assert suites.CLS_CE in named and suites.DET_CE in named and suites._VL_PRETRAIN in named
+
+
+def test_a_run_first_makes_the_runs_its_config_reads(tmp_path, monkeypatch, own_schedules):
+    """The detection LGR row on a fresh output folder (a --tasks det call): its anchors come
+    from VL-LTR stage 1, whose config starts from the classification CE model; the runner makes
+    CE, then stage 1, then selects the anchors, then trains LGR (each run once, also with
+    --force)."""
+    import json
+    import os.path as osp
+    calls = []
+
+    def run(argv, cwd=None, check=None):
+        if '--work-dir' in argv:
+            work_dir = argv[argv.index('--work-dir') + 1]
+            calls.append(osp.basename(work_dir))
+            Path(work_dir, 'test_metrics.json').write_text(json.dumps({'lvis/segm_APr': 0.1}))
+            Path(work_dir, 'last_checkpoint').write_text(osp.join(work_dir, 'epoch_1.pth'))
+        else:  # the prepare step
+            calls.append(osp.basename(argv[1]))
+            out = argv[argv.index('--out') + 1]
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text('anchors')
+    monkeypatch.setattr(blt.subprocess, 'run', run)
+    lgr = next(row for row in suites.SUITES['all']['det'] if 'vlltr-lgr' in row.config)
+    bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0, force=True)
+    monkeypatch.setattr(bench, 'config', lambda config, retrain_from=None: config)
+    bench.run(lgr)
+    bench.run(suites.Row('VL-LTR stage 1', suites._VL_PRETRAIN))  # made above: not again
+    assert calls == [suites.Row('', suites.CLS_CE).run_name,
+                     suites.Row('', suites._VL_PRETRAIN).run_name,
+                     'select_anchor_sentences.py', lgr.run_name]
+    # OLTR's stage 2 config starts from its stage 1 run; the row replaces that by CE's
+    oltr = next(row for row in suites.SUITES['all']['cls'] if 'oltr-stage2' in row.config)
+    assert 'oltr-stage1' in Path(REPO, oltr.config).read_text() and oltr.load_from
+    del calls[:]
+    bench.run(oltr)
+    assert calls == [oltr.run_name]
+
+
 def _fake_runs(monkeypatch, barrier=None, fail_seed=None):
     """Bench.run / run_group replaced: a run 'made' once per (seed, run name), recorded in the
     returned list with the OMP_WAIT_POLICY it saw; a seed's first run waits at ``barrier``
