@@ -1,9 +1,10 @@
 # Demo twin of vlltr/resnet50_vlltr-pretrain_4xb128-90e_imagenet-lt.py: VL-LTR stage 1 (class-wise
 # visual-linguistic pretraining) on the embedded classification data. Image tower: the demo conv
 # net, initialised from the trained CE demo model (the stand-in for CLIP's pretrained image encoder;
-# run configs/baselines/demo/convnet_1xb64-30e_demo-cls.py first -- tools/benchmark_lt.py --suite
-# vlltr does). Text tower: the offline all-MiniLM-L6-v2 (384-d), frozen (its sentence embeddings are
-# computed once); the image backbone, both projections to the 256-d joint space and the scale train.
+# run configs/baselines/demo/convnet_1xb64-30e_demo-cls.py first -- tools/benchmark_lt.py makes
+# it first, found by image_init's path). Text tower: the offline all-MiniLM-L6-v2 (384-d), frozen
+# (its sentence embeddings are computed once); the image backbone, both projections to the 256-d
+# joint space and the scale train.
 # beta = 0.5 (L_dis from the frozen initial model). Validation: zero-shot top-1 (image vs mean
 # class-sentence embedding).
 _base_ = '../../baselines/demo/convnet_1xb64-30e_demo-cls.py'
