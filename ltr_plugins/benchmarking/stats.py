@@ -96,3 +96,20 @@ def paired_by_seed(method: dict, baseline: dict) -> Optional[PairedDifference]:
     if not seeds:
         return None
     return paired_difference([method[s] for s in seeds], [baseline[s] for s in seeds])
+
+
+def seeds_to_resolve(mean: float, std: float, confidence: float = 0.95,
+                     limit: int = 1000) -> Optional[int]:
+    """The fewest seeds (at least 2) at which a paired difference with this ``mean`` and
+    per-seed standard deviation ``std`` gets a ``confidence`` interval that excludes zero,
+    ``t(n-1) · std / sqrt(n) < |mean|``; None when ``mean`` is 0 or more than ``limit`` seeds
+    would be needed. A planning estimate: it takes a measured mean and spread for the true ones
+    (with few seeds both are uncertain), so it says how many seeds an effect of that size
+    needs, not that more seeds will confirm this one."""
+    if mean == 0 or math.isnan(mean) or math.isnan(std):
+        return None
+    for n in range(2, limit + 1):
+        if float(_scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n) \
+                < abs(mean):
+            return n
+    return None

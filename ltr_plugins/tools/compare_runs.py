@@ -1,6 +1,7 @@
 """Paired comparison of benchmark runs over seeds: every column of the ``tools/benchmark_lt.py``
 table for each run (mean ± std over the seeds) and each run's difference to the first run,
-seed by seed, with a 95% Student-t interval and a verdict per column. The benchmark's own
+seed by seed, with a 95% Student-t interval and a verdict per column, and how many seeds a
+difference of that size and spread would need to be resolved. The benchmark's own
 tables give that difference for the tail metric against the table's first row only; this
 answers any other pair, e.g. what post-hoc IIF adds to the cosine model it is applied to::
 
@@ -21,7 +22,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from ..benchmarking.report import per_seed, scale
-from ..benchmarking.stats import paired_by_seed, summarize
+from ..benchmarking.stats import paired_by_seed, seeds_to_resolve, summarize
 from ..benchmarking.suites import COLUMNS, task_of
 
 
@@ -83,6 +84,20 @@ def compare(runs: Dict[str, Dict[int, dict]]) -> str:
                 continue
             verdict = 'one seed' if diff.n < 2 else diff.verdict
             cells.append(f'{diff.format(scale(task, key))} {verdict}')
+        lines.append(f'| `{name}` | ' + ' | '.join(cells) + ' |')
+    lines += ['', 'Seeds an interval excluding zero would need, were each mean difference and '
+              'its per-seed spread the true ones (a planning estimate, `stats.seeds_to_resolve`;'
+              ' "-": no difference, or over 1000 seeds):', '',
+              '| run | ' + ' | '.join(f'seeds for Δ {c}' for c, _ in cols) + ' |',
+              '|---|' + '---|' * len(cols)]
+    for name in names[1:]:
+        cells = []
+        for _, key in cols:
+            method, baseline = per_seed(runs[name], key), per_seed(runs[base], key)
+            seeds = sorted(set(method) & set(baseline))
+            diffs = summarize([method[s] - baseline[s] for s in seeds]) if seeds else None
+            n = seeds_to_resolve(diffs.mean, diffs.std) if diffs and diffs.n > 1 else None
+            cells.append('-' if n is None else str(n))
         lines.append(f'| `{name}` | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 

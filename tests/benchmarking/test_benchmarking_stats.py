@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from ltr_plugins.benchmarking.stats import (NOT_DISTINGUISHABLE, paired_by_seed, paired_difference,
-                                            summarize)
+                                            seeds_to_resolve, summarize)
 
 
 def test_summarize_matches_numpy():
@@ -49,3 +49,16 @@ def test_paired_by_seed_uses_the_shared_seeds_only():
     d = paired_by_seed({0: 5.0, 1: 7.0, 2: 100.0}, {0: 4.0, 1: 5.0, 3: 0.0})
     assert d.n == 2 and d.mean == pytest.approx(1.5)
     assert paired_by_seed({0: 1.0}, {1: 1.0}) is None
+
+
+def test_seeds_to_resolve_is_the_first_n_whose_interval_excludes_zero():
+    # sd 1, mean 1: t(5)/sqrt(6) = 1.05 > 1, t(6)/sqrt(7) = 0.92 < 1 -> 7 seeds
+    assert stats.t.ppf(0.975, 5) / np.sqrt(6) > 1 > stats.t.ppf(0.975, 6) / np.sqrt(7)
+    assert seeds_to_resolve(1.0, 1.0) == 7 and seeds_to_resolve(-1.0, 1.0) == 7
+    for mean, std in ((0.3, 1.7), (2.0, 0.5), (0.8, 0.8)):
+        n = seeds_to_resolve(mean, std)
+        # the interval of n paired values with that mean and sd excludes zero, of n - 1 not
+        half = lambda k: stats.t.ppf(0.975, k - 1) * std / np.sqrt(k)  # noqa: E731
+        assert half(n) < mean and (n == 2 or half(n - 1) >= mean)
+    assert seeds_to_resolve(1.0, 0.0) == 2
+    assert seeds_to_resolve(0.0, 1.0) is None and seeds_to_resolve(0.01, 10.0) is None

@@ -33,10 +33,15 @@ def test_paired_difference_per_column_matches_scipy(tmp_path):
     half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
     assert f'{d.mean():+.1f} [{d.mean() - half:+.1f}, {d.mean() + half:+.1f}]' in text
     verdict = 'higher' if d.mean() - half > 0 else 'not distinguishable'
-    few_cell = text.splitlines()[-1].split('|')[-2].strip()
-    assert few_cell.endswith(verdict)
+    rows = [line for line in text.splitlines() if line.startswith(f'| `{OTHER}')]
+    diff_row, seeds_row = rows[1:]
+    assert diff_row.split('|')[-2].strip().endswith(verdict)
     # top-1 is equal on every seed: a zero difference with a zero-width interval
-    assert '+0.0 [+0.0, +0.0]' in text.splitlines()[-1]
+    assert '+0.0 [+0.0, +0.0]' in diff_row
+    # seeds to resolve few: the first n with t(n-1) * sd / sqrt(n) below the mean
+    n = next(k for k in range(2, 100)
+             if stats.t.ppf(0.975, k - 1) * d.std(ddof=1) / np.sqrt(k) < d.mean())
+    assert seeds_row.split('|')[-2].strip() == str(n) and seeds_row.split('|')[2].strip() == '-'
     assert f'{np.mean(other_few):.1f} ± {np.std(other_few, ddof=1):.1f}' in text
 
 
