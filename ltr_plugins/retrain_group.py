@@ -9,12 +9,19 @@ comparison), and a member whose head draws no random numbers of its own trains, 
 as it would alone (tested to the bit). Optimizers that update each weight from its own
 gradient (SGD, Adam(W), weight decay) step every member as alone; a gradient norm over all
 weights (clipping) would couple them.
+
+Testing the K members one by one spends K trunk passes over the test set too:
+:class:`RetrainGroupTestLoop` tests them in one pass, each member's predictions going to its
+own evaluator, with the predictions each would make alone (tested to the bit).
 """
 import copy
-from typing import Any, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.registry import LOOPS
+from mmengine.runner import TestLoop, autocast
+from mmengine.runner.loops import BaseLoop
 from torch import Tensor, nn
 
 
@@ -25,8 +32,9 @@ class RetrainGroup(BaseModel):
 
     Loading a single model's checkpoint (``load_from``) loads it into every member; the group's
     own checkpoints carry member ``i``'s weights under ``members.<i>.`` (:func:`member_state_dict`
-    gives them back as that model's own). A group only trains; test each member as its own
-    model.
+    gives them back as that model's own). In ``predict`` mode it gives every member's
+    predictions, one trunk pass per batch (:meth:`predict`; :class:`RetrainGroupTestLoop` tests
+    the members so).
 
     Args:
         members: the member models' configs.
@@ -80,6 +88,16 @@ class RetrainGroup(BaseModel):
         """``member``'s losses on ``trunk_out`` (it must not change ``trunk_out``)."""
         raise NotImplementedError
 
+    def trunk_predict(self, inputs: Tensor, data_samples: list) -> Any:
+        """The frozen trunk's output for a test batch, as the members' own ``predict`` makes
+        it (once per batch)."""
+        raise NotImplementedError
+
+    def member_predict(self, member: nn.Module, trunk_out: Any, data_samples: list) -> list:
+        """``member``'s predictions on ``trunk_out``: what its own ``predict`` returns for the
+        batch (it must not change ``trunk_out``; it may fill ``data_samples``, its own copy)."""
+        raise NotImplementedError
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         """A single model's weights (no ``members.`` keys) go to every member."""
         plain = [k for k in state_dict if k.startswith(prefix)
@@ -98,13 +116,16 @@ class RetrainGroup(BaseModel):
             member.train(mode)
         return self
 
-    def forward(self, inputs: Tensor, data_samples: list = None, mode: str = 'tensor') -> dict:
-        """``mode='loss'``: :meth:`loss`. A group is not tested as a whole: every other mode
-        raises ValueError."""
-        if mode != 'loss':
-            raise ValueError(f'{type(self).__name__} only trains (mode {mode!r} asked): test '
-                             'each member as its own model (member_state_dict)')
-        return self.loss(inputs, data_samples)
+    def forward(self, inputs: Tensor, data_samples: list = None,
+                mode: str = 'tensor') -> Union[dict, List[list]]:
+        """``mode='loss'``: :meth:`loss`; ``mode='predict'``: :meth:`predict`. A group has no
+        single output: ``'tensor'`` raises ValueError."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise ValueError(f'{type(self).__name__}: mode {mode!r} asked; a group computes its '
+                         "members' losses ('loss') or predictions ('predict')")
 
     def loss(self, inputs: Tensor, data_samples: list) -> dict:
         """Every member's losses, keyed ``m<i>.<loss>``, each from the same random state."""
@@ -120,6 +141,82 @@ class RetrainGroup(BaseModel):
             member_losses = self.member_loss(member, trunk_out, data_samples)
             losses.update({f'm{i}.{k}': v for k, v in member_losses.items()})
         return losses
+
+    def predict(self, inputs: Tensor, data_samples: list) -> List[list]:
+        """Every member's predictions for the batch, one list per member, each made on its own
+        copy of ``data_samples`` from one trunk pass: what each member's ``predict`` returns
+        alone (trunk and member heads are deterministic at test time)."""
+        trunk_out = self.trunk_predict(inputs, data_samples)
+        return [self.member_predict(member, trunk_out, copy.deepcopy(data_samples))
+                for member in self.members]
+
+
+@LOOPS.register_module()
+class RetrainGroupTestLoop(TestLoop):
+    """Test every member of a :class:`RetrainGroup` in one pass over the test set: per batch
+    the trunk runs once and each member's head predicts (:meth:`RetrainGroup.predict`); member
+    ``i``'s predictions go to evaluator ``i``, so its metrics are those of a test of member
+    ``i`` alone with that evaluator. Set it as the group config's ``test_cfg``.
+
+    :meth:`run` returns the members' metrics, a list in member order; the hooks see them as one
+    dict, keyed ``m<i>/<metric>``, and ``after_test_iter`` gets the members' predictions as a
+    list of lists.
+
+    Args:
+        runner: as :class:`~mmengine.runner.TestLoop`.
+        dataloader: as :class:`~mmengine.runner.TestLoop` (the runner's ``test_dataloader``).
+        evaluator: the evaluator config of every member (the runner's ``test_evaluator``).
+        member_evaluators: one evaluator config per member, used instead of ``evaluator`` (e.g.
+            each writing its per-class files to its own run's folder).
+        fp16: as :class:`~mmengine.runner.TestLoop`.
+    """
+
+    def __init__(self, runner, dataloader: Union[Any, Dict], evaluator: Union[Dict, List],
+                 member_evaluators: Optional[Sequence[Union[Dict, List]]] = None,
+                 fp16: bool = False) -> None:
+        BaseLoop.__init__(self, runner, dataloader)  # TestLoop's would build one evaluator
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if not isinstance(model, RetrainGroup):
+            raise TypeError(f'RetrainGroupTestLoop tests a RetrainGroup, not a '
+                            f'{type(model).__name__}')
+        count = len(model.members)
+        configs = [evaluator] * count if member_evaluators is None else list(member_evaluators)
+        if len(configs) != count:
+            raise ValueError(f'RetrainGroupTestLoop: {len(configs)} member_evaluators for a '
+                             f'group of {count} members')
+        # each built from its own copy: an evaluator keeps state (results, dataset_meta)
+        self.evaluators = [runner.build_evaluator(copy.deepcopy(cfg)) for cfg in configs]
+        meta = getattr(self.dataloader.dataset, 'metainfo', None)
+        for member_evaluator in self.evaluators:
+            member_evaluator.dataset_meta = meta
+        self.runner.visualizer.dataset_meta = meta
+        self.fp16 = fp16
+        self.test_loss: Dict = {}
+
+    def run(self) -> List[dict]:
+        """Test the members; their metrics, in member order."""
+        self.runner.call_hook('before_test')
+        self.runner.call_hook('before_test_epoch')
+        self.runner.model.eval()
+        for idx, data_batch in enumerate(self.dataloader):
+            self.run_iter(idx, data_batch)
+        size = len(self.dataloader.dataset)
+        metrics = [member_evaluator.evaluate(size) for member_evaluator in self.evaluators]
+        flat = {f'm{i}/{k}': v for i, member in enumerate(metrics) for k, v in member.items()}
+        self.runner.call_hook('after_test_epoch', metrics=flat)
+        self.runner.call_hook('after_test')
+        return metrics
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
+        """One batch: every member's predictions, each to its evaluator."""
+        self.runner.call_hook('before_test_iter', batch_idx=idx, data_batch=data_batch)
+        with autocast(enabled=self.fp16):
+            outputs = self.runner.model.test_step(data_batch)
+        for member_evaluator, member_outputs in zip(self.evaluators, outputs):
+            member_evaluator.process(data_samples=member_outputs, data_batch=data_batch)
+        self.runner.call_hook('after_test_iter', batch_idx=idx, data_batch=data_batch,
+                              outputs=outputs)
 
 
 def member_state_dict(group_state: dict, index: int) -> dict:

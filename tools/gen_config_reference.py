@@ -24,7 +24,7 @@ REGISTRIES = [  # (scope, import path, registry names)
     ('mmdet', 'mmdet.registry', ('MODELS', 'METRICS', 'HOOKS', 'DATASETS', 'DATA_SAMPLERS',
                                  'TRANSFORMS', 'TASK_UTILS')),
     ('mmengine (root: visible from every scope)', 'mmengine.registry',
-     ('MODELS', 'OPTIM_WRAPPERS', 'HOOKS', 'DATA_SAMPLERS')),
+     ('MODELS', 'OPTIM_WRAPPERS', 'HOOKS', 'DATA_SAMPLERS', 'LOOPS')),
 ]
 
 

@@ -87,6 +87,22 @@ def train_iter_flops(model: torch.nn.Module, batch: Any) -> Tuple[int, int]:
     return forward_flops, forward_flops + backward_flops
 
 
+def trunk_flops(model: torch.nn.Module, batch: Any, training: bool) -> int:
+    """FLOPs of the frozen trunk's pass on ``batch`` that a
+    :class:`~ltr_plugins.retrain_group.RetrainGroup` of such models runs once for all its
+    members: a ``BoxHeadRetrainDetector``'s features and proposals (training:
+    ``frozen_trunk``; test: ``predict_trunk``), a classifier's frozen backbone
+    (``backbone.frozen``); 0 for a model no group shares."""
+    data = model.data_preprocessor(batch, training)
+    with torch.no_grad():
+        if hasattr(model, 'frozen_trunk'):
+            trunk = model.frozen_trunk if training else model.predict_trunk
+            return count_flops(lambda: trunk(data['inputs'], data['data_samples']))[0]
+        if getattr(getattr(model, 'backbone', None), 'frozen', False):
+            return count_flops(lambda: model.backbone(data['inputs']))[0]
+    return 0
+
+
 @contextmanager
 def _seeded(seed: int) -> Iterator[None]:
     """Seed Python's ``random``, NumPy and torch (CPU and CUDA) as mmengine does, and restore
@@ -198,28 +214,27 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
         dict with ``train_iter_gflop`` (one iteration, forward + backward, after the first),
         ``train_first_iter_gflop`` (the first, with any work done once and cached),
         ``train_forward_gflop`` (its forward + loss part), ``train_trunk_gflop`` (of
-        ``train_gflop``, the frozen trunk's forward of a ``BoxHeadRetrainDetector``, which a
-        ``BoxHeadRetrainGroup`` runs once for all its members; else 0), ``iters_per_epoch``
+        ``train_gflop``, the frozen trunk's forward that a retraining group runs once for all
+        its members, :func:`trunk_flops`; else 0), ``iters_per_epoch``
         (``len(train dataloader)``), ``epochs`` (``train_cfg.max_epochs``; None for an
         iteration-based schedule), ``train_gflop`` (the first iteration + ``train_iter_gflop``
         x the others),
         ``test_batch_gflop``, ``test_batches`` (``len(test dataloader)``), ``test_gflop``
-        (``test_batch_gflop x test_batches``) and ``total_gflop`` (train + test).
+        (``test_batch_gflop x test_batches``), ``test_trunk_gflop`` (of ``test_gflop``, the
+        trunk's part, which a group's test pass runs once for all its members) and
+        ``total_gflop`` (train + test).
     """
     with built_run(config, checkpoint, cfg_options, seed, device) as (
             cfg, model, train_loader, test_loader):
         train_batch = next(iter(train_loader))
         _, first_iter = train_iter_flops(model, train_batch)  # with any one-time work
         forward, train_iter = train_iter_flops(model, train_batch)
-        trunk = 0
-        if hasattr(model, 'frozen_trunk'):  # BoxHeadRetrainDetector: shared by a head group
-            data = model.data_preprocessor(train_batch, True)
-            trunk, _ = count_flops(lambda: model.frozen_trunk(data['inputs'],
-                                                              data['data_samples']))
+        trunk = trunk_flops(model, train_batch, True)
         model.eval()
         batch = next(iter(test_loader))
         with torch.no_grad():
             test_batch, _ = count_flops(lambda: model.test_step(batch))
+        test_trunk = trunk_flops(model, batch, False)
         model.zero_grad(set_to_none=True)
 
     iters_per_epoch = len(train_loader)
@@ -232,7 +247,8 @@ def count_run_flops(config: Union[str, 'Config'], checkpoint: Optional[str] = No
                 train_trunk_gflop=trunk / GIGA * iters,
                 iters_per_epoch=iters_per_epoch, epochs=epochs, train_gflop=train_gflop,
                 test_batch_gflop=test_batch / GIGA, test_batches=test_batches,
-                test_gflop=test_gflop, total_gflop=train_gflop + test_gflop)
+                test_gflop=test_gflop, test_trunk_gflop=test_trunk / GIGA * test_batches,
+                total_gflop=train_gflop + test_gflop)
 
 
 if __name__ == '__main__':

@@ -1,8 +1,9 @@
 """Shared-tier runs of one seed trained together: the classifiers of K runs retrained on one
 frozen trunk pass per batch (:class:`ltr_plugins.retrain_group.RetrainGroup`: the box heads of
 a detector, :class:`~ltr_plugins.mmdet.detectors.BoxHeadRetrainGroup`; the necks and heads of
-a classifier, :class:`~ltr_plugins.mmpretrain.retrain.ClassifierRetrainGroup`), then each run
-tested alone with its own config, as :class:`.runner.Bench` runs a row.
+a classifier, :class:`~ltr_plugins.mmpretrain.retrain.ClassifierRetrainGroup`), then tested
+together too, one trunk pass per test batch, each run with its own evaluator, as
+:class:`.runner.Bench` runs a row.
 
     python -m ltr_plugins.benchmarking.head_group --work-dir GROUP_DIR --load-from CKPT \\
         --member CONFIG WORK_DIR METRICS_OUT [--member ...]
@@ -10,12 +11,18 @@ tested alone with its own config, as :class:`.runner.Bench` runs a row.
 A run joins the group when it would train exactly as the first run but for its RoI head (neck
 and head) (:func:`partition`): same trunk, training loop, optimizer, schedule, hooks and training
 samples. The group's checkpoint is split into one ordinary detector checkpoint per member
-(``<WORK_DIR>/epoch_N.pth`` and ``last_checkpoint``), and every member is tested by
-``tools/test.py``'s own ``main`` from that file, so its metrics are those of a separate test.
-A run that cannot join (e.g. OLTR's own optimizer, a sampling method) trains alone
+(``<WORK_DIR>/epoch_N.pth`` and ``last_checkpoint``: ``tools/test.py CONFIG`` tests it again).
+The members are tested in one pass over the test set
+(:class:`~ltr_plugins.retrain_group.RetrainGroupTestLoop`): the trunk and its proposals once
+per batch, each member's head on them, each member's predictions to the evaluator of its own
+config (its per-class files in ``<WORK_DIR>/test``), which gives the metrics of a separate
+``tools/test.py`` of that member (tests/benchmarking/test_head_group.py compares them). Members
+whose tests differ (:data:`TEST_FIELDS`) are each tested by ``tools/test.py``'s ``main``. A run
+that cannot join (e.g. OLTR's own optimizer, a sampling method) trains alone
 (:mod:`.train_test`) in the same process; the reason is printed. Each member's metrics file
-records ``group`` (the run names trained together, or ``[]`` for a run alone) and
-``own_minutes`` (a group member's test, a run alone's training and test).
+records ``group`` (the run names trained together, or ``[]`` for a run alone), ``test_group``
+(the run names tested in one pass with it, or ``[]``) and ``own_minutes`` (a group member's
+test, or its share of the group's test; a run alone's training and test).
 """
 import argparse
 import copy
@@ -30,6 +37,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 TRAINING_FIELDS = ('train_cfg', 'optim_wrapper', 'param_scheduler', 'custom_hooks',
                    'default_hooks', 'randomness', 'env_cfg', 'default_scope', 'auto_scale_lr',
                    'data_preprocessor')
+#: config fields that decide how a run is tested, besides its model (whose trunk a group
+#: shares); the members are tested in one pass only where they equal the first member's (the
+#: evaluators may differ: each member keeps its own)
+TEST_FIELDS = ('test_dataloader', 'test_cfg')
 
 
 def _samples(cfg) -> List[str]:
@@ -106,7 +117,7 @@ def group_config(cfgs: Sequence, member_configs: Sequence[str], load_from: str) 
     model = dict(_delete_=True, type=group_class(cfgs[0]).__name__, members=models)
     if 'data_preprocessor' in models[0]:  # else the config's own, as for any model
         model['data_preprocessor'] = models[0]['data_preprocessor']
-    # no validation: a group only trains (each member is tested after, as its own model)
+    # no validation during training: the members are tested after (test_together)
     body = dict(model=model, load_from=load_from, val_dataloader=None, val_cfg=None,
                 val_evaluator=None)
     names = ', '.join(osp.basename(c) for c in member_configs)
@@ -141,13 +152,43 @@ def split_checkpoint(group_ckpt: str, work_dirs: Sequence[str]) -> List[str]:
     return paths
 
 
-def _record(metrics_out: str, group: List[str], own_minutes: float) -> None:
+def test_together(group_cfg: str, checkpoint: str, work_dir: str,
+                  member_configs: Sequence[str], member_work_dirs: Sequence[str]) -> List[dict]:
+    """Test the members of the group config ``group_cfg`` (:func:`group_config`) from the
+    group's ``checkpoint`` in one pass over the test set
+    (:class:`~ltr_plugins.retrain_group.RetrainGroupTestLoop`, logs in ``work_dir``); member
+    ``i`` is evaluated with the evaluator of ``member_configs[i]`` as ``tools/test.py`` sets it
+    up with ``--work-dir member_work_dirs[i]``. Returns the members' metrics, in order."""
+    from ltr_plugins.launch import build_runner, load_config
+    evaluators = [load_config(c, None, w).test_evaluator
+                  for c, w in zip(member_configs, member_work_dirs)]
+    cfg = load_config(group_cfg, None, work_dir)
+    cfg.load_from = checkpoint
+    cfg.test_cfg = dict(type='RetrainGroupTestLoop', member_evaluators=evaluators)
+    return build_runner(cfg).test()
+
+
+def _test_difference(first, cfg) -> Optional[str]:
+    """Why the run of ``cfg`` would not be tested as that of ``first`` (:data:`TEST_FIELDS`),
+    or None."""
+    for key in TEST_FIELDS:
+        if first.get(key) != cfg.get(key):
+            return f'{key} differs'
+    return None
+
+
+def _record(metrics_out: str, group: List[str], own_minutes: float,
+            test_group: Sequence[str] = (), metrics: Optional[dict] = None) -> None:
+    """Write the run's metrics file: ``metrics`` (else the file's own, from ``tools/test.py``)
+    with ``group``, ``test_group`` and ``own_minutes``."""
     import json
 
     from ltr_plugins.fileio import atomic_write_json
-    with open(metrics_out) as f:
-        metrics = json.load(f)
-    atomic_write_json(metrics_out, {**metrics, 'group': group, 'own_minutes': own_minutes})
+    if metrics is None:
+        with open(metrics_out) as f:
+            metrics = json.load(f)
+    atomic_write_json(metrics_out, {**metrics, 'group': group, 'test_group': list(test_group),
+                                    'own_minutes': own_minutes})
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -155,7 +196,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     test each; write each run's metrics file."""
     from mmengine.config import Config
 
-    from ltr_plugins.launch import prepare_embedded_data
+    from ltr_plugins.launch import format_results, prepare_embedded_data
     from ltr_plugins.tools import test, train
 
     from . import train_test
@@ -185,12 +226,27 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         train.main([group_cfg, '--work-dir', args.work_dir])
         gc.collect()
         with open(osp.join(args.work_dir, 'last_checkpoint')) as f:
-            checkpoints = split_checkpoint(f.read().strip(), [work_dirs[i] for i in group])
-        for i, ckpt in zip(group, checkpoints):
+            group_ckpt = f.read().strip()
+        checkpoints = split_checkpoint(group_ckpt, [work_dirs[i] for i in group])
+        apart = {i: why for i in group if (why := _test_difference(cfgs[group[0]], cfgs[i]))}
+        if apart:  # one pass tests every member the same way: each is tested by tools/test.py
+            for i, ckpt in zip(group, checkpoints):
+                print(f'[head_group] {configs[i]} is tested alone: '
+                      f'{apart.get(i, "the test of another member differs")}', flush=True)
+                start = time.time()
+                test.main([configs[i], ckpt, '--work-dir', work_dirs[i],
+                           '--metrics-out', metrics_outs[i]])
+                _record(metrics_outs[i], names, (time.time() - start) / 60)
+                gc.collect()
+        else:
+            print(f'[head_group] testing {len(group)} heads on one trunk', flush=True)
             start = time.time()
-            test.main([configs[i], ckpt, '--work-dir', work_dirs[i],
-                       '--metrics-out', metrics_outs[i]])
-            _record(metrics_outs[i], names, (time.time() - start) / 60)
+            results = test_together(group_cfg, group_ckpt, args.work_dir,
+                                    [configs[i] for i in group], [work_dirs[i] for i in group])
+            share = (time.time() - start) / 60 / len(group)
+            for i, name, metrics in zip(group, names, results):
+                print(f'[head_group] {name}:\n{format_results(metrics)}', flush=True)
+                _record(metrics_outs[i], names, share, names, metrics)
             gc.collect()
     else:
         alone.update({i: 'no other run trains as it does' for i in group})

@@ -495,15 +495,17 @@ class Bench:
         so its cost, depend on them) are those of the run it starts from (``retrain_from``,
         ``load_from``, ``checkpoint_from``) where it has one, else its own trained weights when
         finished, else its initialisation. A run trained in a group of K (:meth:`run_group`)
-        counts a K-th of the trunk forward that the group ran once for all. Counts are cached
+        counts a K-th of the trunk forward that the group ran once for all, in training and, tested
+        in the group's pass (``test_group``), in its test. Counts are cached
         in ``<out>/flops/<run name>.json`` (they do not depend on the seed)."""
         counted = self._counted_flops(row)
-        group = len(self.finished(row.name, row.config, True, row.retrain_from).get('group')
-                    or [])
-        train = counted['train_gflop']
-        if group > 1:
-            train -= counted['train_trunk_gflop'] * (1 - 1 / group)
-        return {'train_gflop': train, 'test_gflop': counted['test_gflop']}
+        metrics = self.finished(row.name, row.config, True, row.retrain_from)
+        shares = {}
+        for part, key in (('train', 'group'), ('test', 'test_group')):
+            runs = len(metrics.get(key) or [])  # the runs that ran this part's trunk once
+            shares[f'{part}_gflop'] = counted[f'{part}_gflop'] - (
+                counted[f'{part}_trunk_gflop'] * (1 - 1 / runs) if runs > 1 else 0)
+        return shares
 
     def _counted_flops(self, row: Row) -> Dict[str, float]:
         """:meth:`flops` of ``row``'s run made alone (cached)."""
@@ -512,7 +514,7 @@ class Bench:
         if osp.isfile(cache) and not self.force:
             with open(cache) as f:
                 cached = json.load(f)
-            if 'train_trunk_gflop' in cached:  # else counted before groups existed: recount
+            if 'test_trunk_gflop' in cached:  # else counted before group tests: recount
                 return cached
         source = row.retrain_from or row.load_from or row.checkpoint_from
         ckpt_file = osp.join(self.work_dir(source) if source else
@@ -525,7 +527,8 @@ class Bench:
                                   ckpt)
         result = {'train_gflop': 0.0 if row.checkpoint_from else counted['train_gflop'],
                   'train_trunk_gflop': 0.0 if row.checkpoint_from else
-                  counted['train_trunk_gflop'], 'test_gflop': counted['test_gflop']}
+                  counted['train_trunk_gflop'], 'test_gflop': counted['test_gflop'],
+                  'test_trunk_gflop': counted['test_trunk_gflop']}
         os.makedirs(osp.dirname(cache), exist_ok=True)
         atomic_write_json(cache, result)
         return result

@@ -9,7 +9,8 @@ only the box head's losses, so a step costs the trunk's forward plus the box hea
 backward.
 
 :class:`BoxHeadRetrainGroup` retrains the box heads of several such detectors on one frozen
-trunk pass: K classifier-retraining runs of one trained detector for the cost of one trunk.
+trunk pass: K classifier-retraining runs of one trained detector for the cost of one trunk;
+it also tests them on one trunk pass per test batch.
 """
 from contextlib import contextmanager
 from typing import Iterator, List, Sequence, Tuple
@@ -99,6 +100,16 @@ class BoxHeadRetrainDetector(TwoStageDetector):
             cfg=proposal_cfg)
         return x, proposals
 
+    def predict_trunk(self, batch_inputs: Tensor, batch_data_samples: SampleList
+                      ) -> Tuple[Tuple[Tensor, ...], List[InstanceData]]:
+        """(N, 3, H, W) images -> (neck features, proposals per image) at test time, as
+        :meth:`TwoStageDetector.predict` makes them (``test_cfg.rpn``, or the samples' own
+        ``proposals``) before its RoI head."""
+        x = self.extract_feat(batch_inputs)
+        if batch_data_samples[0].get('proposals', None) is None:
+            return x, self.rpn_head.predict(x, batch_data_samples, rescale=False)
+        return x, [sample.proposals for sample in batch_data_samples]
+
     def box_loss(self, x: Tuple[Tensor, ...], proposals: List[InstanceData],
                  batch_data_samples: SampleList) -> dict:
         """The RoI head's assignment, sampling and box losses for :meth:`frozen_trunk`'s output
@@ -127,6 +138,11 @@ class BoxHeadRetrainGroup(RetrainGroup):
     and a member whose head draws no random numbers of its own gets, step for step, the losses
     and gradients of its run alone. The losses are the members', keyed ``m<i>.<loss>``.
 
+    Prediction (:meth:`~ltr_plugins.retrain_group.RetrainGroup.predict`), per batch: the
+    features and RPN proposals once (:meth:`BoxHeadRetrainDetector.predict_trunk`); then each
+    member's ``roi_head.predict`` on a copy of the proposals: each member's detections are
+    those it makes alone.
+
     Args:
         members: the member detectors' configs (``BoxHeadRetrainDetector``), equal apart from
             ``roi_head``.
@@ -152,3 +168,14 @@ class BoxHeadRetrainGroup(RetrainGroup):
     def member_loss(self, member: nn.Module, trunk_out, data_samples: SampleList) -> dict:
         x, proposals = trunk_out
         return member.box_loss(x, [p.clone() for p in proposals], data_samples)
+
+    def trunk_predict(self, inputs: Tensor, data_samples: SampleList
+                      ) -> Tuple[Tuple[Tensor, ...], List[InstanceData]]:
+        return self.members[0].predict_trunk(inputs, data_samples)
+
+    def member_predict(self, member: nn.Module, trunk_out, data_samples: SampleList
+                       ) -> SampleList:
+        x, proposals = trunk_out
+        results = member.roi_head.predict(x, [p.clone() for p in proposals], data_samples,
+                                          rescale=True)
+        return member.add_pred_to_datasample(data_samples, results)

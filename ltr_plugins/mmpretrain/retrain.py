@@ -18,7 +18,9 @@ class ClassifierRetrainGroup(RetrainGroup):
     Per batch: the backbone's features once, without autograd; then each member's neck (if
     any) and ``head.loss`` on them, from the same random-number state. A member whose neck and
     head draw no random numbers gets, step for step, the losses and gradients of its run alone.
-    The losses are the members', keyed ``m<i>.<loss>``.
+    The losses are the members', keyed ``m<i>.<loss>``. Prediction
+    (:meth:`~ltr_plugins.retrain_group.RetrainGroup.predict`): the backbone's features once per
+    batch, then each member's neck and ``head.predict``, as ``ImageClassifier.predict``.
 
     Args:
         members: the member classifiers' configs (``ImageClassifier`` with a frozen backbone,
@@ -60,3 +62,11 @@ class ClassifierRetrainGroup(RetrainGroup):
                     data_samples: List) -> dict:
         feats = member.neck(trunk_out) if member.with_neck else trunk_out
         return member.head.loss(feats, data_samples)
+
+    def trunk_predict(self, inputs: Tensor, data_samples: list) -> Tuple[Tensor, ...]:
+        return self.members[0].backbone(inputs)
+
+    def member_predict(self, member: nn.Module, trunk_out: Tuple[Tensor, ...],
+                       data_samples: list) -> list:
+        feats = member.neck(trunk_out) if member.with_neck else trunk_out
+        return member.head.predict(feats, data_samples)

@@ -75,7 +75,7 @@ def test_counting_leaves_the_random_state_and_scope_alone(tiny_data):
     assert np.array_equal(np.random.get_state()[1], np_state[1])
 
 
-def test_frozen_backbone_costs_only_the_head_gradient(tiny_counts):
+def test_frozen_backbone_costs_only_the_head_gradient(tiny_counts, tiny_data):
     full, frozen = tiny_counts
     assert frozen['train_forward_gflop'] == full['train_forward_gflop']
     assert frozen['train_forward_gflop'] < frozen['train_iter_gflop'] < full['train_iter_gflop']
@@ -84,6 +84,16 @@ def test_frozen_backbone_costs_only_the_head_gradient(tiny_counts):
     assert frozen['train_iter_gflop'] - frozen['train_forward_gflop'] == pytest.approx(head_grad)
     # the backbone's backward costs about twice its forward (less the first conv's input grad)
     assert 1.5 < (full['train_iter_gflop'] / full['train_forward_gflop'] - 1) < 2
+    # the frozen backbone's forward, which a retraining group runs once for all its members:
+    # the forward less the head's product, in training (batch 32) and test (the first batch)
+    iters = frozen['iters_per_epoch'] * frozen['epochs']
+    assert frozen['train_trunk_gflop'] == pytest.approx(
+        (frozen['train_forward_gflop'] - 2 * 32 * 64 * 6 / 1e9) * iters)
+    test_images = len((tiny_data / 'classification/ImageNet_LT_test.txt').read_text().split()) // 2
+    first_batch = min(128, test_images)
+    assert frozen['test_trunk_gflop'] == pytest.approx(
+        (frozen['test_batch_gflop'] - 2 * first_batch * 64 * 6 / 1e9) * frozen['test_batches'])
+    assert full['train_trunk_gflop'] == full['test_trunk_gflop'] == 0  # no group shares it
 
 
 def test_run_totals_follow_the_schedule(tiny_counts, tiny_data):
@@ -113,6 +123,7 @@ def test_detector_frozen_backbone_has_a_smaller_backward(tiny_data):
     backward = {k: c['train_iter_gflop'] - c['train_forward_gflop']
                 for k, c in (('full', full), ('frozen', frozen))}
     assert 0 < backward['frozen'] < 0.9 * backward['full']
+    assert full['test_trunk_gflop'] == 0  # a MaskRCNN: no group shares its trunk
     images = json.loads((tiny_data / 'lvis_v1/annotations/lvis_v1_train.json').read_text())
     assert full['iters_per_epoch'] * 4 >= len(images['images'])  # repeat factors >= 1
     assert full['train_gflop'] == pytest.approx(full['train_iter_gflop']

@@ -49,6 +49,10 @@ def test_partition_groups_runs_that_train_alike(tmp_path, tiny_data):
     assert alone == {2: 'optim_wrapper differs', 4: 'its training samples differ',
                      5: 'train_dataloader differs (outside its dataset)',
                      6: 'model.rpn_head differs'}
+    cfgs = _configs(paths[:2])  # tested in one pass only where the tests are the same
+    assert head_group._test_difference(cfgs[0], cfgs[1]) is None
+    cfgs[1].test_dataloader.batch_size = 1
+    assert head_group._test_difference(cfgs[0], cfgs[1]) == 'test_dataloader differs'
     clipped = _configs(paths[:2])
     clipped[0].optim_wrapper.clip_grad = dict(max_norm=1.0)
     assert head_group.partition(clipped) == ([], {0: 'optim_wrapper.clip_grad couples the '
@@ -59,7 +63,8 @@ def test_partition_groups_runs_that_train_alike(tmp_path, tiny_data):
 def test_group_run_trains_heads_together_and_tests_each(tmp_path, tiny_data):
     """Two runs join (linear; CAMC + IIF + cosine), one trains alone (another learning rate).
     Each member's checkpoint is an ordinary detector checkpoint: the frozen weights are the
-    loaded ones, its box head moved; each has its own test metrics."""
+    loaded ones, its box head moved; each has its own test metrics, from one test pass of the
+    group, equal to those of tools/test.py on its checkpoint (and its own per-class file)."""
     from mmengine.config import Config
 
     from ltr_plugins.compat import safe_torch_load
@@ -80,15 +85,26 @@ def test_group_run_trains_heads_together_and_tests_each(tmp_path, tiny_data):
     proc = run_tool(['-m', 'ltr_plugins.benchmarking.head_group', '--work-dir',
                      tmp_path / 'group', '--load-from', source, *members])
     assert 'training 2 heads on one trunk: run_ce, run_camc' in proc.stdout
+    assert 'testing 2 heads on one trunk' in proc.stdout
     assert 'lr.py trains alone: optim_wrapper differs' in proc.stdout
     weights = plain.state_dict()
     for name, group in (('ce', ['run_ce', 'run_camc']), ('camc', ['run_ce', 'run_camc']),
                         ('lr', [])):
         work = tmp_path / f'run_{name}'
         metrics = json.loads((work / 'metrics.json').read_text())
-        assert metrics['group'] == group and metrics['own_minutes'] > 0
-        assert 'lvis/segm_AP' in metrics
-        ckpt = safe_torch_load((work / 'last_checkpoint').read_text().strip())['state_dict']
+        assert metrics['group'] == group and metrics['test_group'] == group
+        assert metrics['own_minutes'] > 0 and 'lvis/segm_AP' in metrics
+        checkpoint = (work / 'last_checkpoint').read_text().strip()
+        if group:  # tested in the group's pass: the metrics of a test of its own
+            alone = tmp_path / f'alone_{name}'
+            run_tool(['tools/test.py', paths[['ce', 'camc'].index(name)], checkpoint,
+                      '--work-dir', alone, '--metrics-out', alone / 'metrics.json'])
+            want = json.loads((alone / 'metrics.json').read_text())
+            assert {k: metrics[k] for k in want} == want
+            assert (work / 'test').is_dir()  # its evaluator's per-class files, in its folder
+            assert sorted(p.name for p in (work / 'test').iterdir()) == \
+                sorted(p.name for p in (alone / 'test').iterdir())
+        ckpt = safe_torch_load(checkpoint)['state_dict']
         assert not any(k.startswith('members.') for k in ckpt)
         for key, value in weights.items():
             if not key.startswith('roi_head.bbox_head.'):
@@ -144,7 +160,8 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
 def test_classification_runs_train_on_one_backbone(tmp_path, tiny_data):
     """Two shared-tier classification runs (linear head; CAMC cosine head without neck) on
     a frozen backbone train as one ClassifierRetrainGroup; each checkpoint keeps the loaded
-    backbone and has its own head and test metrics."""
+    backbone and has its own head and test metrics, from the group's test pass, equal to those
+    of tools/test.py on its checkpoint."""
     from mmengine.config import Config
 
     from ltr_plugins.compat import safe_torch_load
@@ -174,8 +191,14 @@ def test_classification_runs_train_on_one_backbone(tmp_path, tiny_data):
     for name in ('ce', 'camc'):
         work = tmp_path / f'run_{name}'
         metrics = json.loads((work / 'metrics.json').read_text())
-        assert metrics['group'] == ['run_ce', 'run_camc'] and 'accuracy/top1' in metrics
-        ckpt = safe_torch_load((work / 'last_checkpoint').read_text().strip())['state_dict']
+        assert metrics['group'] == ['run_ce', 'run_camc'] == metrics['test_group']
+        checkpoint = (work / 'last_checkpoint').read_text().strip()
+        alone = tmp_path / f'alone_{name}'  # the group's test pass gave its own test's metrics
+        run_tool(['tools/test.py', paths[['ce', 'camc'].index(name)], checkpoint,
+                  '--work-dir', alone, '--metrics-out', alone / 'metrics.json'])
+        want = json.loads((alone / 'metrics.json').read_text())
+        assert 'accuracy/top1' in want and {k: metrics[k] for k in want} == want
+        ckpt = safe_torch_load(checkpoint)['state_dict']
         for key, value in plain.state_dict().items():
             if key.startswith('backbone.'):
                 assert torch.equal(ckpt[key], value), (name, key)

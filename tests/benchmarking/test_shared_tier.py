@@ -209,7 +209,8 @@ def test_report_page_has_command_machine_tables_and_plots(tmp_path, monkeypatch)
 def test_bench_flops_counts_own_run_and_caches(tmp_path, monkeypatch, demo_data):
     """A post-hoc row only tests (no training FLOPs); a shared-tier run trains a third of the
     epochs with no backbone gradient, so it costs less than a third of the end-to-end run;
-    counts are cached per run name (not recounted)."""
+    counts are cached per run name (not recounted); a run made in a group counts its share of
+    the trunk's passes."""
     monkeypatch.chdir(REPO)
     bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
     ce, posthoc = suites.SUITES['quick-e2e']['cls'][0], suites.SUITES['quick-e2e']['cls'][-1]
@@ -222,4 +223,13 @@ def test_bench_flops_counts_own_run_and_caches(tmp_path, monkeypatch, demo_data)
     import ltr_plugins.benchmarking.flops as flops
     monkeypatch.setattr(flops, 'count_run_flops', lambda *a, **k: 1 / 0)
     assert bench.flops(control) == shared  # cached, and a run alone: its whole count
-    assert (tmp_path / 'seed_0' / 'flops' / f'{control.run_name}.json').is_file()
+    cache = tmp_path / 'seed_0' / 'flops' / f'{control.run_name}.json'
+    counted = json.loads(cache.read_text())
+    assert 0 < counted['train_trunk_gflop'] < counted['train_gflop']  # the frozen backbone
+    assert 0 < counted['test_trunk_gflop'] < counted['test_gflop']
+    # trained by a group of 4 and tested in a pass of 2: a 4th / a half of the trunk's part
+    monkeypatch.setattr(bench, 'finished', lambda *a, **k: {'group': list('abcd'),
+                                                            'test_group': list('ab')})
+    assert bench.flops(control) == pytest.approx({
+        'train_gflop': counted['train_gflop'] - counted['train_trunk_gflop'] * 3 / 4,
+        'test_gflop': counted['test_gflop'] - counted['test_trunk_gflop'] / 2})

@@ -1,5 +1,6 @@
 """BoxHeadRetrainGroup: K box heads retrained on one frozen trunk pass train exactly as each
-alone, draw the same RoI samples, and load / split checkpoints of single detectors."""
+alone, draw the same RoI samples, predict exactly as each alone on one trunk pass, and load /
+split checkpoints of single detectors."""
 import copy
 
 import pytest
@@ -9,6 +10,8 @@ from ltr_testing import REPO, build_model
 import ltr_plugins  # noqa: F401
 
 TINY = REPO / 'tests/configs'
+# the tiny configs' class statistics are read from the tiny preset's annotations
+pytestmark = pytest.mark.usefixtures('tiny_data')
 
 
 def _cfg(name: str):
@@ -155,7 +158,48 @@ def test_members_must_share_the_trunk(change, match):
         build_model(a)
 
 
-def test_the_group_refuses_to_predict():
+def test_each_member_predicts_exactly_as_alone():
+    """One trunk pass for a linear and a cosine + IIF + CAMC member: each member's detections
+    (boxes, scores, labels, masks) equal, to the bit, those of the same detector alone; the two
+    members' differ (the comparison can fail)."""
+    _, group, alone, inputs, samples = _setup(['mask_rcnn_tiny.py',
+                                               'mask_rcnn_camc_iif_tiny.py'])
+    group.eval()
+    with torch.no_grad():
+        got = group(inputs, copy.deepcopy(samples), mode='predict')
+    assert len(got) == 2
+    for i, model in enumerate(alone):
+        model.eval()
+        with torch.no_grad():
+            want = model.predict(inputs, copy.deepcopy(samples))
+        for mine, theirs in zip(got[i], want):
+            assert len(theirs.pred_instances) > 0
+            for key in ('bboxes', 'scores', 'labels', 'masks'):
+                assert torch.equal(mine.pred_instances[key], theirs.pred_instances[key]), (i, key)
+    assert not torch.equal(got[0][0].pred_instances.scores, got[1][0].pred_instances.scores)
+    assert 'pred_instances' not in samples[0]  # the caller's samples are not filled
+
+
+def test_the_group_has_no_tensor_mode():
     _, group, _, inputs, samples = _setup(['mask_rcnn_tiny.py'])
-    with pytest.raises(ValueError, match='only trains'):
-        group(inputs, samples, mode='predict')
+    with pytest.raises(ValueError, match="mode 'tensor' asked"):
+        group(inputs, samples, mode='tensor')
+
+
+def test_the_group_test_loop_checks_its_model_and_evaluators():
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from ltr_plugins.retrain_group import RetrainGroupTestLoop
+    _, group, _, _, _ = _setup(['mask_rcnn_tiny.py', 'mask_rcnn_camc_iif_tiny.py'])
+    runner = SimpleNamespace(model=group, build_evaluator=lambda cfg: SimpleNamespace(),
+                             visualizer=SimpleNamespace())
+    loader = SimpleNamespace(dataset=SimpleNamespace(metainfo={'classes': ('a', 'b')}))
+    with pytest.raises(ValueError, match='1 member_evaluators for a group of 2 members'):
+        RetrainGroupTestLoop(runner, loader, {}, member_evaluators=[{}])
+    loop = RetrainGroupTestLoop(runner, loader, {})  # one evaluator per member, each its own
+    assert len(loop.evaluators) == 2 and loop.evaluators[0] is not loop.evaluators[1]
+    assert all(e.dataset_meta == {'classes': ('a', 'b')} for e in loop.evaluators)
+    with pytest.raises(TypeError, match='tests a RetrainGroup, not a Linear'):
+        RetrainGroupTestLoop(SimpleNamespace(model=nn.Linear(1, 1)), loader, {})

@@ -1,5 +1,6 @@
 """ClassifierRetrainGroup: necks and heads retrained together on one frozen backbone pass train
-exactly as each alone; a group needs one frozen backbone."""
+exactly as each alone and predict exactly as each alone on one backbone pass; a group needs
+one frozen backbone."""
 import copy
 
 import pytest
@@ -92,3 +93,32 @@ def test_a_group_needs_one_frozen_backbone():
     a.model.members = [_cfg('convnet_tiny.py').model, b.model]
     with pytest.raises(ValueError, match="member 1 is 'VLLTRPretrainer'"):
         build_model(a)
+
+
+def test_each_member_predicts_exactly_as_alone():
+    """One backbone pass for a linear head (with its neck) and a CAMC cosine head: each
+    member's scores equal, to the bit, those of the same classifier alone; the two differ."""
+    from mmengine.runner.checkpoint import load_state_dict
+    from mmpretrain.structures import DataSample
+    torch.manual_seed(0)
+    cfgs, group = _group(['convnet_tiny.py', 'convnet_camc_tiny.py'])
+    plain = build_model(_cfg('convnet_tiny.py', frozen=False))
+    plain.init_weights()
+    load_state_dict(group, plain.state_dict())
+    batch = {'inputs': [torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+                        for _ in range(4)],
+             'data_samples': [DataSample().set_gt_label(i) for i in range(4)]}
+    data = group.data_preprocessor(batch, False)
+    group.eval()
+    with torch.no_grad():
+        got = group(data['inputs'], copy.deepcopy(data['data_samples']), mode='predict')
+    assert len(got) == 2
+    for i, c in enumerate(cfgs):
+        model = build_model(c)
+        model.load_state_dict(member_state_dict(group.state_dict(), i))
+        model.eval()
+        with torch.no_grad():
+            want = model.predict(data['inputs'], copy.deepcopy(data['data_samples']))
+        for mine, theirs in zip(got[i], want):
+            assert torch.equal(mine.pred_score, theirs.pred_score), i
+    assert not torch.equal(got[0][0].pred_score, got[1][0].pred_score)
