@@ -159,7 +159,9 @@ def test_together(group_cfg: str, checkpoint: str, work_dir: str,
     (:class:`~ltr_plugins.retrain_group.RetrainGroupTestLoop`, logs in ``work_dir``); member
     ``i`` is evaluated with the evaluator of ``member_configs[i]`` as ``tools/test.py`` sets it
     up with ``--work-dir member_work_dirs[i]``. Returns the members' metrics, in order."""
+    from ltr_plugins.compat import apply_tool_fixes
     from ltr_plugins.launch import build_runner, load_config
+    apply_tool_fixes()  # as tools/test.py: e.g. mmengine's checkpoints load under torch >= 2.6
     evaluators = [load_config(c, None, w).test_evaluator
                   for c, w in zip(member_configs, member_work_dirs)]
     cfg = load_config(group_cfg, None, work_dir)

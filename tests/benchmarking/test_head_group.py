@@ -188,6 +188,14 @@ def test_classification_runs_train_on_one_backbone(tmp_path, tiny_data):
     assert 'training 2 heads on one trunk: run_ce, run_camc' in proc.stdout
     assert "type='ClassifierRetrainGroup'" in (tmp_path / 'group/configs/head_group.py'
                                                ).read_text()
+    # head_group.test_together on its own, in a fresh process (it sets up checkpoint loading
+    # itself, as tools/test.py), gives the same metrics again
+    script = ('import json, sys; from ltr_plugins.benchmarking.head_group import test_together; '
+              'print(json.dumps(test_together(*sys.argv[1:4], sys.argv[4:6], sys.argv[6:8])))')
+    group_ckpt = (tmp_path / 'group/last_checkpoint').read_text().strip()
+    again = run_tool(['-c', script, tmp_path / 'group/configs/head_group.py', group_ckpt,
+                      tmp_path / 'again', *paths, tmp_path / 'again_ce', tmp_path / 'again_camc'])
+    again = json.loads(again.stdout.strip().splitlines()[-1])
     for name in ('ce', 'camc'):
         work = tmp_path / f'run_{name}'
         metrics = json.loads((work / 'metrics.json').read_text())
@@ -198,6 +206,7 @@ def test_classification_runs_train_on_one_backbone(tmp_path, tiny_data):
                   '--work-dir', alone, '--metrics-out', alone / 'metrics.json'])
         want = json.loads((alone / 'metrics.json').read_text())
         assert 'accuracy/top1' in want and {k: metrics[k] for k in want} == want
+        assert again[['ce', 'camc'].index(name)] == want
         ckpt = safe_torch_load(checkpoint)['state_dict']
         for key, value in plain.state_dict().items():
             if key.startswith('backbone.'):
