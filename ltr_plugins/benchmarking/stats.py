@@ -33,12 +33,14 @@ class Summary:
 @dataclass(frozen=True)
 class PairedDifference:
     """Mean per-seed difference ``method - baseline`` and its ``confidence`` interval
-    (``low``, ``high`` are ``nan`` with fewer than two pairs)."""
+    (``low``, ``high`` are ``nan`` with fewer than two pairs); ``std`` is the sample standard
+    deviation of the per-seed differences (``nan`` with fewer than two)."""
     mean: float
     low: float
     high: float
     n: int
     confidence: float
+    std: float = math.nan
 
     @property
     def verdict(self) -> str:
@@ -86,7 +88,7 @@ def paired_difference(method: Sequence[float], baseline: Sequence[float],
     if s.n < 2:
         return PairedDifference(s.mean, math.nan, math.nan, s.n, confidence)
     half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, s.n - 1)) * s.std / math.sqrt(s.n)
-    return PairedDifference(s.mean, s.mean - half, s.mean + half, s.n, confidence)
+    return PairedDifference(s.mean, s.mean - half, s.mean + half, s.n, confidence, s.std)
 
 
 def paired_by_seed(method: dict, baseline: dict) -> Optional[PairedDifference]:

@@ -93,10 +93,8 @@ def compare(runs: Dict[str, Dict[int, dict]]) -> str:
     for name in names[1:]:
         cells = []
         for _, key in cols:
-            method, baseline = per_seed(runs[name], key), per_seed(runs[base], key)
-            seeds = sorted(set(method) & set(baseline))
-            diffs = summarize([method[s] - baseline[s] for s in seeds]) if seeds else None
-            n = seeds_to_resolve(diffs.mean, diffs.std) if diffs and diffs.n > 1 else None
+            diff = paired_by_seed(per_seed(runs[name], key), per_seed(runs[base], key))
+            n = seeds_to_resolve(diff.mean, diff.std) if diff and diff.n > 1 else None
             cells.append('-' if n is None else str(n))
         lines.append(f'| `{name}` | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)

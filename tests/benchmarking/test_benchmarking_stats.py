@@ -30,6 +30,7 @@ def test_paired_interval_matches_scipy_paired_t_test(confidence):
     d = paired_difference(list(method), list(base), confidence)
     ci = stats.ttest_rel(method, base).confidence_interval(confidence)
     assert d.mean == pytest.approx(np.mean(method - base))
+    assert d.std == pytest.approx(np.std(method - base, ddof=1))
     assert (d.low, d.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
 
 
@@ -39,7 +40,7 @@ def test_verdict_only_where_the_interval_excludes_zero():
     noisy = paired_difference([15, 5, 12], [10, 10, 11])  # mean +0.3, spread 5
     assert noisy.low < 0 < noisy.high and noisy.verdict == NOT_DISTINGUISHABLE
     single = paired_difference([20], [10])
-    assert single.mean == 10 and single.verdict == NOT_DISTINGUISHABLE
+    assert single.mean == 10 and single.verdict == NOT_DISTINGUISHABLE and math.isnan(single.std)
     assert single.format() == '+10.0'
     with pytest.raises(ValueError, match='pair them by seed'):
         paired_difference([1, 2], [1])
