@@ -58,15 +58,18 @@ class ClassifierRetrainGroup(RetrainGroup):
     def trunk_forward(self, inputs: Tensor, data_samples: list) -> Tuple[Tensor, ...]:
         return self.members[0].backbone(inputs)
 
+    #: the same backbone pass at test time (``ImageClassifier.extract_feat`` up to the neck)
+    trunk_predict = trunk_forward
+
+    @staticmethod
+    def _head_input(member: nn.Module, trunk_out: Tuple[Tensor, ...]) -> Tuple[Tensor, ...]:
+        """What ``member``'s head takes: its neck on the backbone's features, if it has one."""
+        return member.neck(trunk_out) if member.with_neck else trunk_out
+
     def member_loss(self, member: nn.Module, trunk_out: Tuple[Tensor, ...],
                     data_samples: List) -> dict:
-        feats = member.neck(trunk_out) if member.with_neck else trunk_out
-        return member.head.loss(feats, data_samples)
-
-    def trunk_predict(self, inputs: Tensor, data_samples: list) -> Tuple[Tensor, ...]:
-        return self.members[0].backbone(inputs)
+        return member.head.loss(self._head_input(member, trunk_out), data_samples)
 
     def member_predict(self, member: nn.Module, trunk_out: Tuple[Tensor, ...],
                        data_samples: list) -> list:
-        feats = member.neck(trunk_out) if member.with_neck else trunk_out
-        return member.head.predict(feats, data_samples)
+        return member.head.predict(self._head_input(member, trunk_out), data_samples)
