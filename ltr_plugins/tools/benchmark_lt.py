@@ -79,7 +79,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              'full-e2e and shared); shared-9e = the detection shared tier '
                              'on the CE detector trained 9 epochs instead of 6 (--tasks det); '
                              'iif-recipes = IIF\'s detection recipes end to end next to CE '
-                             'and RFS (--tasks det)')
+                             'and RFS (--tasks det); b16 = the classification CE model '
+                             'trained at batch 16 next to the demo\'s (batch 64), and the '
+                             'shared tier on it (two tables: b16-e2e and shared-b16; --tasks '
+                             'cls)')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
     parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),

@@ -66,6 +66,44 @@ def test_shared_tier_on_the_9_epoch_detector_is_a_tier_of_its_own(tmp_path, monk
         tool.parse_args(['--suite', 'shared-9e', '--tasks', 'cls'])
 
 
+def test_shared_tier_on_the_batch_16_classifier_retrains_as_the_demo_shared_tier(
+        tmp_path, monkeypatch):
+    """``--suite b16``: the CE classifier at batch 16 (same epochs, 4x the updates) end to end
+    next to the demo's, and every head-level classification row retrained on it next to a
+    control; every retraining -- the control's too -- has the demo shared tier's recipe (batch
+    64), not the batch-16 base's, so that the rows group and the control differs from them
+    only in its head; runs of their own; no detection rows."""
+    monkeypatch.chdir(REPO)
+    rows, demo = suites.SUITES['shared-b16']['cls'], _shared_rows('cls')
+    assert suites.TIERS['b16'] == ('b16-e2e', 'shared-b16')
+    assert suites.SUITES['shared-b16']['det'] == suites.SUITES['b16-e2e']['det'] == []
+    assert [r.config for r in suites.SUITES['b16-e2e']['cls']] == [suites.CLS_CE,
+                                                                   suites.CLS_CE_B16]
+    assert suites.CLS_CE_B16 == suites.cls('baselines', '1xb16-30e')
+    assert [r.config for r in rows] == [r.config for r in demo]  # the control: the demo CE
+    assert all(r.retrain_from == suites.CLS_CE_B16 for r in rows)
+    names = [r.run_name for r in rows]
+    assert all(n.endswith('_head-retrain_on-convnet_1xb16-30e_demo-cls') for n in names)
+    assert set(names).isdisjoint(r.run_name for r in demo)
+    assert suites.tier_of('shared-b16') == 'shared' and suites.tier_of('b16-e2e') == 'e2e'
+    assert 'batch-16 CE classifier' in suites.table_title('shared-b16')
+    # the two CE configs differ in batch, learning rate (halved) and nothing else
+    ce, b16 = (_load(REPO / c).to_dict() for c in (suites.CLS_CE, suites.CLS_CE_B16))
+    assert (ce['train_dataloader'].pop('batch_size'), b16['train_dataloader'].pop('batch_size'),
+            ce['optim_wrapper']['optimizer'].pop('lr'), b16['optim_wrapper']['optimizer'].pop(
+                'lr'), ce.pop('auto_scale_lr'), b16.pop('auto_scale_lr')) == (
+        64, 16, 2e-3, 1e-3, {'base_batch_size': 64}, {'base_batch_size': 16})
+    assert ce == b16
+    bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
+    control, iif = (_load(bench.config(r.config, r.retrain_from)) for r in rows[:2])
+    assert control.model.backbone.frozen is iif.model.backbone.frozen is True
+    assert control.train_dataloader.batch_size == iif.train_dataloader.batch_size == 64
+    for key in ('train_cfg', 'param_scheduler', 'optim_wrapper'):
+        assert control[key] == iif[key], key
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--suite', 'b16', '--tasks', 'det'])
+
+
 @pytest.mark.parametrize('row', _shared_rows('cls'), ids=lambda r: r.run_name)
 def test_classification_overlay_freezes_the_backbone_and_trains_the_head(row, tmp_path,
                                                                          monkeypatch):
