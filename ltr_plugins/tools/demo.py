@@ -58,13 +58,19 @@ def spread_report(task: str, metrics: Dict[str, float]) -> str:
     spread = DEMO_SPREAD[task]
     lines = [f'demo {task}: this run against {spread.row} over {spread.seeds} seeds '
              f'({spread.report}; within {WITHIN_STD:g} std = inside the spread)']
+    outside = []
     for column, key, scale, mean, std in spread.columns:
         if key not in metrics:
             raise KeyError(f'demo {task}: the test metrics have no {key!r} '
                            f'(has: {sorted(metrics)})')
         value = metrics[key] * scale
         where = 'inside' if abs(value - mean) <= WITHIN_STD * std else 'outside'
+        if where == 'outside':
+            outside.append(column)
         lines.append(f'  {column:<7} {value:6.1f}   {mean:5.1f} ± {std:4.1f}   {where}')
+    if outside:  # a broken install or data set shows here first; so can an unlucky processor
+        lines.append(f'  {", ".join(outside)} outside the spread: check the data and the stack '
+                     '(docs/troubleshooting.md), then compare over seeds (docs/reliability.md)')
     return '\n'.join(lines)
 
 

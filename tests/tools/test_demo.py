@@ -45,7 +45,9 @@ def test_inside_and_outside_the_spread():
     assert rows[1].split()[:2] == ['AP', f'{mean + 1.9 * std:.1f}']
     assert all(r.endswith('inside') for r in rows[1:])
     rows = demo.spread_report('det', outside).splitlines()
-    assert rows[1].endswith('outside') and all(r.endswith('inside') for r in rows[2:])
+    assert len(rows) == 2 + len(spread.columns)  # and a pointer to the docs
+    assert rows[1].endswith('outside') and all(r.endswith('inside') for r in rows[2:-1])
+    assert rows[-1].split()[:3] == ['AP', 'outside', 'the']
 
 
 def test_missing_metric_is_named():
