@@ -298,6 +298,13 @@ def rel_to_root(path: str) -> str:
     return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
+def run_label(name: str, config: str, *details: str) -> str:
+    """How a ``[benchmark]`` line names a run: ``name (config, details...)``. A run made on
+    the way (the model another row starts from: its name is its config) is named once."""
+    inside = ([] if name == config else [config]) + [d for d in details if d]
+    return name + (f' ({", ".join(inside)})' if inside else '')
+
+
 class Bench:
     """Where runs go and which data they use; runs are trained / tested through
     ``python -m ltr_plugins.tools.train`` / ``.test`` in subprocesses (cwd :data:`ROOT`).
@@ -429,9 +436,9 @@ class Bench:
         if row.checkpoint_from:
             metrics['checkpoint'] = ckpt
         atomic_write_json(metrics_file, metrics)
-        seed = '' if self.seed is None else f', seed {self.seed}'
-        print(f'[benchmark] {name} ({config}{seed}) done in {metrics["minutes"]:.1f} min',
-              flush=True)
+        seed = '' if self.seed is None else f'seed {self.seed}'
+        print(f'[benchmark] {run_label(name, config, seed)} done in '
+              f'{metrics["minutes"]:.1f} min', flush=True)
         return metrics
 
     def run_group(self, rows: Sequence[Row]) -> Dict[Row, dict]:
@@ -482,7 +489,7 @@ class Bench:
             metrics['budget'] = self.budget(row.config)
             atomic_write_json(osp.join(self.work_dir(row.config, row.retrain_from),
                                        'test_metrics.json'), metrics)
-            print(f'[benchmark] {row.name} ({row.config}, seed {self.seed}) done: '
+            print(f'[benchmark] {run_label(row.name, row.config, f"seed {self.seed}")} done: '
                   f'{metrics["minutes"]:.1f} min' +
                   (f' (trained with {len(metrics["group"]) - 1} others on one trunk)'
                    if metrics['group'] else ''), flush=True)
@@ -550,16 +557,16 @@ class Bench:
             with open(path) as f:
                 metrics = json.load(f)
             if metrics.get('budget') != self.budget(config):
-                print(f'[benchmark] {name} ({config}): the finished run has budget '
+                print(f'[benchmark] {run_label(name, config)}: the finished run has budget '
                       f'{metrics.get("budget")}, this call {self.budget(config)}: not reused',
                       flush=True)
                 return {}
             threads = threads_per_run()
             if metrics.get('threads', threads) != threads:
-                print(f'[benchmark] {name} ({config}): the finished run was made with '
+                print(f'[benchmark] {run_label(name, config)}: the finished run was made with '
                       f'{metrics["threads"]} threads, this call has {threads} (other rounding, '
                       'other numbers): not reused', flush=True)
                 return {}
         elif not quiet:
-            print(f'[benchmark] {name} ({config}): not run', flush=True)
+            print(f'[benchmark] {run_label(name, config)}: not run', flush=True)
         return metrics

@@ -322,7 +322,7 @@ def _fake_subprocess(clock, minutes_of):
     return run
 
 
-def test_a_run_made_on_the_way_counts_once(tmp_path, monkeypatch, own_schedules):
+def test_a_run_made_on_the_way_counts_once(tmp_path, monkeypatch, capsys, own_schedules):
     """Post-hoc IIF on the cosine model, with the cosine model not made yet: the runner makes
     it first, as a run of its own. The post-hoc row's minutes are its own test only, the
     cosine run is in its ``sources``; a table counts a source once, and not at all when the
@@ -340,6 +340,10 @@ def test_a_run_made_on_the_way_counts_once(tmp_path, monkeypatch, own_schedules)
     assert metrics['sources'] == {cosine.run_name: pytest.approx(3.0)}
     assert bench.made == [(cosine.run_name, pytest.approx(3.0)),
                           (posthoc.run_name, pytest.approx(0.25))]
+    # the run made on the way is named by its config, once; a row by its name and config
+    assert capsys.readouterr().out.splitlines() == [
+        f'[benchmark] {cosine.config} (seed 0) done in 3.0 min',
+        f'[benchmark] {posthoc.name} ({posthoc.config}, seed 0) done in 0.2 min']
     rows = [(posthoc.name, posthoc.config, {0: metrics})]
     counted = set()
     assert tool.table_minutes(rows, {(0, posthoc.run_name)}, counted) == pytest.approx(3.25)
