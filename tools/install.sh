@@ -81,7 +81,7 @@ if ! "$VENV/bin/python" -c 'import pkg_resources' 2>/dev/null; then
 fi
 
 build_mmcv_wheel() {  # build_mmcv_wheel DEST: build mmcv for $MMCV_FLAVOUR into DEST
-    log "building mmcv $MMCV_VERSION with $MMCV_FLAVOUR ops (CPU: 10-16 min on 2 cores;" \
+    log "building mmcv $MMCV_VERSION with $MMCV_FLAVOUR ops (CPU: 10-20 min on 2 cores;" \
         "CUDA: 6.5 min on 16 cores with MAX_JOBS=20; cached in $1)"
     "${PIP[@]}" install -q ninja psutil
     PYTHON="$VENV/bin/python" bash "$ROOT/tools/build_mmcv.sh" "$1"

@@ -1,5 +1,6 @@
 """ltr_plugins.env: supported version ranges checked at import, and the ``ltr-env`` report."""
 import importlib.metadata as metadata
+import re
 import subprocess
 import sys
 
@@ -99,3 +100,10 @@ def test_linked_cuda_major_reads_the_extension_file(tmp_path):
     # this machine's mmcv: the file and mmcv's own answer agree on CPU vs CUDA
     on_cuda = mmcv.ops.get_compiling_cuda_version() != 'not available'
     assert (env.linked_cuda_major(mmcv._ext.__file__) is not None) == on_cuda
+
+
+def test_setup_cfg_requires_the_torch_the_import_accepts():
+    """pip must not install a torch that ``import ltr_plugins`` then refuses."""
+    requirement = re.search(r'^\s*torch>=([0-9.]+)', (REPO / 'setup.cfg').read_text(), re.M)
+    assert requirement, 'setup.cfg install_requires names no torch minimum'
+    assert requirement.group(1) == env.TORCH_MINIMUM
