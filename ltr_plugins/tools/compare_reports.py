@@ -1,0 +1,102 @@
+"""Two report pages of ``tools/benchmark_lt.py --report``, cell by cell: does a rerun give the
+published numbers?
+
+    python tools/analysis/compare_reports.py docs/benchmarks/full_demo.md my_full.md
+
+Every results table of a page (a ``## <task> — <tier>`` section's table whose header starts
+``| method | config |``) is read; a row is keyed by its section, method and config, so rows
+match across pages whatever their order. For each row both pages have, every column both have
+is compared as text (the pages print mean ± std, intervals and verdicts rounded the same way),
+except ``--ignore`` (default: ``minutes / run``, which no rerun repeats). Prints the differing
+cells, the rows only one page has, and a count; exit status 1 when a shared cell differs (as
+``diff``), 0 otherwise. Runs are deterministic per machine type and thread count
+(docs/reliability.md), so a rerun on the machine type of a report should differ nowhere.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+#: (section, method, config) -> {column: cell}
+Tables = Dict[Tuple[str, str, str], Dict[str, str]]
+#: columns a rerun does not repeat
+IGNORED = ('minutes / run',)
+
+
+def _cells(line: str) -> List[str]:
+    return [c.strip() for c in line.strip().strip('|').split('|')]
+
+
+def results_tables(text: str, source: str = 'page') -> Tables:
+    """The rows of every results table of a report page's text; ``source`` names the page in
+    errors. ValueError for a row with another number of cells than its header, or a row key
+    that occurs twice."""
+    rows: Tables = {}
+    section, header = '', None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith('## '):
+            # the task and tier; the explanation after ':' may be reworded between pages
+            section, header = line[3:].split(':', 1)[0].strip(), None
+        elif not line.startswith('|'):
+            header = None
+        elif header is None:
+            cells = _cells(line)
+            header = cells if cells[:2] == ['method', 'config'] else []
+        elif header and not set(line) <= set('|-: '):
+            cells = _cells(line)
+            if len(cells) != len(header):
+                raise ValueError(f'{source}:{number}: {len(cells)} cells under a header of '
+                                 f'{len(header)}')
+            key = (section, cells[0], cells[1])
+            if key in rows:
+                raise ValueError(f'{source}:{number}: row {cells[0]!r} ({cells[1]}) twice in '
+                                 f'{section!r}')
+            rows[key] = dict(zip(header, cells))
+    return rows
+
+
+def compare(old: Tables, new: Tables, ignore: Sequence[str] = IGNORED
+            ) -> Tuple[List[Tuple[str, str, str, str, str]], List[tuple], List[tuple], int]:
+    """``(differences, only_old, only_new, equal)``: each difference is ``(section, method,
+    column, old cell, new cell)`` of a row both have; ``only_*`` are the row keys one side
+    lacks; ``equal`` counts the equal compared cells."""
+    differences, equal = [], 0
+    for key in (k for k in old if k in new):
+        for column, cell in old[key].items():
+            if column in ignore or column not in new[key]:
+                continue
+            if cell == new[key][column]:
+                equal += 1
+            else:
+                differences.append((key[0], key[1], column, cell, new[key][column]))
+    return (differences, [k for k in old if k not in new], [k for k in new if k not in old],
+            equal)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description='Compare two report pages of tools/benchmark_lt.py --report cell by cell '
+                    '(exit status 1 when a cell of a row both have differs).')
+    parser.add_argument('old', help='the reference page, e.g. docs/benchmarks/full_demo.md')
+    parser.add_argument('new', help='the page of the rerun')
+    parser.add_argument('--ignore', nargs='*', default=list(IGNORED), metavar='COLUMN',
+                        help=f'columns not compared (default: {", ".join(IGNORED)})')
+    args = parser.parse_args(argv)
+    old, new = (results_tables(Path(p).read_text(), p) for p in (args.old, args.new))
+    differences, only_old, only_new, equal = compare(old, new, args.ignore)
+    if differences:
+        print('| table | method | column | ' + f'{args.old} | {args.new} |\n|---|---|---|---|---|')
+        for section, method, column, a, b in differences:
+            print(f'| {section} | {method} | {column} | {a} | {b} |')
+    for side, keys in ((args.old, only_old), (args.new, only_new)):
+        for section, method, config in keys:
+            print(f'only in {side}: {section} | {method} ({config})')
+    print(f'{len(old) - len(only_old)} rows in both: {equal} cells equal, '
+          f'{len(differences)} differ')
+    return 1 if differences else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

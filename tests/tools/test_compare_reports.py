@@ -1,0 +1,89 @@
+"""tools/analysis/compare_reports.py (ltr_plugins.tools.compare_reports): the results tables of
+report pages read back cell by cell, and compared."""
+import copy
+
+import pytest
+from ltr_testing import REPO
+
+from ltr_plugins.benchmarking import report
+from ltr_plugins.benchmarking.suites import COLUMNS
+from ltr_plugins.tools import compare_reports as cr
+
+CE, IIF = 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py', 'configs/iif/demo/x.py'
+TITLE = 'Classification — end-to-end tier'
+
+
+def _runs(top1, few, minutes=3.0):
+    return {seed: {'accuracy/top1': t, 'accuracy/many': 90.0, 'accuracy/medium': 50.0,
+                   'accuracy/few': f, 'minutes': minutes + seed}
+            for seed, (t, f) in enumerate(zip(top1, few))}
+
+
+def _page(rows):
+    """A page as tools/benchmark_lt.py --report writes it: a section per table, each results
+    table followed by its FLOP table (which is not a results table)."""
+    body = (f'## {TITLE}: every row trains its whole model\n\n' +
+            report.table('cls', rows, COLUMNS['cls']) +
+            '\n\n| method | train GFLOP / run | test GFLOP / run | runs | TFLOP, all runs |\n'
+            '|---|---|---|---|---|\n| CE (linear) | 1 | 2 | 3 | 0.0 |\n')
+    return report.page('Benchmark', 'python tools/benchmark_lt.py', [('date', 'today')], body)
+
+
+ROWS = [('CE (linear)', CE, _runs([50.0, 60.0, 40.0], [5.0, 10.0, 0.0])),
+        ('IIF', IIF, _runs([55.0, 61.0, 45.0], [15.0, 12.0, 6.0]))]
+
+
+def test_tables_read_back_what_the_report_printed():
+    tables = cr.results_tables(_page(ROWS))
+    assert list(tables) == [(TITLE, 'CE (linear)', '`convnet_1xb64-30e_demo-cls.py`'),
+                            (TITLE, 'IIF', '`x.py`')]
+    iif = tables[(TITLE, 'IIF', '`x.py`')]
+    # mean ± std over seeds (55, 61, 45: mean 53.7, sample std 8.1), the paired few difference
+    assert iif['top-1'] == '53.7 ± 8.1' and iif['seeds'] == '3' and iif['minutes / run'] == '4.0'
+    assert iif['Δ few vs CE (linear) [95% CI]'].startswith('+6.0 [')
+
+
+def test_a_changed_run_differs_in_its_cells_only():
+    changed = copy.deepcopy(ROWS)
+    changed[1][2][0]['accuracy/many'] = 99.0  # IIF, seed 0: many 90 -> 99
+    for seed in (0, 1, 2):  # every timing differs: not compared by default
+        changed[0][2][seed]['minutes'] += 1
+    old, new = cr.results_tables(_page(ROWS)), cr.results_tables(_page(changed))
+    differences, only_old, only_new, equal = cr.compare(old, new)
+    assert differences == [(TITLE, 'IIF', 'many', '90.0 ± 0.0', '93.0 ± 5.2')]
+    assert only_old == only_new == []
+    assert equal == 2 * 9 - 1  # 10 columns a row, minutes not compared
+    differences, *_ = cr.compare(old, new, ignore=())
+    assert [d[2] for d in differences] == ['minutes / run', 'many']
+
+
+def test_rows_only_one_page_has_and_the_exit_status(tmp_path, capsys):
+    a, b = tmp_path / 'a.md', tmp_path / 'b.md'
+    a.write_text(_page(ROWS))
+    b.write_text(_page(ROWS[:1]))
+    assert cr.main([str(a), str(b)]) == 0  # no shared cell differs
+    out = capsys.readouterr().out
+    assert f'only in {a}: {TITLE} | IIF (`x.py`)' in out
+    assert out.strip().endswith('1 rows in both: 9 cells equal, 0 differ')
+    b.write_text(_page([ROWS[0], ('IIF', IIF, _runs([55.0, 61.0, 45.0], [15.0, 12.0, 9.0]))]))
+    assert cr.main([str(a), str(b)]) == 1
+    assert '| Classification — end-to-end tier | IIF | few | 11.0 ± 4.6 | 12.0 ± 3.0 |' in \
+        capsys.readouterr().out
+
+
+def test_a_malformed_row_is_named_by_page_and_line():
+    page = _page(ROWS).replace('| IIF | `x.py` |', '| IIF | `x.py` | extra |')
+    line = page.splitlines().index(next(x for x in page.splitlines() if '| IIF |' in x)) + 1
+    with pytest.raises(ValueError, match=rf'mine.md:{line}: 11 cells under a header of 10'):
+        cr.results_tables(page, 'mine.md')
+
+
+@pytest.mark.parametrize('half', ['quick_cls_demo.md', 'quick_det_demo.md'])
+def test_the_quick_tier_per_task_equals_both_tasks_in_one_call(half):
+    """docs/benchmarks/README.md ("The quick tier per task") says each task's call gave every
+    cell of quick_demo_group_test.md's tables for that task."""
+    pages = REPO / 'docs' / 'benchmarks'
+    both = cr.results_tables((pages / 'quick_demo_group_test.md').read_text())
+    one = cr.results_tables((pages / half).read_text())
+    differences, only_one, _, equal = cr.compare(one, both)
+    assert differences == [] and only_one == [] and equal >= 8 * len(one)
