@@ -76,6 +76,7 @@ def compare(old: Tables, new: Tables, ignore: Sequence[str] = IGNORED
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """CLI (module docstring): print the differing cells; 1 when a shared cell differs."""
     parser = argparse.ArgumentParser(
         description='Compare two report pages of tools/benchmark_lt.py --report cell by cell '
                     '(exit status 1 when a cell of a row both have differs).')
