@@ -6,21 +6,17 @@ import re
 import pytest
 from ltr_testing import REPO
 
-from ltr_plugins.tools import demo
+from ltr_plugins.tools import compare_reports, demo
 
 
 def _report_row(report: str, row: str, config: str) -> dict:
-    """``{column: cell}`` of the first table row of ``report`` named ``row`` whose config cell is
-    ``config``'s file name."""
-    lines = (REPO / report).read_text().splitlines()
-    for i, line in enumerate(lines):
-        cells = [c.strip() for c in line.strip().strip('|').split('|')]
-        if cells[:2] == [row, f'`{config.rsplit("/", 1)[-1]}`']:
-            header = next(lines[j] for j in range(i, -1, -1)
-                          if lines[j].startswith('| method |'))
-            columns = [c.strip() for c in header.strip().strip('|').split('|')]
-            return dict(zip(columns, cells))
-    raise AssertionError(f'{report}: no row {row!r} of {config}')
+    """``{column: cell}`` of the first results-table row of ``report`` named ``row`` whose
+    config cell is ``config``'s file name (read as tools/analysis/compare_reports.py reads)."""
+    tables = compare_reports.results_tables((REPO / report).read_text(), report)
+    key = (row, f'`{config.rsplit("/", 1)[-1]}`')
+    cells = next((c for (_, *k), c in tables.items() if tuple(k) == key), None)
+    assert cells, f'{report}: no row {row!r} of {config}'
+    return cells
 
 
 @pytest.mark.parametrize('task', sorted(demo.DEMO_CONFIGS))
