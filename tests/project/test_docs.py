@@ -44,9 +44,10 @@ _LINK = re.compile(r'(?<!!)\[[^\]]*\]\(([^)\s]+)\)')
 
 
 def _slug(heading: str) -> str:
-    """GitHub's anchor of a markdown heading: lower case, punctuation dropped (letters,
-    digits, ``_`` and ``-`` kept), spaces to hyphens."""
-    text = heading.strip().lower()
+    """GitHub's anchor of a markdown heading: of its text as rendered (a link gives its
+    text), lower case, punctuation dropped (letters, digits, ``_`` and ``-`` kept), spaces to
+    hyphens."""
+    text = re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', heading).strip().lower()
     text = ''.join(ch for ch in text if ch.isalnum() or ch in ' _-')
     return text.replace(' ', '-')
 
@@ -72,6 +73,9 @@ def test_slug_matches_github_rules():
         'camc--class-activation-map-calibration-ltr_pluginscorecamcpy'
     assert _slug("`_base_ = 'ltr_plugins::...'` in mmdet's / mmpretrain's own tools") == \
         '_base_--ltr_plugins-in-mmdets--mmpretrains-own-tools'
+    # a link in a heading anchors by its text, not its target
+    assert _slug(' What the full tier shows (3 seeds, [full_demo.md](full_demo.md))') == \
+        'what-the-full-tier-shows-3-seeds-full_demomd'
 
 
 def test_markdown_links_resolve():
