@@ -7,10 +7,12 @@ Every results table of a page (a ``## <task> — <tier>`` section's table whose 
 ``| method | config |``) is read; a row is keyed by its section, method and config, so rows
 match across pages whatever their order. For each row both pages have, every column both have
 is compared as text (the pages print mean ± std, intervals and verdicts rounded the same way),
-except ``--ignore`` (default: ``minutes / run``, which no rerun repeats). Prints the differing
-cells, the rows only one page has, and a count; exit status 1 when a shared cell differs (as
-``diff``), 0 otherwise. Runs are deterministic per machine type and thread count
-(docs/reliability.md), so a rerun on the machine type of a report should differ nowhere.
+except ``--ignore`` (default: ``minutes / run``, which no rerun repeats); ``--columns`` compares
+only the columns named. Prints the differing cells, the rows only one page has, and a count;
+exit status 1 when a shared cell differs (as ``diff``), 0 otherwise. Runs are deterministic per
+machine type and thread count (docs/reliability.md), so a rerun on the machine type of a report
+should differ nowhere; on another machine type the digits move, and ``--columns verdict`` asks
+whether the claims still hold.
 """
 from __future__ import annotations
 
@@ -57,15 +59,18 @@ def results_tables(text: str, source: str = 'page') -> Tables:
     return rows
 
 
-def compare(old: Tables, new: Tables, ignore: Sequence[str] = IGNORED
+def compare(old: Tables, new: Tables, ignore: Sequence[str] = IGNORED,
+            columns: Optional[Sequence[str]] = None
             ) -> Tuple[List[Tuple[str, str, str, str, str]], List[tuple], List[tuple], int]:
     """``(differences, only_old, only_new, equal)``: each difference is ``(section, method,
     column, old cell, new cell)`` of a row both have; ``only_*`` are the row keys one side
-    lacks; ``equal`` counts the equal compared cells."""
+    lacks; ``equal`` counts the equal compared cells. ``columns``: compare only these (None:
+    every column both rows have), ``ignore`` never."""
     differences, equal = [], 0
     for key in (k for k in old if k in new):
         for column, cell in old[key].items():
-            if column in ignore or column not in new[key]:
+            if (column in ignore or column not in new[key]
+                    or (columns is not None and column not in columns)):
                 continue
             if cell == new[key][column]:
                 equal += 1
@@ -84,9 +89,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('new', help='the page of the rerun')
     parser.add_argument('--ignore', nargs='*', default=list(IGNORED), metavar='COLUMN',
                         help=f'columns not compared (default: {", ".join(IGNORED)})')
+    parser.add_argument('--columns', nargs='+', metavar='COLUMN',
+                        help='compare only these columns (e.g. verdict); default: all')
     args = parser.parse_args(argv)
     old, new = (results_tables(Path(p).read_text(), p) for p in (args.old, args.new))
-    differences, only_old, only_new, equal = compare(old, new, args.ignore)
+    if args.columns:
+        known = {c for rows in (old, new) for row in rows.values() for c in row}
+        unknown = [c for c in args.columns if c not in known]
+        if unknown:
+            parser.error(f'--columns: no results table of either page has {unknown}; '
+                         f'columns: {sorted(known)}')
+    differences, only_old, only_new, equal = compare(old, new, args.ignore, args.columns)
     if differences:
         print('| table | method | column | ' + f'{args.old} | {args.new} |\n|---|---|---|---|---|')
         for section, method, column, a, b in differences:

@@ -71,6 +71,24 @@ def test_rows_only_one_page_has_and_the_exit_status(tmp_path, capsys):
         capsys.readouterr().out
 
 
+def test_columns_compares_only_the_columns_named(tmp_path, capsys):
+    # IIF's few-shot accuracy moves (15 -> 13 in seed 0) but its verdict stays
+    changed = [ROWS[0], ('IIF', IIF, _runs([55.0, 61.0, 45.0], [13.0, 12.0, 6.0]))]
+    old, new = cr.results_tables(_page(ROWS)), cr.results_tables(_page(changed))
+    differences, _, _, equal = cr.compare(old, new, columns=['verdict'])
+    assert differences == [] and equal == 2  # one verdict per row
+    assert [d[2] for d in cr.compare(old, new)[0]] == ['few', 'Δ few vs CE (linear) [95% CI]']
+    a, b = tmp_path / 'a.md', tmp_path / 'b.md'
+    a.write_text(_page(ROWS))
+    b.write_text(_page(changed))
+    assert cr.main([str(a), str(b), '--columns', 'verdict']) == 0
+    assert cr.main([str(a), str(b)]) == 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cr.main([str(a), str(b), '--columns', 'verdicts'])
+    assert "no results table of either page has ['verdicts']" in capsys.readouterr().err
+
+
 def test_a_malformed_row_is_named_by_page_and_line():
     page = _page(ROWS).replace('| IIF | `x.py` |', '| IIF | `x.py` | extra |')
     line = page.splitlines().index(next(x for x in page.splitlines() if '| IIF |' in x)) + 1
