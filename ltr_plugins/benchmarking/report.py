@@ -1,6 +1,7 @@
 """Results of ``tools/benchmark_lt.py``: the markdown table (mean ± std over the seeds, paired
 difference of the tail metric to the first row with its 95% interval, verdict), the csv of
-every run and the per-class plot."""
+every run and the per-class plot; the results tables read back from a page (to compare a rerun
+with it: ``tools/analysis/compare_reports.py``)."""
 from __future__ import annotations
 
 import csv
@@ -134,3 +135,40 @@ def page(title: str, command: str, facts: Sequence[Tuple[str, str]], body: str) 
     lines = [f'# {title}', '', 'Made by', '', '```bash', command, '```', '']
     lines += [f'- **{k}**: {v}' for k, v in facts] + ['', body.rstrip(), '']
     return '\n'.join(lines)
+
+
+#: (section, method, config) -> {column: cell}
+Tables = Dict[Tuple[str, str, str], Dict[str, str]]
+
+
+def _cells(line: str) -> List[str]:
+    return [c.strip() for c in line.strip().strip('|').split('|')]
+
+
+def results_tables(text: str, source: str = 'page') -> Tables:
+    """The rows of every results table (:func:`table`) of a report page's text (:func:`page`,
+    a ``## <task> — <tier>: ...`` section per table); ``source`` names the page in errors.
+    ValueError for a row with another number of cells than its header, or a row key that
+    occurs twice."""
+    rows: Tables = {}
+    section, header = '', None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith('## '):
+            # the task and tier; the explanation after ':' may be reworded between pages
+            section, header = line[3:].split(':', 1)[0].strip(), None
+        elif not line.startswith('|'):
+            header = None
+        elif header is None:
+            cells = _cells(line)
+            header = cells if cells[:2] == ['method', 'config'] else []
+        elif header and not set(line) <= set('|-: '):
+            cells = _cells(line)
+            if len(cells) != len(header):
+                raise ValueError(f'{source}:{number}: {len(cells)} cells under a header of '
+                                 f'{len(header)}')
+            key = (section, cells[0], cells[1])
+            if key in rows:
+                raise ValueError(f'{source}:{number}: row {cells[0]!r} ({cells[1]}) twice in '
+                                 f'{section!r}')
+            rows[key] = dict(zip(header, cells))
+    return rows

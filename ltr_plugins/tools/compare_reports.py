@@ -19,44 +19,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
-#: (section, method, config) -> {column: cell}
-Tables = Dict[Tuple[str, str, str], Dict[str, str]]
+from ..benchmarking.report import Tables, results_tables
+
 #: columns a rerun does not repeat
 IGNORED = ('minutes / run',)
-
-
-def _cells(line: str) -> List[str]:
-    return [c.strip() for c in line.strip().strip('|').split('|')]
-
-
-def results_tables(text: str, source: str = 'page') -> Tables:
-    """The rows of every results table of a report page's text; ``source`` names the page in
-    errors. ValueError for a row with another number of cells than its header, or a row key
-    that occurs twice."""
-    rows: Tables = {}
-    section, header = '', None
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith('## '):
-            # the task and tier; the explanation after ':' may be reworded between pages
-            section, header = line[3:].split(':', 1)[0].strip(), None
-        elif not line.startswith('|'):
-            header = None
-        elif header is None:
-            cells = _cells(line)
-            header = cells if cells[:2] == ['method', 'config'] else []
-        elif header and not set(line) <= set('|-: '):
-            cells = _cells(line)
-            if len(cells) != len(header):
-                raise ValueError(f'{source}:{number}: {len(cells)} cells under a header of '
-                                 f'{len(header)}')
-            key = (section, cells[0], cells[1])
-            if key in rows:
-                raise ValueError(f'{source}:{number}: row {cells[0]!r} ({cells[1]}) twice in '
-                                 f'{section!r}')
-            rows[key] = dict(zip(header, cells))
-    return rows
 
 
 def compare(old: Tables, new: Tables, ignore: Sequence[str] = IGNORED,

@@ -34,7 +34,7 @@ ROWS = [('CE (linear)', CE, _runs([50.0, 60.0, 40.0], [5.0, 10.0, 0.0])),
 
 
 def test_tables_read_back_what_the_report_printed():
-    tables = cr.results_tables(_page(ROWS))
+    tables = report.results_tables(_page(ROWS))
     assert list(tables) == [(TITLE, 'CE (linear)', '`convnet_1xb64-30e_demo-cls.py`'),
                             (TITLE, 'IIF', '`x.py`')]
     iif = tables[(TITLE, 'IIF', '`x.py`')]
@@ -48,7 +48,7 @@ def test_a_changed_run_differs_in_its_cells_only():
     changed[1][2][0]['accuracy/many'] = 99.0  # IIF, seed 0: many 90 -> 99
     for seed in (0, 1, 2):  # every timing differs: not compared by default
         changed[0][2][seed]['minutes'] += 1
-    old, new = cr.results_tables(_page(ROWS)), cr.results_tables(_page(changed))
+    old, new = report.results_tables(_page(ROWS)), report.results_tables(_page(changed))
     differences, only_old, only_new, equal = cr.compare(old, new)
     assert differences == [(TITLE, 'IIF', 'many', '90.0 ± 0.0', '93.0 ± 5.2')]
     assert only_old == only_new == []
@@ -74,7 +74,7 @@ def test_rows_only_one_page_has_and_the_exit_status(tmp_path, capsys):
 def test_columns_compares_only_the_columns_named(tmp_path, capsys):
     # IIF's few-shot accuracy moves (15 -> 13 in seed 0) but its verdict stays
     changed = [ROWS[0], ('IIF', IIF, _runs([55.0, 61.0, 45.0], [13.0, 12.0, 6.0]))]
-    old, new = cr.results_tables(_page(ROWS)), cr.results_tables(_page(changed))
+    old, new = report.results_tables(_page(ROWS)), report.results_tables(_page(changed))
     differences, _, _, equal = cr.compare(old, new, columns=['verdict'])
     assert differences == [] and equal == 2  # one verdict per row
     assert [d[2] for d in cr.compare(old, new)[0]] == ['few', 'Δ few vs CE (linear) [95% CI]']
@@ -93,7 +93,7 @@ def test_a_malformed_row_is_named_by_page_and_line():
     page = _page(ROWS).replace('| IIF | `x.py` |', '| IIF | `x.py` | extra |')
     line = page.splitlines().index(next(x for x in page.splitlines() if '| IIF |' in x)) + 1
     with pytest.raises(ValueError, match=rf'mine.md:{line}: 11 cells under a header of 10'):
-        cr.results_tables(page, 'mine.md')
+        report.results_tables(page, 'mine.md')
 
 
 @pytest.mark.parametrize('half', ['quick_cls_demo.md', 'quick_det_demo.md'])
@@ -101,7 +101,7 @@ def test_the_quick_tier_per_task_equals_both_tasks_in_one_call(half):
     """docs/benchmarks/README.md ("The quick tier per task") says each task's call gave every
     cell of quick_demo_group_test.md's tables for that task."""
     pages = REPO / 'docs' / 'benchmarks'
-    both = cr.results_tables((pages / 'quick_demo_group_test.md').read_text())
-    one = cr.results_tables((pages / half).read_text())
+    both = report.results_tables((pages / 'quick_demo_group_test.md').read_text())
+    one = report.results_tables((pages / half).read_text())
     differences, only_one, _, equal = cr.compare(one, both)
     assert differences == [] and only_one == [] and equal >= 8 * len(one)

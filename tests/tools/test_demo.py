@@ -6,13 +6,14 @@ import re
 import pytest
 from ltr_testing import REPO
 
-from ltr_plugins.tools import compare_reports, demo
+from ltr_plugins.benchmarking.report import results_tables
+from ltr_plugins.tools import demo
 
 
 def _report_row(report: str, row: str, config: str) -> dict:
     """``{column: cell}`` of the first results-table row of ``report`` named ``row`` whose
     config cell is ``config``'s file name (read as tools/analysis/compare_reports.py reads)."""
-    tables = compare_reports.results_tables((REPO / report).read_text(), report)
+    tables = results_tables((REPO / report).read_text(), report)
     key = (row, f'`{config.rsplit("/", 1)[-1]}`')
     cells = next((c for (_, *k), c in tables.items() if tuple(k) == key), None)
     assert cells, f'{report}: no row {row!r} of {config}'
