@@ -110,9 +110,10 @@ def machine() -> str:
         pass  # not Linux: the platform module's names
     gpu = (f', GPU {torch.cuda.get_device_name(0)}' if torch.cuda.is_available()
            else ', no GPU')
+    threads = torch.get_num_threads()
     return (f'{cpu}, {os.cpu_count()} logical CPUs{mem}{gpu}; {platform.system()} '
             f'{platform.release()}, Python {platform.python_version()}, torch '
-            f'{torch.__version__} ({torch.get_num_threads()} threads per process)')
+            f'{torch.__version__} ({threads} thread{"s" if threads > 1 else ""} per process)')
 
 
 def commit(root: str) -> str:

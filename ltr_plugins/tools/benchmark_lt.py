@@ -146,6 +146,9 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                for seed in args.seeds]
     budget = f', {schedule(args.preset)}' if schedule(args.preset) else ''
     cmd = f'python tools/benchmark_lt.py --suite {args.suite} --tasks {" ".join(args.tasks)}'
+    if os.environ.get('OMP_NUM_THREADS'):
+        # the thread count decides the rounding (docs/reliability.md): a rerun needs it too
+        cmd = f'OMP_NUM_THREADS={os.environ["OMP_NUM_THREADS"]} {cmd}'
     if args.preset != 'demo':
         cmd += f' --preset {args.preset}'
     if args.budget:

@@ -275,6 +275,25 @@ def test_seeds_table_mean_std_and_paired_interval(tmp_path, own_schedules):
     assert not math.isnan(float(csv_rows[1].split(',')[3]))
 
 
+def test_the_printed_command_names_the_thread_count_it_ran_with(tmp_path, monkeypatch,
+                                                                own_schedules):
+    """OMP_NUM_THREADS decides the rounding, so a call made with it says so in the command a
+    report prints (else a rerun of that command gets the machine's default count)."""
+    import torch
+
+    from ltr_plugins.benchmarking import report
+    argv = ['--suite', 'iif', '--tasks', 'cls', '--reuse-only', '--out', str(tmp_path)]
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    assert tool.main(argv).startswith('Results of `python tools/benchmark_lt.py --suite iif')
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    assert tool.main(argv).startswith(
+        'Results of `OMP_NUM_THREADS=1 python tools/benchmark_lt.py --suite iif --tasks cls')
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 1)
+    assert report.machine().endswith('(1 thread per process)')
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 2)
+    assert report.machine().endswith('(2 threads per process)')
+
+
 def test_one_seed_gives_no_verdict_and_seeds_are_distinct(tmp_path, capsys, own_schedules):
     _finished_run(tmp_path / 'seed_5', 'configs/baselines/demo/convnet_1xb64-30e_demo-cls.py',
                   {'accuracy/few': 1.0})
