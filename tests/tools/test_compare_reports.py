@@ -105,3 +105,30 @@ def test_the_quick_tier_per_task_equals_both_tasks_in_one_call(half):
     one = report.results_tables((pages / half).read_text())
     differences, only_one, _, equal = cr.compare(one, both)
     assert differences == [] and only_one == [] and equal >= 8 * len(one)
+
+
+def test_the_one_thread_table_is_the_two_pages():
+    """docs/benchmarks/README.md ("Another rounding") tables each method row's tail Δ and
+    verdict on the 2-thread and the 1-thread quick-tier pages, and counts 6 changed verdicts:
+    every cell of its table is the pages' (names and verdicts shortened, '−' for '-')."""
+    pages = REPO / 'docs' / 'benchmarks'
+    two, one = (report.results_tables((pages / p).read_text())
+                for p in ('quick_demo_group_test.md', 'quick_demo_1thread.md'))
+    changed, *_ = cr.compare(two, one, columns=['verdict'])
+    text = (pages / 'README.md').read_text().split('### Another rounding', 1)[1]
+    rows = [[c.strip().replace('−', '-').strip('*') for c in line.strip('|').split('|')]
+            for line in text.splitlines() if line.startswith(('| cls', '| det'))]
+    assert len(rows) == 12 and '6 of the 12 method verdicts' in text and len(changed) == 6
+    tiers = {'cls, end to end': 'Classification — end-to-end tier',
+             'cls, shared': 'Classification — shared-backbone tier',
+             'det, shared': 'Instance segmentation (LVIS-format) — shared-backbone tier'}
+    for tier, name, d_two, d_one, v_two, v_one in rows:
+        cells = []
+        for page in (two, one):
+            [row] = [r for (s, m, _), r in page.items() if s == tiers[tier] and m.startswith(name)]
+            cells.append(row)
+        deltas = [next(v for k, v in c.items() if k.startswith('Δ')) for c in cells]
+        assert deltas == [d_two, d_one], name
+        assert cells[0]['verdict'].startswith(v_two) and cells[1]['verdict'].startswith(v_one)
+        assert ((tiers[tier], cells[0]['method'], 'verdict', cells[0]['verdict'],
+                 cells[1]['verdict']) in changed) == (v_two != v_one), name
