@@ -13,6 +13,7 @@ and on a non-demo preset (or a ``--budget`` other than 1) the schedule is scaled
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -228,14 +229,16 @@ def overlay(base: Any, new: Any) -> Any:
 
 
 def retarget(config: str, out_path: str, preset: str, out_rel: str,
-             seed: Optional[int] = None, retrain: bool = False) -> None:
+             seed: Optional[int] = None, retrain: bool = False,
+             loaded: Optional[dict] = None) -> dict:
     """Write the config of a benchmark run of ``config`` (:func:`run_config`) to ``out_path``
-    as an overlay: ``_base_ = <config>`` and the differing fields (:func:`overlay`). Raises
+    as an overlay: ``_base_ = <config>`` and the differing fields (:func:`overlay`); return
+    that run config (a dict). ``loaded``: ``config`` already loaded (not changed). Raises
     RuntimeError naming ``out_path`` if mmengine's merge does not give exactly the run's
     config."""
     from mmengine.config import Config
     config = osp.abspath(config)
-    d = Config.fromfile(config).to_dict()
+    d = Config.fromfile(config).to_dict() if loaded is None else loaded
     new = run_config(d, config, preset, out_rel, seed, retrain)
     body = overlay(d, new)
     seed_note = '' if seed is None else f', training seed {seed}'
@@ -248,7 +251,7 @@ def retarget(config: str, out_path: str, preset: str, out_rel: str,
     if osp.isfile(out_path):
         with open(out_path, encoding='utf-8') as f:
             if f.read() == text:
-                return
+                return new
     os.makedirs(osp.dirname(out_path) or '.', exist_ok=True)
     atomic_write_text(out_path, text)
     merged = Config.fromfile(out_path).to_dict()
@@ -256,6 +259,7 @@ def retarget(config: str, out_path: str, preset: str, out_rel: str,
         diff = sorted(k for k in set(merged) | set(new) if merged.get(k) != new.get(k))
         raise RuntimeError(f'{out_path}: the overlay of {config} does not merge into the run '
                            f'config (top-level fields differing: {diff})')
+    return new
 
 
 def runs_named(d: Any) -> List[str]:
@@ -298,6 +302,12 @@ def rel_to_root(path: str) -> str:
     return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
+def digest(obj: Any) -> str:
+    """A short digest of a JSON-like value (dict keys in sorted order)."""
+    text = json.dumps(obj, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+
+
 def run_label(name: str, config: str, *details: str) -> str:
     """How a ``[benchmark]`` line names a run: ``name (config, details...)``. A run made on
     the way (the model another row starts from: its name is its config) is named once."""
@@ -324,6 +334,12 @@ class Bench:
         self.jobs = jobs
         #: (run name, minutes) of every run this bench made, in order (see :meth:`_made_since`)
         self.made: List[Tuple[str, float]] = []
+        # once per call (a bench is one call's seed): configs as loaded, their run configs'
+        # digests by path, :meth:`made_from` by row
+        self._loaded: Dict[str, dict] = {}
+        self._digests: Dict[str, str] = {}
+        self._made_from: Dict[Row, Dict[str, str]] = {}
+        self._not_reused: set = set()  # runs :meth:`finished` said so of (once each)
 
     def work_dir(self, config: str, retrain_from: Optional[str] = None) -> str:
         """The work dir of ``config``'s run (``retrain_from``: its shared-tier run on that
@@ -342,10 +358,30 @@ class Bench:
             return config
         path = osp.join(self.out, 'configs',
                         osp.basename(self.work_dir(config, retrain_from)) + '.py')
+        loaded = self.load(config)
         with _CONFIG_LOCK:
-            retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(), self.seed,
-                     retrain)
+            run = retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(),
+                           self.seed, retrain, loaded)
+        self._digests[path] = digest(run)
         return path
+
+    def load(self, config: str) -> dict:
+        """The config file ``config`` (relative to :data:`ROOT`, or absolute) as mmengine
+        resolves it, every ``_base_`` merged; loaded once per bench (mmengine scans the
+        model-index files of every ``mmdet::`` base on each load), a copy returned."""
+        from mmengine.config import Config
+        path = osp.join(ROOT, config)
+        if path not in self._loaded:
+            with _CONFIG_LOCK:
+                self._loaded[path] = Config.fromfile(path).to_dict()
+        return copy.deepcopy(self._loaded[path])
+
+    def config_digest(self, config: str, retrain_from: Optional[str] = None) -> str:
+        """The :func:`digest` of the config ``config``'s run is made from (:meth:`config`,
+        every ``_base_`` merged): an edit of any value in it or in a file it inherits changes
+        it, a comment or a reformatting does not."""
+        path = self.config(config, retrain_from)
+        return self._digests.get(path) or digest(self.load(path))
 
     def out_rel(self) -> str:
         """``out`` relative to the repository root when inside it (as configs refer to it)."""
@@ -369,27 +405,62 @@ class Bench:
         with open(osp.join(self.work_dir(config), 'last_checkpoint')) as f:
             return f.read().strip()
 
-    def prepare(self, row: Row) -> None:
-        """Make what ``row``'s run reads before it starts: the runs whose files its config
-        names (:func:`runs_named`, e.g. VL-LTR stage 1 the CE model it starts from; each a run
-        of its own, reused when finished; not the config's ``load_from`` where the row replaces
-        it), then its ``prepare`` steps whose output is missing (e.g. anchor sentence
-        selection before an LGR run)."""
-        from mmengine.config import Config
+    def named_runs(self, row: Row) -> List[str]:
+        """The configs of the runs whose files ``row``'s config names (:func:`runs_named`,
+        e.g. VL-LTR stage 1 the CE model it starts from), less the config's ``load_from``
+        where the row replaces it and the row's own run."""
         own = Row('', row.config).run_name
-        with _CONFIG_LOCK:
-            d = Config.fromfile(osp.join(ROOT, row.config)).to_dict()
+        d = self.load(row.config)
         if row.load_from or row.retrain_from:  # e.g. OLTR stage 2 from CE, not from stage 1
             d.pop('load_from', None)
-        named = runs_named(d)
-        for name in named:
-            if name != own:
-                self.last_checkpoint(config_of_run(name, row.config))
+        return [config_of_run(name, row.config) for name in runs_named(d) if name != own]
+
+    def made_from(self, row: Row) -> Dict[str, str]:
+        """What ``row``'s run is made from, as digests: ``config``, its run config
+        (:meth:`config_digest`); every run it reads (the model it starts from,
+        retrains or tests, a run its config names), by run name, that run's :meth:`fingerprint`;
+        every ``prepare`` step, by output file, the digest of its arguments with each run
+        they read replaced by that run's fingerprint. Computed from the configs as they are
+        now, nothing is run; recorded with the run's metrics, so :meth:`finished` redoes a run
+        whose configs changed since, or whose sources did."""
+        if row not in self._made_from:
+            parts = {'config': self.config_digest(row.config, row.retrain_from)}
+            for config in [*self.named_runs(row), row.load_from, row.retrain_from,
+                           row.checkpoint_from]:
+                if config:
+                    parts[Row('', config).run_name] = self.fingerprint(Row(config, config))
+            for creates, argv in row.prepare:
+                parts[self.arg(creates)] = digest([self.fingerprint(Row(a[1], a[1]))
+                                                   if isinstance(a, tuple) else self.arg(a)
+                                                   for a in argv])
+            self._made_from[row] = parts
+        return self._made_from[row]
+
+    def fingerprint(self, row: Row) -> str:
+        """The :func:`digest` of :meth:`made_from`: equal for two runs made from the same
+        configs and sources (the code is not part of it: see ``--force``)."""
+        return digest(self.made_from(row))
+
+    def prepare(self, row: Row) -> None:
+        """Make what ``row``'s run reads before it starts: the runs its config names
+        (:meth:`named_runs`; each a run of its own, reused when finished), then its
+        ``prepare`` steps (e.g. anchor sentence selection before an LGR run) whose output is
+        missing or was made from other inputs (its :meth:`made_from` part, kept in
+        ``<output>.made_from``)."""
+        for config in self.named_runs(row):
+            self.last_checkpoint(config)
+        parts = self.made_from(row)
         for creates, argv in row.prepare:
             creates = self.arg(creates)
-            if self.force or not osp.exists(osp.join(ROOT, creates)):
+            record = osp.join(ROOT, creates + '.made_from')
+            made = None
+            if osp.isfile(record):
+                with open(record) as f:
+                    made = f.read().strip()
+            if self.force or not osp.exists(osp.join(ROOT, creates)) or made != parts[creates]:
                 subprocess.run([sys.executable, *[self.arg(a) for a in argv]], cwd=ROOT,
                                check=True)
+                atomic_write_text(record, parts[creates] + '\n')
 
     def _made_since(self, mark: int) -> Dict[str, float]:
         """``{run name: minutes}`` of the runs made since ``len(self.made)`` was ``mark``."""
@@ -405,7 +476,7 @@ class Bench:
         work_dir = self.work_dir(config, base)
         metrics_file = osp.join(work_dir, 'test_metrics.json')
         if not self.force or row.run_name in dict(self.made):  # --force: made once a call
-            done = self.finished(name, config, quiet=True, retrain_from=base)
+            done = self.finished(row, quiet=True)
             if done:
                 return done
         start, mark = time.time(), len(self.made)
@@ -431,6 +502,7 @@ class Bench:
         metrics['minutes'] = (time.time() - start) / 60 - sum(sources.values())
         metrics['sources'] = sources
         metrics['jobs'], metrics['threads'] = self.jobs, threads_per_run()
+        metrics['made_from'] = self.made_from(row)
         self.made.append((row.run_name, metrics['minutes']))
         metrics['budget'] = self.budget(config)
         if row.checkpoint_from:
@@ -452,7 +524,7 @@ class Bench:
         runs made on the way (the model they retrain, if not made yet) are runs of their own,
         in each run's ``sources`` (as :meth:`run`)."""
         todo = [row for row in rows if row.retrain_from and not row.checkpoint_from and
-                (self.force or not self.finished(row.name, row.config, True, row.retrain_from))]
+                (self.force or not self.finished(row, quiet=True))]
         if len(todo) < 2:
             return {}
         if len({row.retrain_from for row in todo}) > 1:
@@ -485,6 +557,7 @@ class Bench:
             metrics['minutes'] = metrics['own_minutes'] + (shared if metrics in grouped else 0)
             metrics['sources'] = sources
             metrics['jobs'], metrics['threads'] = self.jobs, threads_per_run()
+            metrics['made_from'] = self.made_from(row)
             self.made.append((row.run_name, metrics['minutes']))
             metrics['budget'] = self.budget(row.config)
             atomic_write_json(osp.join(self.work_dir(row.config, row.retrain_from),
@@ -504,9 +577,10 @@ class Bench:
         finished, else its initialisation. A run trained in a group of K (:meth:`run_group`)
         counts a K-th of the trunk forward that the group ran once for all, in training and, tested
         in the group's pass (``test_group``), in its test. Counts are cached
-        in ``<out>/flops/<run name>.json`` (they do not depend on the seed)."""
+        in ``<out>/flops/<run name>.json`` (they do not depend on the seed) with the digest of the
+        run config they were counted on: an edited config is counted again."""
         counted = self._counted_flops(row)
-        metrics = self.finished(row.name, row.config, True, row.retrain_from)
+        metrics = self.finished(row, quiet=True)
         shares = {}
         for part, key in (('train', 'group'), ('test', 'test_group')):
             runs = len(metrics.get(key) or [])  # the runs that ran this part's trunk once
@@ -518,10 +592,12 @@ class Bench:
         """:meth:`flops` of ``row``'s run made alone (cached)."""
         from .flops import count_run_flops
         cache = osp.join(self.out, 'flops', row.run_name + '.json')
+        config = self.made_from(row)['config']
         if osp.isfile(cache) and not self.force:
             with open(cache) as f:
                 cached = json.load(f)
-            if 'test_trunk_gflop' in cached:  # else counted before group tests: recount
+            # else counted before group tests, or on a config edited since: recount
+            if 'test_trunk_gflop' in cached and cached.get('config', config) == config:
                 return cached
         source = row.retrain_from or row.load_from or row.checkpoint_from
         ckpt_file = osp.join(self.work_dir(source) if source else
@@ -535,7 +611,7 @@ class Bench:
         result = {'train_gflop': 0.0 if row.checkpoint_from else counted['train_gflop'],
                   'train_trunk_gflop': 0.0 if row.checkpoint_from else
                   counted['train_trunk_gflop'], 'test_gflop': counted['test_gflop'],
-                  'test_trunk_gflop': counted['test_trunk_gflop']}
+                  'test_trunk_gflop': counted['test_trunk_gflop'], 'config': config}
         os.makedirs(osp.dirname(cache), exist_ok=True)
         atomic_write_json(cache, result)
         return result
@@ -544,29 +620,40 @@ class Bench:
         """The fraction of its demo epochs ``config`` trains for here (:func:`budget_of`)."""
         return budget_of(self.preset, task_of(config))
 
-    def finished(self, name: str, config: str, quiet: bool = False,
-                 retrain_from: Optional[str] = None) -> Dict[str, Any]:
-        """The metrics of a finished run (``retrain_from``: the shared-tier run on that
-        config's model) on the current budget, or {} (shown as '-'). A run made on another
-        budget or with another thread count (:func:`threads_per_run`; both recorded in its
-        metrics, the count since 2026-12-05: older runs are taken as they are) does not count:
-        it is redone."""
-        path = osp.join(self.work_dir(config, retrain_from), 'test_metrics.json')
-        metrics = {}
-        if osp.isfile(path):
-            with open(path) as f:
-                metrics = json.load(f)
-            if metrics.get('budget') != self.budget(config):
-                print(f'[benchmark] {run_label(name, config)}: the finished run has budget '
-                      f'{metrics.get("budget")}, this call {self.budget(config)}: not reused',
-                      flush=True)
-                return {}
-            threads = threads_per_run()
-            if metrics.get('threads', threads) != threads:
-                print(f'[benchmark] {run_label(name, config)}: the finished run was made with '
-                      f'{metrics["threads"]} threads, this call has {threads} (other rounding, '
-                      'other numbers): not reused', flush=True)
-                return {}
-        elif not quiet:
-            print(f'[benchmark] {run_label(name, config)}: not run', flush=True)
+    def finished(self, row: Row, quiet: bool = False) -> Dict[str, Any]:
+        """The metrics of ``row``'s finished run, or {} (shown as '-'; ``quiet``: no line for a
+        run not made). A run does not count, and is redone, when it was made on another budget
+        or with another thread count (:func:`threads_per_run`), or from other configs or
+        sources (:meth:`made_from`: a config edited since, a run it reads made again); runs
+        that record none of these (made before each was recorded: the thread count since
+        2026-12-05, the sources since 2026-12-06) are taken as they are."""
+        label = run_label(row.name, row.config)
+        path = osp.join(self.work_dir(row.config, row.retrain_from), 'test_metrics.json')
+        if not osp.isfile(path):
+            if not quiet:
+                print(f'[benchmark] {label}: not run', flush=True)
+            return {}
+        with open(path) as f:
+            metrics = json.load(f)
+        if metrics.get('budget') != self.budget(row.config):
+            print(f'[benchmark] {label}: the finished run has budget {metrics.get("budget")}, '
+                  f'this call {self.budget(row.config)}: not reused', flush=True)
+            return {}
+        threads = threads_per_run()
+        if metrics.get('threads', threads) != threads:
+            print(f'[benchmark] {label}: the finished run was made with {metrics["threads"]} '
+                  f'threads, this call has {threads} (other rounding, other numbers): not '
+                  'reused', flush=True)
+            return {}
+        recorded, now = metrics.get('made_from'), self.made_from(row)
+        if recorded is not None and recorded != now:
+            files = {self.arg(creates) for creates, _ in row.prepare}
+            changed = ['its config' if k == 'config' else f'the file {osp.basename(k)}'
+                       if k in files else f'the run {k}'
+                       for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k)]
+            if row not in self._not_reused:
+                self._not_reused.add(row)
+                print(f'[benchmark] {label}: changed since the run was made: '
+                      f'{", ".join(changed)}; not reused', flush=True)
+            return {}
         return metrics

@@ -5,7 +5,11 @@
 Each config is trained with tools/train.py (fixed seed from the config) and its last checkpoint
 evaluated with tools/test.py; the table (markdown + csv) has top-1 / many / medium / few for
 classification and segm AP / APr / APc / APf (+ bbox AP) for detection, and the wall time of
-each run. Existing results are reused unless --force (delete the run's work dir to redo it).
+each run. A finished run is reused when it was made from what this call would make it from:
+each run records its resolved config (every ``_base_`` merged) and the fingerprint of every run
+and prepared file it reads, so a run whose config, a file that config inherits, or a run it
+reads changed since is made again, and so is every run that reads it. A change of code is
+not detected: --force (or a fresh --out) makes every run again.
 A row may start from another row's run: ``load_from=CONFIG`` trains from that run's last
 checkpoint (two-stage methods such as OLTR), ``checkpoint_from=CONFIG`` only tests it with this
 config (e.g. the plain model under the open-set protocol); see the ``oltr`` suite. The suites
@@ -90,7 +94,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              'bench: larger data, each run on the fixed budget BUDGETS)')
     parser.add_argument('--out', help=f'work dirs and results go here (default: {DEFAULT_OUT} '
                                       f'for the demo preset, {DEFAULT_OUT}_<preset> otherwise)')
-    parser.add_argument('--force', action='store_true', help='rerun finished runs')
+    parser.add_argument('--force', action='store_true',
+                        help='rerun finished runs (runs whose configs or sources changed are '
+                             'rerun anyway; a change of code is not detected)')
     parser.add_argument('--reuse-only', action='store_true',
                         help='train nothing: table the finished runs, "-" for the others')
     parser.add_argument('--budget', nargs='+', metavar='TASK=FRACTION', default=[],
@@ -351,7 +357,7 @@ def collect(args: argparse.Namespace, benches: Sequence[runner.Bench],
         for row, row_runs in zip(suite_rows, runs):
             m = made.get(row) or (
                 bench.run(row) if selected(args, row) else
-                bench.finished(row.name, row.config, retrain_from=row.retrain_from))
+                bench.finished(row))
             if m:
                 row_runs[bench.seed] = m
     return [(row.name, row.config, r) for row, r in zip(suite_rows, runs)]

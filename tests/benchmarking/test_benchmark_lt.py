@@ -162,15 +162,16 @@ def test_a_run_is_reused_only_on_the_budget_it_was_made_with(tmp_path, capsys):
     wd = tmp_path / 'convnet_1xb64-30e_demo-cls'
     wd.mkdir()
     (wd / 'test_metrics.json').write_text(json.dumps({'accuracy/top1': 50.0, 'budget': 0.25}))
-    assert bench.finished('CE', cfg) == {'accuracy/top1': 50.0, 'budget': 0.25}
+    assert bench.finished(suites.Row('CE', cfg)) == {'accuracy/top1': 50.0, 'budget': 0.25}
     assert bench.run(suites.Row('CE', cfg))['accuracy/top1'] == 50.0  # reused: nothing trained
     blt.BUDGETS['cls'] = 1.0
-    assert bench.finished('CE', cfg) == {}
+    assert bench.finished(suites.Row('CE', cfg)) == {}
     assert 'has budget 0.25, this call 1.0: not reused' in capsys.readouterr().out
     # demo preset: configs as they are, no budget recorded (runs made before the stamp too)
     (wd / 'test_metrics.json').write_text(json.dumps({'accuracy/top1': 40.0}))
-    assert blt.Bench(str(tmp_path), 'demo').finished('CE', cfg) == {'accuracy/top1': 40.0}
-    assert bench.finished('CE', cfg) == {}
+    assert blt.Bench(str(tmp_path), 'demo').finished(suites.Row('CE', cfg)) == {
+        'accuracy/top1': 40.0}
+    assert bench.finished(suites.Row('CE', cfg)) == {}
 
 
 def test_a_run_is_reused_only_with_the_thread_count_it_was_made_with(tmp_path, capsys,
@@ -189,7 +190,7 @@ def test_a_run_is_reused_only_with_the_thread_count_it_was_made_with(tmp_path, c
     for recorded, reused in ((1, False), (2, True), (None, True)):
         metrics = {'accuracy/top1': 50.0, **({'threads': recorded} if recorded else {})}
         (wd / 'test_metrics.json').write_text(json.dumps(metrics))
-        assert bench.finished('CE', cfg) == (metrics if reused else {}), recorded
+        assert bench.finished(suites.Row('CE', cfg)) == (metrics if reused else {}), recorded
     assert 'made with 1 threads, this call has 2' in capsys.readouterr().out
     (wd / 'test_metrics.json').unlink()
     clock = _Clock()
@@ -197,6 +198,99 @@ def test_a_run_is_reused_only_with_the_thread_count_it_was_made_with(tmp_path, c
     monkeypatch.setattr(blt.subprocess, 'run', _fake_subprocess(clock, {wd.name: 1.0}))
     monkeypatch.setattr(bench, 'config', lambda config, retrain_from=None: config)
     assert bench.run(suites.Row('CE', cfg))['threads'] == 2
+
+
+def test_a_run_is_redone_when_its_config_or_a_run_it_reads_changed(
+        tmp_path, monkeypatch, capsys, own_schedules):
+    """A finished run records what it was made from (its resolved config, the fingerprint of
+    every run it reads): an edit of a value in its config, or in a base the config inherits,
+    redoes it, and every run that reads it; a comment does not."""
+    base = tmp_path / 'my_base.py'
+    base.write_text(f'_base_ = {str(REPO / suites.CLS_CE)!r}\n')
+    ce = tmp_path / 'my_ce.py'
+    ce.write_text("_base_ = './my_base.py'\n")
+    ce_row = suites.Row('CE', str(ce))
+    posthoc = suites.Row('post-hoc', 'configs/peers/demo/convnet_logit-adj-t1-posthoc_demo-cls.py',
+                         checkpoint_from=str(ce))
+    out = tmp_path / 'out'
+    minutes = {'my_ce': 1.0, posthoc.run_name: 0.1, 'convnet_1xb64-30e_demo-cls': 2.0}
+
+    def bench():  # a fresh call: nothing memoised
+        b = blt.Bench(str(out), 'demo', seed=0)
+        monkeypatch.setattr(blt.subprocess, 'run', _fake_subprocess(_Clock(), minutes))
+        return b
+
+    made = bench().run(posthoc)
+    assert set(made['made_from']) >= {'config', 'my_ce'}
+    overlay = _load(out / 'configs' / (posthoc.run_name + '.py')).to_dict()
+    assert made['made_from']['config'] == blt.digest(overlay)
+    assert bench().finished(posthoc) == made
+    ce.write_text("# CE, with a comment\n_base_ = './my_base.py'\n")
+    assert bench().finished(posthoc) == made and bench().finished(ce_row)
+    base.write_text(base.read_text() + 'optim_wrapper = dict(optimizer=dict(lr=0.01))\n')
+    fresh = bench()
+    assert fresh.finished(ce_row) == {} and fresh.finished(posthoc) == {}
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith('[benchmark] CE (') and line.endswith(
+        'changed since the run was made: its config; not reused') for line in lines), lines
+    assert any(line.startswith('[benchmark] post-hoc (') and line.endswith(
+        'changed since the run was made: the run my_ce; not reused') for line in lines), lines
+    assert fresh.run(posthoc)['made_from']['my_ce'] == fresh.fingerprint(ce_row)
+    assert bench().finished(posthoc) and bench().finished(ce_row)
+
+
+def _record_runs(monkeypatch) -> list:
+    """subprocess.run of the runner replaced: a run writes its metrics and last_checkpoint, a
+    prepare step its ``--out`` file; the returned list gets each run's work dir name / each
+    step's script name, in order."""
+    import json
+    import os.path as osp
+    calls = []
+
+    def run(argv, cwd=None, check=None):
+        if '--work-dir' in argv:
+            work_dir = argv[argv.index('--work-dir') + 1]
+            calls.append(osp.basename(work_dir))
+            Path(work_dir, 'test_metrics.json').write_text(json.dumps({'lvis/segm_APr': 0.1}))
+            Path(work_dir, 'last_checkpoint').write_text(osp.join(work_dir, 'epoch_1.pth'))
+        else:  # the prepare step
+            calls.append(osp.basename(argv[1]))
+            out = argv[argv.index('--out') + 1]
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text('anchors')
+    monkeypatch.setattr(blt.subprocess, 'run', run)
+    return calls
+
+
+def test_a_prepare_step_is_redone_with_the_run_it_reads(tmp_path, monkeypatch, own_schedules):
+    """The detection LGR row's anchors are selected from VL-LTR stage 1, which starts from the
+    classification CE model: once CE's config changes, CE, stage 1, the anchor selection and
+    LGR are all made again (each once), though the anchor file is still there."""
+    calls = _record_runs(monkeypatch)
+    lgr = next(row for row in suites.SUITES['all']['det'] if 'vlltr-lgr' in row.config)
+    chain = [suites.Row('', suites.CLS_CE).run_name, suites.Row('', suites._VL_PRETRAIN).run_name,
+             'select_anchor_sentences.py', lgr.run_name]
+
+    def bench():
+        b = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
+        monkeypatch.setattr(b, 'config', lambda config, retrain_from=None: config)
+        return b
+
+    bench().run(lgr)
+    assert calls == chain
+    bench().run(lgr)
+    assert calls == chain  # all finished, made from the same configs
+    load = blt.Bench.load
+
+    def edited(self, config):  # CE's config with another learning rate
+        d = load(self, config)
+        if config == suites.CLS_CE:
+            d['optim_wrapper']['optimizer']['lr'] *= 2
+        return d
+    monkeypatch.setattr(blt.Bench, 'load', edited)
+    del calls[:]
+    bench().run(lgr)
+    assert calls == chain
 
 
 def _state_shapes(path) -> dict:
@@ -403,22 +497,7 @@ def test_a_run_first_makes_the_runs_its_config_reads(tmp_path, monkeypatch, own_
     from VL-LTR stage 1, whose config starts from the classification CE model; the runner makes
     CE, then stage 1, then selects the anchors, then trains LGR (each run once, also with
     --force)."""
-    import json
-    import os.path as osp
-    calls = []
-
-    def run(argv, cwd=None, check=None):
-        if '--work-dir' in argv:
-            work_dir = argv[argv.index('--work-dir') + 1]
-            calls.append(osp.basename(work_dir))
-            Path(work_dir, 'test_metrics.json').write_text(json.dumps({'lvis/segm_APr': 0.1}))
-            Path(work_dir, 'last_checkpoint').write_text(osp.join(work_dir, 'epoch_1.pth'))
-        else:  # the prepare step
-            calls.append(osp.basename(argv[1]))
-            out = argv[argv.index('--out') + 1]
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            Path(out).write_text('anchors')
-    monkeypatch.setattr(blt.subprocess, 'run', run)
+    calls = _record_runs(monkeypatch)
     lgr = next(row for row in suites.SUITES['all']['det'] if 'vlltr-lgr' in row.config)
     bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0, force=True)
     monkeypatch.setattr(bench, 'config', lambda config, retrain_from=None: config)

@@ -153,6 +153,11 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
     assert minutes == pytest.approx({'control': 1.0 + 1.5, 'a': 2.0 + 1.5, 'b': 4.0})
     assert sum(minutes.values()) == pytest.approx(10.0)
     assert all(m['sources'] == {'ce': 6.0} for m in made.values())
+    # each run records what it was made from: its own config, the CE run it retrains
+    ce = Row('', base).run_name
+    assert all(m['made_from'] == bench.made_from(row) and
+               m['made_from'][ce] == bench.fingerprint(Row(base, base)) for row, m in made.items())
+    assert len({m['made_from']['config'] for m in made.values()}) == 3
     assert bench.run_group(rows) == {}  # all finished now
     assert bench.run_group(rows[:1]) == {}
 

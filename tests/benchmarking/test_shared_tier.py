@@ -55,8 +55,8 @@ def test_shared_tier_on_the_9_epoch_detector_is_a_tier_of_its_own(tmp_path, monk
     assert '9-epoch CE detector' in suites.table_title('shared-9e')
     _finished(tmp_path, 0, six[1], {'lvis/segm_APr': 0.5, 'budget': None})
     bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
-    assert bench.finished(six[1].name, six[1].config, True, six[1].retrain_from)
-    assert bench.finished(rows[1].name, rows[1].config, True, rows[1].retrain_from) == {}
+    assert bench.finished(six[1], quiet=True)
+    assert bench.finished(rows[1], quiet=True) == {}
     # the control's overlay (a 9-epoch config) trains on the schedule of the others' (6-epoch)
     control, iif = (_load(bench.config(r.config, r.retrain_from)) for r in rows[:2])
     assert control.model.type == iif.model.type == blt.DET_RETRAIN_TYPE
@@ -263,6 +263,11 @@ def test_bench_flops_counts_own_run_and_caches(tmp_path, monkeypatch, demo_data)
     assert bench.flops(control) == shared  # cached, and a run alone: its whole count
     cache = tmp_path / 'seed_0' / 'flops' / f'{control.run_name}.json'
     counted = json.loads(cache.read_text())
+    assert counted['config'] == bench.made_from(control)['config']
+    cache.write_text(json.dumps({**counted, 'config': 'an edited config'}))
+    with pytest.raises(ZeroDivisionError):  # counted again
+        bench.flops(control)
+    cache.write_text(json.dumps(counted))
     assert 0 < counted['train_trunk_gflop'] < counted['train_gflop']  # the frozen backbone
     assert 0 < counted['test_trunk_gflop'] < counted['test_gflop']
     # trained by a group of 4 and tested in a pass of 2: a 4th / a half of the trunk's part
