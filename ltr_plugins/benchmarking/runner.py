@@ -517,14 +517,29 @@ class Bench:
         """Train the unfinished shared-tier runs among ``rows`` (same ``retrain_from``)
         together, their classifiers on one frozen trunk pass per batch, and
         test each (:mod:`.head_group`; a run that would not train exactly as alone in the group
-        trains alone, in the same process). Returns ``{row: metrics}`` of the runs made (none
-        when fewer than two are to be made: :meth:`run` makes them). Each run's ``minutes`` is
+        trains alone, in the same process). A grouped run's numbers depend on the runs it
+        trains with (the group's random stream does), so once a run that may join the group
+        is to be made, every finished run that was trained in a group is made again with it:
+        the group is then the one a call on a fresh ``--out`` makes. Returns
+        ``{row: metrics}`` of the runs made (none when fewer than two are to be made:
+        :meth:`run` makes them). Each run's ``minutes`` is
         its own test (or, alone, its whole run) plus an equal share of the rest of the call
         (the group's training, start-up), so the minutes of the runs add up to the wall time;
         runs made on the way (the model they retrain, if not made yet) are runs of their own,
         in each run's ``sources`` (as :meth:`run`)."""
-        todo = [row for row in rows if row.retrain_from and not row.checkpoint_from and
-                (self.force or not self.finished(row, quiet=True))]
+        members = [row for row in rows if row.retrain_from and not row.checkpoint_from]
+
+        def outside(row: Row) -> bool:  # made by :meth:`run`, not by a group (head_group)
+            return len(members) > 1 and 'made_from' in self.recorded(row) and \
+                'group' not in self.recorded(row)
+
+        def alone(row: Row) -> bool:  # made by head_group as no group member
+            return self.recorded(row).get('group') == []
+        needed = [row for row in members
+                  if self.force or not self.finished(row, quiet=True) or outside(row)]
+        todo = needed
+        if any(not alone(row) for row in needed):
+            todo = [row for row in members if row in needed or not alone(row)]
         if len(todo) < 2:
             return {}
         if len({row.retrain_from for row in todo}) > 1:
@@ -620,6 +635,14 @@ class Bench:
         """The fraction of its demo epochs ``config`` trains for here (:func:`budget_of`)."""
         return budget_of(self.preset, task_of(config))
 
+    def recorded(self, row: Row) -> Dict[str, Any]:
+        """The metrics file of ``row``'s run as it is, or {} when there is none."""
+        path = osp.join(self.work_dir(row.config, row.retrain_from), 'test_metrics.json')
+        if not osp.isfile(path):
+            return {}
+        with open(path) as f:
+            return json.load(f)
+
     def finished(self, row: Row, quiet: bool = False) -> Dict[str, Any]:
         """The metrics of ``row``'s finished run, or {} (shown as '-'; ``quiet``: no line for a
         run not made). A run does not count, and is redone, when it was made on another budget
@@ -628,13 +651,11 @@ class Bench:
         that record none of these (made before each was recorded: the thread count since
         2026-12-05, the sources since 2026-12-06) are taken as they are."""
         label = run_label(row.name, row.config)
-        path = osp.join(self.work_dir(row.config, row.retrain_from), 'test_metrics.json')
-        if not osp.isfile(path):
+        metrics = self.recorded(row)
+        if not metrics:
             if not quiet:
                 print(f'[benchmark] {label}: not run', flush=True)
             return {}
-        with open(path) as f:
-            metrics = json.load(f)
         if metrics.get('budget') != self.budget(row.config):
             print(f'[benchmark] {label}: the finished run has budget {metrics.get("budget")}, '
                   f'this call {self.budget(row.config)}: not reused', flush=True)

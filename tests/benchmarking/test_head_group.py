@@ -160,6 +160,25 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
     assert len({m['made_from']['config'] for m in made.values()}) == 3
     assert bench.run_group(rows) == {}  # all finished now
     assert bench.run_group(rows[:1]) == {}
+    # a grouped run's numbers depend on the runs it trains with: one of them to be made again
+    # makes the group again ('b', which trained alone, stays), as a fresh --out would
+    monkeypatch.setattr(runner.time, 'time', lambda: 0.0)
+    files = [tmp_path / bench.work_dir(row.config, row.retrain_from) / 'test_metrics.json'
+             for row in rows]
+    files[1].unlink()
+    assert set(bench.run_group(rows)) == set(rows[:2])
+    assert [calls[-1][i + 2] for i, a in enumerate(calls[-1]) if a == '--member'] == [
+        bench.work_dir(row.config, row.retrain_from) for row in rows[:2]]
+    # only the run that trains alone to be made again: Bench.run makes it, the group stays
+    b = json.loads(files[2].read_text())
+    files[2].write_text(json.dumps({**b, 'made_from': {'config': 'an edited config'}}))
+    assert bench.run_group(rows) == {}
+    files[2].write_text(json.dumps(b))
+    # a run made outside its group (Bench.run records no 'group') makes the group again
+    control = json.loads(files[0].read_text())
+    del control['group']
+    files[0].write_text(json.dumps(control))
+    assert set(bench.run_group(rows)) == set(rows[:2])
 
 
 def test_classification_runs_train_on_one_backbone(tmp_path, tiny_data):

@@ -107,6 +107,22 @@ def test_the_quick_tier_per_task_equals_both_tasks_in_one_call(half):
     assert differences == [] and only_one == [] and equal >= 8 * len(one)
 
 
+def test_the_quick_tier_made_in_a_fresh_folder_with_records_equals_the_page_before():
+    """docs/benchmarks/README.md ("Reuse") says the quick tier made on a fresh --out by the
+    runner that records made_from (quick_demo_reuse.md) equals quick_demo_group_test.md in
+    every cell, and that the detection shared tier of the quick and full tiers (groups of 6
+    and 7) differ in 37 cells, all in the detection shared tier."""
+    pages = REPO / 'docs' / 'benchmarks'
+    before, again, full = (report.results_tables((pages / p).read_text()) for p in (
+        'quick_demo_group_test.md', 'quick_demo_reuse.md', 'full_jobs_demo.md'))
+    differences, only_one, only_other, equal = cr.compare(before, again)
+    assert (differences, only_one, only_other, equal) == ([], [], [], 152)
+    differences, *_ = cr.compare(before, full)
+    assert len(differences) == 37
+    assert {d[0] for d in differences} == {
+        'Instance segmentation (LVIS-format) — shared-backbone tier'}
+
+
 def test_the_one_thread_table_is_the_two_pages():
     """docs/benchmarks/README.md ("Another rounding") tables each method row's tail Δ and
     verdict on the 2-thread and the 1-thread quick-tier pages, and counts 6 changed verdicts:
