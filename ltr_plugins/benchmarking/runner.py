@@ -521,8 +521,8 @@ class Bench:
         trains with (the group's random stream does), so once a run that may join the group
         is to be made, every finished run that was trained in a group is made again with it:
         the group is then the one a call on a fresh ``--out`` makes. Returns
-        ``{row: metrics}`` of the runs made (none when fewer than two are to be made:
-        :meth:`run` makes them). Each run's ``minutes`` is
+        ``{row: metrics}`` of the runs made (none when fewer than two are to be made, but for
+        one that trained alone last time: :meth:`run` makes it). Each run's ``minutes`` is
         its own test (or, alone, its whole run) plus an equal share of the rest of the call
         (the group's training, start-up), so the minutes of the runs add up to the wall time;
         runs made on the way (the model they retrain, if not made yet) are runs of their own,
@@ -540,8 +540,8 @@ class Bench:
         todo = needed
         if any(not alone(row) for row in needed):
             todo = [row for row in members if row in needed or not alone(row)]
-        if len(todo) < 2:
-            return {}
+        if len(todo) < 2 and not (todo and alone(todo[0])):  # a run that trains alone is
+            return {}  # still made by head_group, which records it so ('group': [])
         if len({row.retrain_from for row in todo}) > 1:
             raise ValueError('run_group: the runs retrain on different models: '
                              f'{sorted({row.retrain_from for row in todo})}')

@@ -169,15 +169,17 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
     assert set(bench.run_group(rows)) == set(rows[:2])
     assert [calls[-1][i + 2] for i, a in enumerate(calls[-1]) if a == '--member'] == [
         bench.work_dir(row.config, row.retrain_from) for row in rows[:2]]
-    # only the run that trains alone to be made again: Bench.run makes it, the group stays
+    # only the run that trains alone to be made again: made alone, so that it records
+    # 'group': [] (not taken next time for a run made outside its group); the group stays
     b = json.loads(files[2].read_text())
     files[2].write_text(json.dumps({**b, 'made_from': {'config': 'an edited config'}}))
-    assert bench.run_group(rows) == {}
-    files[2].write_text(json.dumps(b))
+    assert set(bench.run_group(rows)) == {rows[2]}
+    assert [calls[-1][i + 2] for i, a in enumerate(calls[-1]) if a == '--member'] == [
+        bench.work_dir(rows[2].config, rows[2].retrain_from)]
     # a run made outside its group (Bench.run records no 'group') makes the group again
     control = json.loads(files[0].read_text())
     del control['group']
-    files[0].write_text(json.dumps(control))
+    files[0].write_text(json.dumps({**control, 'made_from': bench.made_from(rows[0])}))
     assert set(bench.run_group(rows)) == set(rows[:2])
 
 
