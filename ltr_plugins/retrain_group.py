@@ -10,19 +10,42 @@ as it would alone (tested to the bit). Optimizers that update each weight from i
 gradient (SGD, Adam(W), weight decay) step every member as alone; a gradient norm over all
 weights (clipping) would couple them.
 
+Every member is built and initialised from the random state its run alone would have, so it
+starts from the weights of its run alone (those its checkpoint does not give, e.g. a new
+classifier, included); and the group's random stream is its first member's alone. So the first
+member's run is its run alone, and what another member gets does not depend on which other
+members the group has (tested to the bit, through the runner).
+
 Testing the K members one by one spends K trunk passes over the test set too:
 :class:`RetrainGroupTestLoop` tests them in one pass, each member's predictions going to its
 own evaluator, with the predictions each would make alone (tested to the bit).
 """
 import copy
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.model import BaseModel, BaseModule, is_model_wrapper
 from mmengine.registry import LOOPS
 from mmengine.runner import TestLoop, autocast
 from mmengine.runner.loops import BaseLoop
 from torch import Tensor, nn
+
+#: torch's random-number state: the CPU generator's, and every CUDA device's when present
+RandomState = Tuple[Tensor, Optional[List[Tensor]]]
+
+
+def random_state() -> RandomState:
+    """torch's random-number state now (:data:`RandomState`)."""
+    return (torch.get_rng_state(),
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+
+def set_random_state(state: RandomState) -> None:
+    """Set torch's random-number state to ``state`` (from :func:`random_state`)."""
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
 
 
 class RetrainGroup(BaseModel):
@@ -62,7 +85,15 @@ class RetrainGroup(BaseModel):
                 raise ValueError(f'{name}: member {i} differs from member 0 outside '
                                  f'{"/".join(self.HEAD_PARTS)} in {differing}: the members '
                                  'share one trunk')
-        self.members = nn.ModuleList(self.build_member(copy.deepcopy(cfg)) for cfg in members)
+        # each member built from the same random state, as its run alone builds it; the state
+        # each build leaves is where that member's initialisation starts (init_weights)
+        start, built, self._built_states = random_state(), [], []
+        for cfg in members:
+            set_random_state(start)
+            built.append(self.build_member(copy.deepcopy(cfg)))
+            self._built_states.append(random_state())
+        set_random_state(self._built_states[0])  # the group goes on as its first member alone
+        self.members = nn.ModuleList(built)
         for member in self.members[1:]:  # one trunk object, the same weights by construction
             for part in self.TRUNK:
                 setattr(member, part, getattr(self.members[0], part))
@@ -109,6 +140,20 @@ class RetrainGroup(BaseModel):
                     state_dict[f'{prefix}members.{i}.{key[len(prefix):]}'] = value
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def init_weights(self) -> None:
+        """Initialise every member as the runner initialises its run alone: member ``i``'s own
+        ``init_weights`` (the shared trunk's included: it draws random numbers) from the random
+        state its build left; the first member last, from the state now, so that the trunk
+        holds its initialisation and the random state goes on as after its run's alone. (A
+        model's ``init_weights`` does not reach the members: ``nn.ModuleList`` has none.)"""
+        first = random_state()
+        for i in reversed(range(len(self.members))):
+            set_random_state(first if i == 0 else self._built_states[i])
+            for module in self.members[i].modules():  # the shared trunk: again, as alone
+                if isinstance(module, BaseModule):
+                    module.is_init = False
+            self.members[i].init_weights()
+
     def train(self, mode: bool = True) -> 'RetrainGroup':
         """Each member's own ``train`` (its frozen parts stay in eval mode)."""
         super().train(mode)
@@ -128,18 +173,19 @@ class RetrainGroup(BaseModel):
                          "members' losses ('loss') or predictions ('predict')")
 
     def loss(self, inputs: Tensor, data_samples: list) -> dict:
-        """Every member's losses, keyed ``m<i>.<loss>``, each from the same random state."""
+        """Every member's losses, keyed ``m<i>.<loss>``, each from the same random state; the
+        state goes on as the first member's loss leaves it (a member drawing random numbers of
+        its own does not move the others' next samples)."""
         trunk_out = self.trunk_forward(inputs, data_samples)
-        cuda = torch.cuda.is_available()
-        cpu_state = torch.get_rng_state()
-        cuda_state = torch.cuda.get_rng_state_all() if cuda else None
+        start, after_first = random_state(), None
         losses = {}
         for i, member in enumerate(self.members):
-            torch.set_rng_state(cpu_state)
-            if cuda:
-                torch.cuda.set_rng_state_all(cuda_state)
+            set_random_state(start)
             member_losses = self.member_loss(member, trunk_out, data_samples)
             losses.update({f'm{i}.{k}': v for k, v in member_losses.items()})
+            if i == 0:
+                after_first = random_state()
+        set_random_state(after_first)
         return losses
 
     def predict(self, inputs: Tensor, data_samples: list) -> List[list]:

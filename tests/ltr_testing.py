@@ -285,6 +285,32 @@ def build_model(cfg):
         return MODELS.build(cfg.model)
 
 
+def check_members_start_as_alone(group_cfg, member_cfgs, head_prefixes: tuple) -> None:
+    """A retraining group of ``member_cfgs`` (its config ``group_cfg``) built and initialised
+    (``init_weights``, as the runner does) from seed 0: every member's weights equal those of
+    its model alone built and initialised from seed 0 (the first member's all, the others'
+    keys starting with ``head_prefixes``: their trunk is the first's), and the random state
+    after equals the first member's alone."""
+    import torch
+
+    from ltr_plugins.retrain_group import member_state_dict
+    torch.manual_seed(0)
+    group = build_model(group_cfg)
+    group.init_weights()
+    after = torch.get_rng_state()
+    state = group.state_dict()
+    for i, cfg in enumerate(member_cfgs):
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        model.init_weights()
+        if i == 0:
+            assert torch.equal(torch.get_rng_state(), after)
+        mine = member_state_dict(state, i)
+        for key, value in model.state_dict().items():
+            if i == 0 or key.startswith(head_prefixes):
+                assert torch.equal(mine[key], value), (i, key)
+
+
 # ----------------------------------------------------------------------------- references
 def direct_cam(feats, weight, k):
     """Class activation map by a loop over pixels: cos(w_k, F(i, j)) for ``feats`` (B, C, H, W),

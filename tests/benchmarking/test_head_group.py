@@ -27,6 +27,18 @@ def _configs(paths):
     return [Config.fromfile(p) for p in paths]
 
 
+def _plain_checkpoint(tmp_path):
+    """A plain tiny Mask R-CNN (seed 0) saved as a checkpoint to retrain from: (its path, its
+    weights)."""
+    from mmengine.config import Config
+    torch.manual_seed(0)
+    plain = build_model(Config.fromfile(str(TINY / 'mask_rcnn_tiny.py')))
+    plain.init_weights()
+    source = tmp_path / 'plain.pth'
+    torch.save({'state_dict': plain.state_dict()}, source)
+    return source, plain.state_dict()
+
+
 def test_partition_groups_runs_that_train_alike(tmp_path, tiny_data):
     """Another RoI head joins; another learning rate, sampler or hook does not; a dataset
     written differently joins only where its training samples are the same (RFS at a threshold
@@ -65,19 +77,12 @@ def test_group_run_trains_heads_together_and_tests_each(tmp_path, tiny_data):
     Each member's checkpoint is an ordinary detector checkpoint: the frozen weights are the
     loaded ones, its box head moved; each has its own test metrics, from one test pass of the
     group, equal to those of tools/test.py on its checkpoint (and its own per-class file)."""
-    from mmengine.config import Config
-
     from ltr_plugins.compat import safe_torch_load
     paths = [_member(tmp_path, 'ce', 'mask_rcnn_tiny.py'),
              _member(tmp_path, 'camc', 'mask_rcnn_camc_iif_tiny.py'),
              _member(tmp_path, 'lr', 'mask_rcnn_tiny.py',
                      'optim_wrapper = dict(optimizer=dict(lr=5e-3))\n')]
-    plain_cfg = Config.fromfile(str(TINY / 'mask_rcnn_tiny.py'))
-    torch.manual_seed(0)
-    plain = build_model(plain_cfg)
-    plain.init_weights()
-    source = tmp_path / 'plain.pth'
-    torch.save({'state_dict': plain.state_dict()}, source)
+    source, weights = _plain_checkpoint(tmp_path)
     members = []
     for p in paths:
         work = tmp_path / ('run_' + p.rsplit('/', 1)[-1][:-3])
@@ -87,7 +92,6 @@ def test_group_run_trains_heads_together_and_tests_each(tmp_path, tiny_data):
     assert 'training 2 heads on one trunk: run_ce, run_camc' in proc.stdout
     assert 'testing 2 heads on one trunk' in proc.stdout
     assert 'lr.py trains alone: optim_wrapper differs' in proc.stdout
-    weights = plain.state_dict()
     for name, group in (('ce', ['run_ce', 'run_camc']), ('camc', ['run_ce', 'run_camc']),
                         ('lr', [])):
         work = tmp_path / f'run_{name}'
@@ -111,6 +115,45 @@ def test_group_run_trains_heads_together_and_tests_each(tmp_path, tiny_data):
                 assert torch.equal(ckpt[key], value), (name, key)
         assert not torch.equal(ckpt['roi_head.bbox_head.fc_reg.weight'],
                                weights['roi_head.bbox_head.fc_reg.weight'])
+
+
+def _make(tmp_path, source, group: str, members) -> dict:
+    """Run head_group with ``members`` ((name, config) pairs) under ``tmp_path/group``: each
+    member's (final box head weights, test metrics)."""
+    from ltr_plugins.compat import safe_torch_load
+    args = []
+    for name, config in members:
+        work = tmp_path / group / name
+        args += ['--member', config, work, work / 'metrics.json']
+    run_tool(['-m', 'ltr_plugins.benchmarking.head_group', '--work-dir',
+              tmp_path / group / 'group', '--load-from', source, *args])
+    made = {}
+    for name, _ in members:
+        work = tmp_path / group / name
+        ckpt = safe_torch_load((work / 'last_checkpoint').read_text().strip())['state_dict']
+        metrics = json.loads((work / 'metrics.json').read_text())
+        made[name] = ({k: v for k, v in ckpt.items() if k.startswith('roi_head.bbox_head.')},
+                      {k: v for k, v in metrics.items() if k.startswith('lvis/')})
+    return made
+
+
+def _same(a, b) -> bool:
+    return a[1] == b[1] and a[0].keys() == b[0].keys() and \
+        all(torch.equal(a[0][k], b[0][k]) for k in a[0])
+
+
+def test_a_run_is_made_the_same_in_any_group(tmp_path, tiny_data):
+    """Whole runs through the runner: a group's first run is its run alone (weights and
+    metrics to the bit), and another member's run is the same in a group of two and of three."""
+    source, _ = _plain_checkpoint(tmp_path)
+    ce, camc = _member(tmp_path, 'ce', 'mask_rcnn_tiny.py'), \
+        _member(tmp_path, 'camc', 'mask_rcnn_camc_iif_tiny.py')
+    two = _make(tmp_path, source, 'two', [('ce', ce), ('camc', camc)])
+    three = _make(tmp_path, source, 'three', [('ce', ce), ('ce_again', ce), ('camc', camc)])
+    alone = _make(tmp_path, source, 'alone', [('ce', ce)])
+    assert _same(two['ce'], alone['ce']) and _same(three['ce'], alone['ce'])
+    assert _same(three['ce_again'], alone['ce'])
+    assert _same(two['camc'], three['camc']) and not _same(two['camc'], two['ce'])
 
 
 def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):

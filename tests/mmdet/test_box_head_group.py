@@ -5,7 +5,7 @@ import copy
 
 import pytest
 import torch
-from ltr_testing import REPO, build_model
+from ltr_testing import REPO, build_model, check_members_start_as_alone
 
 import ltr_plugins  # noqa: F401
 
@@ -94,6 +94,34 @@ def test_each_member_trains_exactly_as_alone():
                 assert torch.equal(value, weights[key]), (i, key)  # frozen: unchanged
         assert any(not torch.equal(mine[k], weights[k]) for k in mine
                    if k.startswith('roi_head.bbox_head.'))
+
+
+def test_each_member_starts_as_alone():
+    """Built and initialised by the runner's steps, each member of a group of a linear, a
+    CAMC + IIF + cosine (a classifier no plain checkpoint has) and another linear box head
+    has the weights of its detector alone; the random state goes on as the first's alone."""
+    cfgs = [_cfg(n) for n in ('mask_rcnn_tiny.py', 'mask_rcnn_camc_iif_tiny.py',
+                              'mask_rcnn_tiny.py')]
+    group_cfg = copy.deepcopy(cfgs[0])
+    group_cfg.model = dict(type='BoxHeadRetrainGroup', members=[c.model for c in cfgs],
+                           data_preprocessor=cfgs[0].model.data_preprocessor)
+    check_members_start_as_alone(group_cfg, cfgs, ('roi_head.', ))
+
+
+def test_the_random_state_goes_on_as_the_first_members():
+    """A member whose loss draws random numbers of its own does not move the group's random
+    state: after a step it is the first member's alone (the next step's samples too)."""
+    _, group, alone, inputs, samples = _setup(['mask_rcnn_tiny.py', 'mask_rcnn_tiny.py'])
+    box_loss = group.members[1].box_loss
+    group.members[1].box_loss = lambda *args: (torch.rand(5), box_loss(*args))[1]
+    group.train()
+    alone[0].train()
+    torch.manual_seed(0)
+    group.loss(inputs, copy.deepcopy(samples))
+    after_group = torch.get_rng_state()
+    torch.manual_seed(0)
+    alone[0].loss(inputs, copy.deepcopy(samples))
+    assert torch.equal(after_group, torch.get_rng_state())
 
 
 def test_members_draw_the_same_roi_samples():

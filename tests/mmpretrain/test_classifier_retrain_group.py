@@ -5,7 +5,7 @@ import copy
 
 import pytest
 import torch
-from ltr_testing import REPO, build_model
+from ltr_testing import REPO, build_model, check_members_start_as_alone
 
 import ltr_plugins  # noqa: F401
 from ltr_plugins.retrain_group import member_state_dict
@@ -78,6 +78,17 @@ def test_each_member_trains_exactly_as_alone():
     assert group.members[1].backbone is group.members[0].backbone
     assert {n.split('.')[1] for n, p in group.named_parameters() if p.requires_grad} == {'0', '1'}
     assert not any(p.requires_grad for p in group.members[0].backbone.parameters())
+
+
+def test_each_member_starts_as_alone():
+    """Built and initialised by the runner's steps, each member of a group of a linear head,
+    a CAMC cosine head and another linear head has the weights of its classifier alone; the
+    random state goes on as the first's alone."""
+    cfgs = [_cfg(n) for n in ('convnet_tiny.py', 'convnet_camc_tiny.py', 'convnet_tiny.py')]
+    group_cfg = copy.deepcopy(cfgs[0])
+    group_cfg.model = dict(type='ClassifierRetrainGroup', members=[c.model for c in cfgs],
+                           data_preprocessor=cfgs[0].data_preprocessor)
+    check_members_start_as_alone(group_cfg, cfgs, ('neck.', 'head.'))
 
 
 def test_a_group_needs_one_frozen_backbone():
