@@ -666,8 +666,8 @@ class Bench:
                   f'threads, this call has {threads} (other rounding, other numbers): not '
                   'reused', flush=True)
             return {}
-        recorded, now = metrics.get('made_from'), self.made_from(row)
-        if recorded is not None and recorded != now:
+        recorded = metrics.get('made_from')  # an old run's sources are not worked out at all
+        if recorded is not None and recorded != (now := self.made_from(row)):
             files = {self.arg(creates) for creates, _ in row.prepare}
             changed = ['its config' if k == 'config' else f'the file {osp.basename(k)}'
                        if k in files else f'the run {k}'
