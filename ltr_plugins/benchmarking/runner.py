@@ -517,10 +517,13 @@ class Bench:
         """Train the unfinished shared-tier runs among ``rows`` (same ``retrain_from``)
         together, their classifiers on one frozen trunk pass per batch, and
         test each (:mod:`.head_group`; a run that would not train exactly as alone in the group
-        trains alone, in the same process). A grouped run's numbers depend on the runs it
-        trains with (the group's random stream does), so once a run that may join the group
-        is to be made, every finished run that was trained in a group is made again with it:
-        the group is then the one a call on a fresh ``--out`` makes. Returns
+        trains alone, in the same process). A grouped run starts from the weights of its run
+        alone and draws the random stream of the group's first run alone, whatever the other
+        members (:class:`~ltr_plugins.retrain_group.RetrainGroup`), so a run to be made that
+        may join the group is made with the first of ``rows`` (made again, to the same
+        numbers), and when that first run is to be made, every run trained in a group is made
+        again with it; a run made outside a group, or in one led by another run, counts as to
+        be made. The runs then have the numbers of a call on a fresh ``--out``. Returns
         ``{row: metrics}`` of the runs made (none when fewer than two are to be made, but for
         one that trained alone last time: :meth:`run` makes it). Each run's ``minutes`` is
         its own test (or, alone, its whole run) plus an equal share of the rest of the call
@@ -535,11 +538,19 @@ class Bench:
 
         def alone(row: Row) -> bool:  # made by head_group as no group member
             return self.recorded(row).get('group') == []
-        needed = [row for row in members
-                  if self.force or not self.finished(row, quiet=True) or outside(row)]
+
+        first = members[0] if members else None
+        leader = first and osp.basename(osp.normpath(self.work_dir(first.config,
+                                                                   first.retrain_from)))
+
+        def misled(row: Row) -> bool:  # trained in a group led by another run: its stream
+            return self.recorded(row).get('group', [leader])[:1] not in ([], [leader])
+        needed = [row for row in members if self.force or not self.finished(row, quiet=True)
+                  or outside(row) or misled(row)]
         todo = needed
         if any(not alone(row) for row in needed):
-            todo = [row for row in members if row in needed or not alone(row)]
+            todo = [row for row in members if row in needed or row is first or
+                    (first in needed and not alone(row))]
         if len(todo) < 2 and not (todo and alone(todo[0])):  # a run that trains alone is
             return {}  # still made by head_group, which records it so ('group': [])
         if len({row.retrain_from for row in todo}) > 1:

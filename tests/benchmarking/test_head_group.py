@@ -1,6 +1,7 @@
 """python -m ltr_plugins.benchmarking.head_group: shared-tier detection runs whose box heads
 train together on one trunk, each tested alone; which runs may join; the runner's accounting."""
 import json
+import os.path as osp
 
 import pytest
 import torch
@@ -160,14 +161,19 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
     """The runs' minutes add up to the call's wall time but for the CE run it made first
     (in their ``sources``, counted once by the table): each its own test plus an equal share of
     the rest; a run trained alone keeps its own minutes; fewer than two runs to make: nothing
-    done here (Bench.run makes it)."""
+    done here (Bench.run makes it). Which runs a later call makes again: a grouped run with
+    the group's first run (whose random stream every member draws), all of them when the first
+    run is to be made."""
     bench = runner.Bench(str(tmp_path), 'demo', seed=0)
     base = 'configs/baselines/demo/mask-rcnn_r18_fpn_sample1e-3_1xb8-6e_demo-lvis.py'
     rows = [Row('control', base, retrain_from=base),
             Row('a', 'configs/cosine/demo/mask-rcnn_r18_fpn_cosine-t20_sample1e-3_1xb8-6e_'
                 'demo-lvis.py', retrain_from=base),
+            Row('c', 'configs/iif/demo/mask-rcnn_r18_fpn_iif-raw_1xb8-6e_demo-lvis.py',
+                retrain_from=base),
             Row('b', 'configs/oltr/demo/mask-rcnn_r18_fpn_oltr-stage2_sample1e-3_1xb8-3e_'
                 'demo-lvis.py', retrain_from=base)]
+    work = {bench.work_dir(row.config, row.retrain_from): row for row in rows}
 
     def make_ce(config):  # the CE model is not made yet: 6 minutes, a run of its own
         bench.made.append(('ce', 6.0))
@@ -175,55 +181,65 @@ def test_bench_run_group_shares_the_wall_time(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bench, 'last_checkpoint', make_ce)
     monkeypatch.setattr(bench, 'config', lambda config, retrain_from: config)
-    clock = iter([100.0, 100.0 + 60 * 16])  # the call takes 16 minutes, 6 of them the CE run
+    clock = iter([100.0, 100.0 + 60 * 19])  # the call takes 19 minutes, 6 of them the CE run
     monkeypatch.setattr(runner.time, 'time', lambda: next(clock))
-    own = {'control': 1.0, 'a': 2.0, 'b': 4.0}
+    own = {'control': 1.0, 'a': 2.0, 'c': 3.0, 'b': 4.0}
     calls = []
 
-    def fake_run(argv, **kwargs):
+    def fake_run(argv, **kwargs):  # head_group: the members but OLTR's head ('b') together
         calls.append(argv)
-        for row in rows:
-            work = bench.work_dir(row.config, row.retrain_from)
-            (tmp_path / work).mkdir(parents=True, exist_ok=True)
-            json.dump({'lvis/segm_AP': 1.0, 'own_minutes': own[row.name],
-                       'group': [] if row.name == 'b' else ['x', 'y']},
-                      open(f'{work}/test_metrics.json', 'w'))
+        made = [argv[i + 2] for i, arg in enumerate(argv) if arg == '--member']
+        group = [osp.basename(w) for w in made if work[w].name != 'b']
+        for w in made:
+            (tmp_path / w).mkdir(parents=True, exist_ok=True)
+            json.dump({'lvis/segm_AP': 1.0, 'own_minutes': own[work[w].name],
+                       'group': [] if work[w].name == 'b' else group},
+                      open(f'{w}/test_metrics.json', 'w'))
     monkeypatch.setattr(runner.subprocess, 'run', fake_run)
+
+    def made_again():  # the rows of run_group's call, in the order given to head_group
+        assert bench.run_group(rows)
+        return [work[calls[-1][i + 2]].name for i, a in enumerate(calls[-1]) if a == '--member']
+
     made = bench.run_group(rows)
     assert len(calls) == 1 and calls[0][calls[0].index('--load-from') + 1] == 'ce.pth'
-    assert calls[0].count('--member') == 3
+    assert calls[0].count('--member') == 4
     minutes = {row.name: m['minutes'] for row, m in made.items()}
-    assert minutes == pytest.approx({'control': 1.0 + 1.5, 'a': 2.0 + 1.5, 'b': 4.0})
-    assert sum(minutes.values()) == pytest.approx(10.0)
+    assert minutes == pytest.approx({'control': 2.0, 'a': 3.0, 'c': 4.0, 'b': 4.0})
+    assert sum(minutes.values()) == pytest.approx(13.0)
     assert all(m['sources'] == {'ce': 6.0} for m in made.values())
     # each run records what it was made from: its own config, the CE run it retrains
     ce = Row('', base).run_name
     assert all(m['made_from'] == bench.made_from(row) and
                m['made_from'][ce] == bench.fingerprint(Row(base, base)) for row, m in made.items())
-    assert len({m['made_from']['config'] for m in made.values()}) == 3
+    assert len({m['made_from']['config'] for m in made.values()}) == 4
     assert bench.run_group(rows) == {}  # all finished now
     assert bench.run_group(rows[:1]) == {}
-    # a grouped run's numbers depend on the runs it trains with: one of them to be made again
-    # makes the group again ('b', which trained alone, stays), as a fresh --out would
     monkeypatch.setattr(runner.time, 'time', lambda: 0.0)
-    files = [tmp_path / bench.work_dir(row.config, row.retrain_from) / 'test_metrics.json'
-             for row in rows]
-    files[1].unlink()
-    assert set(bench.run_group(rows)) == set(rows[:2])
-    assert [calls[-1][i + 2] for i, a in enumerate(calls[-1]) if a == '--member'] == [
-        bench.work_dir(row.config, row.retrain_from) for row in rows[:2]]
+    files = {row.name: tmp_path / bench.work_dir(row.config, row.retrain_from) /
+             'test_metrics.json' for row in rows}
+
+    def edit(name, **fields):
+        files[name].write_text(json.dumps({**json.loads(files[name].read_text()), **fields}))
+    # a grouped run draws the random stream of the group's first run alone, whatever the
+    # others: made again with the first run ('c' and 'b', which trained alone, stay)
+    files['a'].unlink()
+    assert made_again() == ['control', 'a']
+    # the first run to be made again: every member's stream with it
+    edit('control', made_from={'config': 'an edited config'})
+    assert made_again() == ['control', 'a', 'c']
+    # a run trained in a group led by another run drew another stream: made again
+    edit('c', group=['another run', 'c'])
+    assert made_again() == ['control', 'c']
     # only the run that trains alone to be made again: made alone, so that it records
     # 'group': [] (not taken next time for a run made outside its group); the group stays
-    b = json.loads(files[2].read_text())
-    files[2].write_text(json.dumps({**b, 'made_from': {'config': 'an edited config'}}))
-    assert set(bench.run_group(rows)) == {rows[2]}
-    assert [calls[-1][i + 2] for i, a in enumerate(calls[-1]) if a == '--member'] == [
-        bench.work_dir(rows[2].config, rows[2].retrain_from)]
-    # a run made outside its group (Bench.run records no 'group') makes the group again
-    control = json.loads(files[0].read_text())
-    del control['group']
-    files[0].write_text(json.dumps({**control, 'made_from': bench.made_from(rows[0])}))
-    assert set(bench.run_group(rows)) == set(rows[:2])
+    edit('b', made_from={'config': 'an edited config'})
+    assert made_again() == ['b']
+    # a run made outside its group (Bench.run records no 'group') is made again with it
+    a = json.loads(files['a'].read_text())
+    del a['group']
+    files['a'].write_text(json.dumps({**a, 'made_from': bench.made_from(rows[1])}))
+    assert made_again() == ['control', 'a']
 
 
 def test_classification_runs_train_on_one_backbone(tmp_path, tiny_data):
