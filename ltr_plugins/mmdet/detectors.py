@@ -136,7 +136,11 @@ class BoxHeadRetrainGroup(RetrainGroup):
     random-number state (torch's CPU generator, and CUDA's when present). Members with the same
     assigner and sampler (the trunk's ``train_cfg`` is shared) thus draw the same RoI samples,
     and a member whose head draws no random numbers of its own gets, step for step, the losses
-    and gradients of its run alone. The losses are the members', keyed ``m<i>.<loss>``.
+    and gradients of its run alone. The losses are the members', keyed ``m<i>.<loss>``. Each
+    member starts from the weights of its run alone (a classifier no checkpoint gives
+    included), and the group draws the random stream of its first member's run alone: the first
+    member's run is its run alone, and another member's run is the same in any group with the
+    same first member.
 
     Prediction (:meth:`~ltr_plugins.retrain_group.RetrainGroup.predict`), per batch: the
     features and RPN proposals once (:meth:`BoxHeadRetrainDetector.predict_trunk`); then each

@@ -18,7 +18,9 @@ class ClassifierRetrainGroup(RetrainGroup):
     Per batch: the backbone's features once, without autograd; then each member's neck (if
     any) and ``head.loss`` on them, from the same random-number state. A member whose neck and
     head draw no random numbers gets, step for step, the losses and gradients of its run alone.
-    The losses are the members', keyed ``m<i>.<loss>``. Prediction
+    The losses are the members', keyed ``m<i>.<loss>``. Each member starts from the weights of
+    its run alone, and the group draws the random stream of its first member's run alone
+    (:class:`~ltr_plugins.retrain_group.RetrainGroup`). Prediction
     (:meth:`~ltr_plugins.retrain_group.RetrainGroup.predict`): the backbone's features once per
     batch, then each member's neck and ``head.predict``, as ``ImageClassifier.predict``.
 

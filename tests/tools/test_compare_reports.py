@@ -123,6 +123,25 @@ def test_the_quick_tier_made_in_a_fresh_folder_with_records_equals_the_page_befo
         'Instance segmentation (LVIS-format) — shared-backbone tier'}
 
 
+def test_a_grouped_run_is_the_same_measurement_on_the_quick_and_full_pages():
+    """docs/benchmarks/README.md ("Reuse") says that since the groups start every member as
+    alone and draw the control's stream, the quick and full tiers' pages agree in every cell
+    of the rows both have, and that against the pages made by the earlier groups only the
+    detection shared tier differs: 44 cells of the full tier, 37 of the quick tier."""
+    pages = REPO / 'docs' / 'benchmarks'
+    quick, full, full_before, quick_before = (
+        report.results_tables((pages / p).read_text()) for p in (
+            'quick_regroup_demo.md', 'full_regroup_demo.md', 'full_jobs_demo.md',
+            'quick_demo_reuse.md'))
+    differences, _, _, equal = cr.compare(quick, full)
+    assert (differences, equal) == ([], 152)
+    shared_det = {'Instance segmentation (LVIS-format) — shared-backbone tier'}
+    for before, now, count in ((full_before, full, 44), (quick_before, quick, 37)):
+        differences, only_one, only_other, _ = cr.compare(before, now)
+        assert len(differences) == count and {d[0] for d in differences} == shared_det
+        assert only_one == only_other == []
+
+
 def test_the_one_thread_table_is_the_two_pages():
     """docs/benchmarks/README.md ("Another rounding") tables each method row's tail Δ and
     verdict on the 2-thread and the 1-thread quick-tier pages, and counts 6 changed verdicts:
