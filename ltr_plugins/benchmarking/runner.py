@@ -679,9 +679,10 @@ class Bench:
             return {}
         recorded = metrics.get('made_from')  # an old run's sources are not worked out at all
         if recorded is not None and recorded != (now := self.made_from(row)):
-            files = {self.arg(creates) for creates, _ in row.prepare}
+            # a prepared file is keyed by its path (a run by its name: no '/'), the path of the
+            # folder it was made in for a record of another (copied, moved) folder
             changed = ['its config' if k == 'config' else f'the file {osp.basename(k)}'
-                       if k in files else f'the run {k}'
+                       if '/' in k else f'the run {k}'
                        for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k)]
             if row not in self._not_reused:
                 self._not_reused.add(row)

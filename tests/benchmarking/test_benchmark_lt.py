@@ -204,7 +204,9 @@ def test_a_run_is_redone_when_its_config_or_a_run_it_reads_changed(
         tmp_path, monkeypatch, capsys, own_schedules):
     """A finished run records what it was made from (its resolved config, the fingerprint of
     every run it reads): an edit of a value in its config, or in a base the config inherits,
-    redoes it, and every run that reads it; a comment does not."""
+    redoes it, and every run that reads it; a comment does not. A prepared file of another
+    folder (a copied ``--out``) is named as a file."""
+    import json
     base = tmp_path / 'my_base.py'
     base.write_text(f'_base_ = {str(REPO / suites.CLS_CE)!r}\n')
     ce = tmp_path / 'my_ce.py'
@@ -237,6 +239,14 @@ def test_a_run_is_redone_when_its_config_or_a_run_it_reads_changed(
         'changed since the run was made: the run my_ce; not reused') for line in lines), lines
     assert fresh.run(posthoc)['made_from']['my_ce'] == fresh.fingerprint(ce_row)
     assert bench().finished(posthoc) and bench().finished(ce_row)
+    # a file prepared in another folder (the record of a copied --out) is named as a file
+    metrics_file = out / posthoc.run_name / 'test_metrics.json'
+    metrics = json.loads(metrics_file.read_text())
+    metrics['made_from']['/elsewhere/seed_0/anchors.safetensors'] = 'digest'
+    metrics_file.write_text(json.dumps(metrics))
+    assert bench().finished(posthoc) == {}
+    assert capsys.readouterr().out.rstrip().endswith(
+        'changed since the run was made: the file anchors.safetensors; not reused')
 
 
 def _record_runs(monkeypatch) -> list:
