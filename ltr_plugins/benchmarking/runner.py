@@ -302,6 +302,21 @@ def rel_to_root(path: str) -> str:
     return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
+def last_checkpoint_in(work_dir: str) -> str:
+    """The checkpoint that ``<work_dir>/last_checkpoint`` names, taken from ``work_dir``:
+    mmengine records its absolute path, which in a copied or moved ``--out`` still points into
+    the folder the run was made in (a file that may be gone since, or another run's). Raises
+    FileNotFoundError naming both when the file is not in ``work_dir``."""
+    record = osp.join(work_dir, 'last_checkpoint')
+    with open(record) as f:
+        name = osp.basename(f.read().strip())
+    path = osp.join(work_dir, name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{record} names the checkpoint {name}, which is not in '
+                                f'{work_dir}')
+    return path
+
+
 def digest(obj: Any) -> str:
     """A short digest of a JSON-like value (dict keys in sorted order)."""
     text = json.dumps(obj, sort_keys=True, default=repr)
@@ -337,8 +352,8 @@ class Bench:
         # once per call (a bench is one call's seed): configs as loaded, their run configs'
         # digests by path, :meth:`made_from` by row
         self._loaded: Dict[str, dict] = {}
-        self._digests: Dict[str, str] = {}
-        self._made_from: Dict[Row, Dict[str, str]] = {}
+        self._runs: Dict[str, dict] = {}
+        self._made_from: Dict[Tuple[Row, bool], Dict[str, str]] = {}
         self._not_reused: set = set()  # runs :meth:`finished` said so of (once each)
 
     def work_dir(self, config: str, retrain_from: Optional[str] = None) -> str:
@@ -362,7 +377,7 @@ class Bench:
         with _CONFIG_LOCK:
             run = retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(),
                            self.seed, retrain, loaded)
-        self._digests[path] = digest(run)
+        self._runs[path] = run
         return path
 
     def load(self, config: str) -> dict:
@@ -376,12 +391,30 @@ class Bench:
                 self._loaded[path] = Config.fromfile(path).to_dict()
         return copy.deepcopy(self._loaded[path])
 
-    def config_digest(self, config: str, retrain_from: Optional[str] = None) -> str:
+    def config_digest(self, config: str, retrain_from: Optional[str] = None,
+                      portable: bool = True) -> str:
         """The :func:`digest` of the config ``config``'s run is made from (:meth:`config`,
-        every ``_base_`` merged): an edit of any value in it or in a file it inherits changes
-        it, a comment or a reformatting does not."""
+        every ``_base_`` merged; ``portable``: with :meth:`portable` paths): an edit of any
+        value in it or in a file it inherits changes it, a comment or a reformatting does not."""
         path = self.config(config, retrain_from)
-        return self._digests.get(path) or digest(self.load(path))
+        run = self._runs[path] if path in self._runs else self.load(path)
+        return digest(self.portable(run) if portable else run)
+
+    def portable(self, obj: Any) -> Any:
+        """The JSON-like value ``obj`` with every path under this bench's output folder (in
+        any string or dict key, absolute or as :meth:`out_rel`) written ``<out>/...``: what a
+        run is made from does not depend on where ``--out`` is, so a copied or moved folder
+        reuses its runs."""
+        if isinstance(obj, dict):
+            return {self.portable(k): self.portable(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return type(obj)(self.portable(v) for v in obj)
+        if isinstance(obj, str):
+            for root in (self.out, self.out_rel()):
+                rest = _under(obj, root) if obj.startswith(root) else None
+                if rest is not None:
+                    return '<out>' + (f'/{rest}' if rest else '')
+        return obj
 
     def out_rel(self) -> str:
         """``out`` relative to the repository root when inside it (as configs refer to it)."""
@@ -402,8 +435,7 @@ class Bench:
     def last_checkpoint(self, config: str) -> str:
         """Train ``config`` (as a benchmark run) if needed; its last checkpoint."""
         self.run(Row(config, config))
-        with open(osp.join(self.work_dir(config), 'last_checkpoint')) as f:
-            return f.read().strip()
+        return last_checkpoint_in(self.work_dir(config))
 
     def named_runs(self, row: Row) -> List[str]:
         """The configs of the runs whose files ``row``'s config names (:func:`runs_named`,
@@ -415,31 +447,36 @@ class Bench:
             d.pop('load_from', None)
         return [config_of_run(name, row.config) for name in runs_named(d) if name != own]
 
-    def made_from(self, row: Row) -> Dict[str, str]:
+    def made_from(self, row: Row, portable: bool = True) -> Dict[str, str]:
         """What ``row``'s run is made from, as digests: ``config``, its run config
         (:meth:`config_digest`); every run it reads (the model it starts from,
         retrains or tests, a run its config names), by run name, that run's :meth:`fingerprint`;
         every ``prepare`` step, by output file, the digest of its arguments with each run
         they read replaced by that run's fingerprint. Computed from the configs as they are
         now, nothing is run; recorded with the run's metrics, so :meth:`finished` redoes a run
-        whose configs changed since, or whose sources did."""
-        if row not in self._made_from:
-            parts = {'config': self.config_digest(row.config, row.retrain_from)}
+        whose configs changed since, or whose sources did. Paths under ``--out`` are written
+        ``<out>/...`` (:meth:`portable`); ``portable=False``: as they are, the records of runs
+        made before 2026-12-07 (:meth:`finished` still reuses those)."""
+        key = (row, portable)
+        if key not in self._made_from:
+            keep = self.portable if portable else (lambda obj: obj)
+            parts = {'config': self.config_digest(row.config, row.retrain_from, portable)}
             for config in [*self.named_runs(row), row.load_from, row.retrain_from,
                            row.checkpoint_from]:
                 if config:
-                    parts[Row('', config).run_name] = self.fingerprint(Row(config, config))
+                    parts[Row('', config).run_name] = self.fingerprint(Row(config, config),
+                                                                       portable)
             for creates, argv in row.prepare:
-                parts[self.arg(creates)] = digest([self.fingerprint(Row(a[1], a[1]))
-                                                   if isinstance(a, tuple) else self.arg(a)
-                                                   for a in argv])
-            self._made_from[row] = parts
-        return self._made_from[row]
+                parts[keep(self.arg(creates))] = digest(
+                    [self.fingerprint(Row(a[1], a[1]), portable) if isinstance(a, tuple)
+                     else keep(self.arg(a)) for a in argv])
+            self._made_from[key] = parts
+        return self._made_from[key]
 
-    def fingerprint(self, row: Row) -> str:
+    def fingerprint(self, row: Row, portable: bool = True) -> str:
         """The :func:`digest` of :meth:`made_from`: equal for two runs made from the same
         configs and sources (the code is not part of it: see ``--force``)."""
-        return digest(self.made_from(row))
+        return digest(self.made_from(row, portable))
 
     def prepare(self, row: Row) -> None:
         """Make what ``row``'s run reads before it starts: the runs its config names
@@ -452,15 +489,20 @@ class Bench:
         parts = self.made_from(row)
         for creates, argv in row.prepare:
             creates = self.arg(creates)
+            now = parts[self.portable(creates)]
             record = osp.join(ROOT, creates + '.made_from')
             made = None
             if osp.isfile(record):
                 with open(record) as f:
                     made = f.read().strip()
-            if self.force or not osp.exists(osp.join(ROOT, creates)) or made != parts[creates]:
+            if made not in (None, now) and \
+                    made == self.made_from(row, portable=False).get(creates):
+                made = now  # recorded with the paths as they are (before 2026-12-07)
+                atomic_write_text(record, now + '\n')
+            if self.force or not osp.exists(osp.join(ROOT, creates)) or made != now:
                 subprocess.run([sys.executable, *[self.arg(a) for a in argv]], cwd=ROOT,
                                check=True)
-                atomic_write_text(record, parts[creates] + '\n')
+                atomic_write_text(record, now + '\n')
 
     def _made_since(self, mark: int) -> Dict[str, float]:
         """``{run name: minutes}`` of the runs made since ``len(self.made)`` was ``mark``."""
@@ -626,12 +668,9 @@ class Bench:
             if 'test_trunk_gflop' in cached and cached.get('config', config) == config:
                 return cached
         source = row.retrain_from or row.load_from or row.checkpoint_from
-        ckpt_file = osp.join(self.work_dir(source) if source else
-                             self.work_dir(row.config, row.retrain_from), 'last_checkpoint')
-        ckpt = None
-        if osp.isfile(ckpt_file):
-            with open(ckpt_file) as f:
-                ckpt = f.read().strip()
+        ckpt_dir = self.work_dir(source or row.config, None if source else row.retrain_from)
+        ckpt = last_checkpoint_in(ckpt_dir) \
+            if osp.isfile(osp.join(ckpt_dir, 'last_checkpoint')) else None
         counted = count_run_flops(osp.join(ROOT, self.config(row.config, row.retrain_from)),
                                   ckpt)
         result = {'train_gflop': 0.0 if row.checkpoint_from else counted['train_gflop'],
@@ -679,11 +718,17 @@ class Bench:
             return {}
         recorded = metrics.get('made_from')  # an old run's sources are not worked out at all
         if recorded is not None and recorded != (now := self.made_from(row)):
-            # a prepared file is keyed by its path (a run by its name: no '/'), the path of the
-            # folder it was made in for a record of another (copied, moved) folder
-            changed = ['its config' if k == 'config' else f'the file {osp.basename(k)}'
-                       if '/' in k else f'the run {k}'
-                       for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k)]
+            if recorded == self.made_from(row, portable=False):  # recorded with the paths as
+                metrics['made_from'] = now  # they are (before 2026-12-07), the same sources
+                atomic_write_json(osp.join(self.work_dir(row.config, row.retrain_from),
+                                           'test_metrics.json'), metrics)
+                return metrics
+            # a prepared file is keyed by its path (a run by its name: no '/'): <out>/..., or
+            # in a record made before 2026-12-07 the path of the folder it was made in
+            changed = list(dict.fromkeys(
+                'its config' if k == 'config' else f'the file {osp.basename(k)}'
+                if '/' in k else f'the run {k}'
+                for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k)))
             if row not in self._not_reused:
                 self._not_reused.add(row)
                 print(f'[benchmark] {label}: changed since the run was made: '

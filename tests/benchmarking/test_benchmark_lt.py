@@ -250,9 +250,9 @@ def test_a_run_is_redone_when_its_config_or_a_run_it_reads_changed(
 
 
 def _record_runs(monkeypatch) -> list:
-    """subprocess.run of the runner replaced: a run writes its metrics and last_checkpoint, a
-    prepare step its ``--out`` file; the returned list gets each run's work dir name / each
-    step's script name, in order."""
+    """subprocess.run of the runner replaced: a run writes its metrics, checkpoint and
+    last_checkpoint, a prepare step its ``--out`` file; the returned list gets each run's work
+    dir name / each step's script name, in order."""
     import json
     import os.path as osp
     calls = []
@@ -262,6 +262,7 @@ def _record_runs(monkeypatch) -> list:
             work_dir = argv[argv.index('--work-dir') + 1]
             calls.append(osp.basename(work_dir))
             Path(work_dir, 'test_metrics.json').write_text(json.dumps({'lvis/segm_APr': 0.1}))
+            Path(work_dir, 'epoch_1.pth').write_text('weights')
             Path(work_dir, 'last_checkpoint').write_text(osp.join(work_dir, 'epoch_1.pth'))
         else:  # the prepare step
             calls.append(osp.basename(argv[1]))
@@ -301,6 +302,98 @@ def test_a_prepare_step_is_redone_with_the_run_it_reads(tmp_path, monkeypatch, o
     del calls[:]
     bench().run(lgr)
     assert calls == chain
+
+
+def _lgr_chain():
+    """The detection LGR row and the runs it is made from, in the order they are made: the
+    classification CE model, VL-LTR stage 1 (its config names CE's checkpoint), the anchor
+    selection, LGR."""
+    lgr = next(row for row in suites.SUITES['all']['det'] if 'vlltr-lgr' in row.config)
+    return lgr, [suites.Row('', suites.CLS_CE).run_name,
+                 suites.Row('', suites._VL_PRETRAIN).run_name, 'select_anchor_sentences.py',
+                 lgr.run_name]
+
+
+def test_a_copied_out_reuses_its_runs(tmp_path, monkeypatch, own_schedules):
+    """What a run is made from names the files of its ``--out`` as ``<out>/...``: the LGR chain
+    made in one folder is reused from a copy of it (the original removed), nothing made
+    again, and the checkpoints it hands on are the copy's, though each ``last_checkpoint``
+    (mmengine's absolute path) still names the original folder."""
+    import shutil
+    calls = _record_runs(monkeypatch)
+    lgr, chain = _lgr_chain()
+    blt.Bench(str(tmp_path / 'a' / 'seed_0'), 'demo', seed=0).run(lgr)
+    assert calls == chain
+    shutil.copytree(tmp_path / 'a', tmp_path / 'b')
+    shutil.rmtree(tmp_path / 'a')
+    copy = blt.Bench(str(tmp_path / 'b' / 'seed_0'), 'demo', seed=0)
+    assert copy.run(lgr) and calls == chain
+    ce_dir = tmp_path / 'b' / 'seed_0' / chain[0]
+    assert str(tmp_path / 'a') in (ce_dir / 'last_checkpoint').read_text()
+    assert copy.last_checkpoint(suites.CLS_CE) == str(ce_dir / 'epoch_1.pth')
+    # the copy's stage-1 overlay names the copy's files, and its fingerprint is the original's
+    assert str(tmp_path / 'b' / 'seed_0') in (
+        tmp_path / 'b' / 'seed_0' / 'configs' / (chain[1] + '.py')).read_text()
+    (ce_dir / 'epoch_1.pth').unlink()
+    with pytest.raises(FileNotFoundError, match=f'{ce_dir}/last_checkpoint names the '
+                       'checkpoint epoch_1.pth, which is not in'):
+        copy.last_checkpoint(suites.CLS_CE)
+
+
+def test_records_made_with_the_paths_as_they_are_are_reused_once_upgraded(
+        tmp_path, monkeypatch, own_schedules):
+    """Runs recorded before 2026-12-07 (``made_from`` with the paths of their folder as they
+    are, the prepared file keyed by its path) are reused in that folder, nothing made again,
+    and their records rewritten with ``<out>`` paths when looked at; the same records in a copy
+    of the folder name another folder and are made again."""
+    import json
+    import shutil
+    calls = _record_runs(monkeypatch)
+    lgr, chain = _lgr_chain()
+    out = tmp_path / 'a' / 'seed_0'
+    bench = blt.Bench(str(out), 'demo', seed=0)
+    bench.run(lgr)
+    rows = [suites.Row(suites.CLS_CE, suites.CLS_CE),
+            suites.Row(suites._VL_PRETRAIN, suites._VL_PRETRAIN), lgr]
+    for row in rows:
+        metrics_file = out / row.run_name / 'test_metrics.json'
+        metrics = json.loads(metrics_file.read_text())
+        old = bench.made_from(row, portable=False)
+        # CE's config names no file of the folder; stage 1's names CE's, LGR reads both
+        assert (old != metrics['made_from']) == (row is not rows[0]), row
+        metrics_file.write_text(json.dumps(dict(metrics, made_from=old)))
+    (creates, _), = lgr.prepare
+    anchors = bench.arg(creates)
+    assert anchors.startswith(str(out)) and bench.portable(anchors).startswith('<out>/')
+    Path(anchors + '.made_from').write_text(bench.made_from(lgr, portable=False)[anchors])
+    shutil.copytree(tmp_path / 'a', tmp_path / 'b')
+    again = blt.Bench(str(out), 'demo', seed=0)
+    again.run(lgr)
+    assert calls == chain
+    for row in rows:  # each record rewritten once its run is looked at
+        assert again.finished(row, quiet=True)
+        made = json.loads((out / row.run_name / 'test_metrics.json').read_text())['made_from']
+        assert made == again.made_from(row)
+    again.prepare(lgr)  # as before LGR is made again: the anchors are not selected again
+    assert calls == chain and Path(anchors + '.made_from').read_text().strip() == \
+        again.made_from(lgr)[again.portable(anchors)]
+    del calls[:]
+    blt.Bench(str(tmp_path / 'b' / 'seed_0'), 'demo', seed=0).run(lgr)
+    assert calls == chain[1:]  # CE's config names no path: its record is the same either way
+
+
+def test_portable_paths_name_the_output_folder_folder_by_folder():
+    """An output folder inside the repository appears in configs relative to it and, in a
+    prepare step's config argument, absolute: both become ``<out>``; a folder that only starts
+    with the same letters does not."""
+    out = str(REPO / 'work_dirs' / 'x' / 'seed_0')
+    bench = blt.Bench(out, 'demo', seed=0)
+    assert bench.out_rel() == 'work_dirs/x/seed_0'
+    assert bench.portable({'load_from': 'work_dirs/x/seed_0/ce/epoch_30.pth',
+                           out + '/anchors.json': [out, out + '/', 'work_dirs/x/seed_01/a',
+                                                   'data/demo/lvis', 3]}) == \
+        {'load_from': '<out>/ce/epoch_30.pth',
+         '<out>/anchors.json': ['<out>', '<out>', 'work_dirs/x/seed_01/a', 'data/demo/lvis', 3]}
 
 
 def _state_shapes(path) -> dict:
@@ -432,7 +525,7 @@ class _Clock:
 
 def _fake_subprocess(clock, minutes_of):
     """subprocess.run of the runner: a train_test / test call 'takes' minutes_of[run name]
-    minutes and writes the run's metrics and last_checkpoint."""
+    minutes and writes the run's metrics, checkpoint and last_checkpoint."""
     import json
     import os.path as osp
 
@@ -441,6 +534,7 @@ def _fake_subprocess(clock, minutes_of):
         name = osp.basename(osp.normpath(work_dir))
         clock.now += 60 * minutes_of[name]
         Path(work_dir, 'test_metrics.json').write_text(json.dumps({'accuracy/few': 1.0}))
+        Path(work_dir, 'epoch_1.pth').write_text('weights')
         Path(work_dir, 'last_checkpoint').write_text(osp.join(work_dir, 'epoch_1.pth'))
     return run
 
