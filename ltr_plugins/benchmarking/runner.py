@@ -349,8 +349,8 @@ class Bench:
         self.jobs = jobs
         #: (run name, minutes) of every run this bench made, in order (see :meth:`_made_since`)
         self.made: List[Tuple[str, float]] = []
-        # once per call (a bench is one call's seed): configs as loaded, their run configs'
-        # digests by path, :meth:`made_from` by row
+        # once per call (a bench is one call's seed): configs as loaded, their run configs by
+        # path, :meth:`made_from` by row (and form)
         self._loaded: Dict[str, dict] = {}
         self._runs: Dict[str, dict] = {}
         self._made_from: Dict[Tuple[Row, bool], Dict[str, str]] = {}
@@ -410,7 +410,7 @@ class Bench:
         if isinstance(obj, (list, tuple)):
             return type(obj)(self.portable(v) for v in obj)
         if isinstance(obj, str):
-            for root in (self.out, self.out_rel()):
+            for root in (self.out, self.out_rel()):  # _under alone takes '/a/b' for 'a/b'
                 rest = _under(obj, root) if obj.startswith(root) else None
                 if rest is not None:
                     return '<out>' + (f'/{rest}' if rest else '')
