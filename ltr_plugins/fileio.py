@@ -1,11 +1,14 @@
-"""Atomic file writes: an interrupted tool leaves the old file or none, never half a file."""
+"""Atomic file writes: an interrupted tool leaves the old file or none, never half a file; and
+file locks between processes."""
 import csv
+import fcntl
 import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Iterable, Iterator, Sequence, Union
 
 
 def read_text(path: Union[str, Path], what: str = 'file') -> str:
@@ -55,3 +58,41 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buf.getvalue()
+
+
+class LockHeld(RuntimeError):
+    """:func:`file_lock` with ``wait=False`` found the lock held; ``holder`` is what the holding
+    process wrote into the lock file (who it is), '' if nothing."""
+
+    def __init__(self, path: Union[str, Path], holder: str):
+        self.path, self.holder = str(path), holder
+        super().__init__(f'{path} is held by {holder or "another process"}')
+
+
+@contextmanager
+def file_lock(path: Union[str, Path], holder: str = '', wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created, with its folder) inside the block.
+
+    The kernel releases the lock when its holder ends, however it ends, so a crashed holder
+    leaves no stale lock (the file stays; its text is not a lock). ``holder``: written into the
+    file once the lock is held, for whoever finds it held. ``wait=False``: raise
+    :class:`LockHeld` at once instead of waiting. Two opens of the same file exclude each other
+    in one process too (the lock belongs to the open file, not the process).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a+', encoding='utf-8') as f:  # 'a+': the holder's text stays until held
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            f.seek(0)
+            raise LockHeld(path, f.read().strip()) from None
+        try:
+            if holder:
+                f.seek(0)
+                f.truncate()
+                f.write(holder + '\n')
+                f.flush()
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

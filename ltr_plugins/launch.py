@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import fcntl
 import os
 import os.path as osp
-from contextlib import contextmanager
-from typing import Dict, Iterator, Optional
+from typing import Dict, Optional
 
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 from mmengine.logging import print_log
 
 from .datasets.layout_check import require_complete_layout
+from .fileio import file_lock
 from .repeatability import (add_repeatability_args, apply_repeatability_args, log_repeatability,
                             prepare_deterministic)
 
@@ -298,17 +297,6 @@ def setup_distributed(cfg: Config) -> None:
                                  broadcast_buffers=False)
 
 
-@contextmanager
-def _file_lock(path: str) -> Iterator[None]:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def prepare_embedded_data(cfg: Config) -> None:
     """Generate the embedded data a config asks for with ``embedded_data=dict(preset, root,
     seed=0, tasks=(...))``. Idempotent; a file lock keeps parallel ranks from racing."""
@@ -317,7 +305,7 @@ def prepare_embedded_data(cfg: Config) -> None:
         return
     from .datasets.generator import generate
     root = spec['root']
-    with _file_lock(osp.join(osp.dirname(osp.abspath(root)), f'.{osp.basename(root)}.lock')):
+    with file_lock(osp.join(osp.dirname(osp.abspath(root)), f'.{osp.basename(root)}.lock')):
         generate(root, preset=spec.get('preset', 'demo'), seed=spec.get('seed', 0),
                  tasks=tuple(spec.get('tasks', ('det', 'cls'))))
 

@@ -34,6 +34,10 @@ call; seeds share nothing but the data). Every run keeps its thread count (torch
 or ``OMP_NUM_THREADS``), so its numbers are those of a serial call, bit for bit; the runs'
 OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set), else threads of one
 run spin on the cores the other runs need (measured: a detection step 4x slower).
+
+A call holds each of its seed folders (``<out>/seed_<S>/.benchmark_lt.lock``, :func:`hold`)
+until it ends: a second call on a held folder would train into the same work dirs, so it stops
+before making anything and names the folder and the call that holds it.
 """
 import argparse
 import os
@@ -42,13 +46,16 @@ import platform
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..benchmarking import report, runner
 from ..benchmarking.suites import (DEFAULT_OUT, ROOT, SUITES, TIERS, Row, columns, table_title,
                                    tables_of, tier_of)
-from ..fileio import atomic_write_text
+from ..fileio import LockHeld, atomic_write_text, file_lock
+
+#: the file in each seed folder that a call holds while it runs (:func:`hold`)
+LOCK = '.benchmark_lt.lock'
 
 
 def selected(args: argparse.Namespace, row: Row) -> bool:
@@ -150,7 +157,6 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     benches = [runner.Bench(osp.join(out, f'seed_{seed}'), args.preset, args.force, seed,
                             jobs=min(args.jobs, len(args.seeds)))
                for seed in args.seeds]
-    budget = f', {schedule(args.preset)}' if schedule(args.preset) else ''
     cmd = f'python tools/benchmark_lt.py --suite {args.suite} --tasks {" ".join(args.tasks)}'
     if os.environ.get('OMP_NUM_THREADS'):
         # the thread count decides the rounding (docs/reliability.md): a rerun needs it too
@@ -162,6 +168,37 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     cmd += ' --seeds ' + ' '.join(map(str, args.seeds))
     if args.jobs > 1:
         cmd += f' --jobs {args.jobs}'
+    with ExitStack() as held:  # one call per seed folder: two would make the same runs
+        for bench in benches:
+            held.enter_context(hold(bench.out, cmd))
+        return make_and_table(args, out, benches, cmd, start)
+
+
+@contextmanager
+def hold(folder: str, cmd: str) -> Iterator[None]:
+    """The call's lock on a seed folder (``<folder>/.benchmark_lt.lock``, see
+    :func:`ltr_plugins.fileio.file_lock`): SystemExit naming the folder and the call holding
+    it when another call does, since both would train into the same work dirs and overwrite
+    each other's checkpoints and records. A call that ended, however, holds nothing."""
+    path = osp.join(folder, LOCK)
+    try:
+        with file_lock(path, f'pid {os.getpid()} since {time.strftime("%Y-%m-%d %H:%M:%S")}: '
+                             f'{cmd}', wait=False):
+            yield
+    except LockHeld as e:
+        if e.path != path:
+            raise
+        raise SystemExit(f'benchmark_lt: {folder} is in use by another call '
+                         f'({e.holder or "it did not say which"}); wait for it to end, or give '
+                         'this call another --out (a copy of a finished --out reuses its '
+                         'runs)') from None
+
+
+def make_and_table(args: argparse.Namespace, out: str, benches: Sequence[runner.Bench],
+                   cmd: str, start: float) -> str:
+    """The body of :func:`main` once its seed folders are held: make (or reuse) the runs,
+    write the tables, plots and ``--report`` page; returns the markdown."""
+    budget = f', {schedule(args.preset)}' if schedule(args.preset) else ''
     seeds = ('one seed: no intervals, no verdicts' if len(args.seeds) == 1 else
              f'{len(args.seeds)} seeds: mean ± std; Δ = paired difference to the first row, '
              '95% Student-t interval over the seeds')

@@ -689,3 +689,40 @@ def test_benches_of_several_seeds_write_their_configs_from_threads(tmp_path):
     with ThreadPoolExecutor(3) as pool:
         paths = list(pool.map(lambda b: [b.config(config) for _ in range(3)][-1], benches))
     assert [_load(p).randomness.seed for p in paths] == [0, 1, 2]
+
+
+def test_a_seed_folder_takes_one_call_at_a_time(tmp_path, monkeypatch, own_schedules):
+    """Two calls on the same seed folder would train into the same work dirs: a call holds
+    each of its seed folders while it runs (its runs see the folder held, by a holder naming
+    the call); a second call on a held folder stops before making anything, naming the folder
+    and the call that holds it; other seeds of the same --out, and the folder once released,
+    are free."""
+    import os
+
+    from ltr_plugins.fileio import LockHeld, file_lock
+    argv = ['--suite', 'quick', '--tasks', 'cls', '--out', str(tmp_path)]
+    seen = []
+
+    def run(self, row):
+        with pytest.raises(LockHeld) as e:
+            with file_lock(os.path.join(self.out, tool.LOCK), wait=False):
+                pass
+        seen.append((self.seed, e.value.holder))
+        return {'accuracy/top1': 50.0, 'accuracy/few': 1.0, 'minutes': 1.0}
+
+    monkeypatch.setattr(blt.Bench, 'run', run)
+    monkeypatch.setattr(blt.Bench, 'run_group', lambda self, rows: {})
+    held = tmp_path / 'seed_1' / tool.LOCK
+    with file_lock(held, 'pid 123 since then: python tools/benchmark_lt.py --seeds 1'):
+        with pytest.raises(SystemExit, match=r'seed_1 is in use by another call \(pid 123 '
+                                             r'since then: python tools/benchmark_lt.py '
+                                             r'--seeds 1\)'):
+            tool.main([*argv, '--seeds', '0', '1'])
+        assert seen == []  # not even seed 0 was made
+        tool.main([*argv, '--seeds', '0', '2'])
+    assert {seed for seed, _ in seen} == {0, 2}
+    assert all(f'pid {os.getpid()} since ' in holder and
+               'benchmark_lt.py --suite quick --tasks cls --seeds 0 2' in holder
+               for _, holder in seen)
+    tool.main([*argv, '--seeds', '1'])  # released
+    assert seen[-1][0] == 1

@@ -925,3 +925,38 @@ def test_interrupted_writes_leave_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(_Killed):
         original(local_backend.LocalBackend(), b'x' * 1000, str(ckpt))
     assert ckpt.read_bytes() == b'x' * 500
+
+
+def test_file_lock_excludes_other_holders_and_dies_with_its_holder(tmp_path):
+    """``fileio.file_lock``: held, a second holder (another open in this process, or another
+    process) is refused at once with ``wait=False`` and told who holds it; a holder that is
+    killed leaves no lock behind (the kernel releases it), and its text is replaced by the next
+    holder's."""
+    import signal
+    import subprocess
+    import sys
+
+    from ltr_plugins.fileio import LockHeld, file_lock
+    path = tmp_path / 'sub' / 'x.lock'
+    with file_lock(path, 'first holder'):
+        with pytest.raises(LockHeld, match='held by first holder') as e:
+            with file_lock(path, 'second', wait=False):
+                pass
+        assert e.value.path == str(path) and e.value.holder == 'first holder'
+    with file_lock(path, 'second', wait=False):  # released at the end of the block
+        assert path.read_text() == 'second\n'
+    code = ('import sys, time; from ltr_plugins.fileio import file_lock\n'
+            'with file_lock(sys.argv[1], "pid in a child"):\n'
+            '    print("held", flush=True); time.sleep(60)\n')
+    child = subprocess.Popen([sys.executable, '-c', code, str(path)], stdout=subprocess.PIPE,
+                             text=True, cwd=str(Path(__file__).parents[2]))
+    try:
+        assert child.stdout.readline().strip() == 'held'
+        with pytest.raises(LockHeld, match='pid in a child'):
+            with file_lock(path, 'parent', wait=False):
+                pass
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    with file_lock(path, 'after the kill', wait=False):
+        assert path.read_text() == 'after the kill\n'
