@@ -1,9 +1,9 @@
 # Demo twin of baselines/mask-rcnn_r50_fpn_sample1e-3_1x_lvis-v1.py on the embedded LVIS-format data
 # (12 glyph classes: 4 rare / 4 common / 4 frequent, 128 px). It differs only in data root, image
 # size, backbone (ResNet-18 from scratch, 64-channel FPN and heads: no pretrained weights offline),
-# schedule (AdamW, 6 epochs), augmentation (no flip: glyphs are not mirror-symmetric, a flipped
-# 'b' is a 'd') and detections kept per test image (100, not LVIS' 300). A few minutes on 2 CPU
-# cores.
+# RPN proposal counts and mask resolution sized for a 128-px image, schedule (AdamW, 6 epochs),
+# augmentation (no flip: glyphs are not mirror-symmetric, a flipped 'b' is a 'd') and detections
+# kept per test image (100, not LVIS' 300). A few minutes on 2 CPU cores.
 _base_ = '../mask-rcnn_r50_fpn_sample1e-3_1x_lvis-v1.py'
 
 # Generated on first use by tools/train.py / tools/test.py (ltr_plugins.datasets.generator).
@@ -20,15 +20,24 @@ model = dict(
         # sampling_ratio=1: mmcv's CPU RoIAlign backward with adaptive sampling dominates a step.
         bbox_roi_extractor=dict(out_channels=64, roi_layer=dict(sampling_ratio=1)),
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=num_classes),
-        mask_roi_extractor=dict(out_channels=64, roi_layer=dict(sampling_ratio=1)),
-        mask_head=dict(in_channels=64, conv_out_channels=64, num_classes=num_classes)),
-    train_cfg=dict(rcnn=dict(sampler=dict(num=64))),
+        # 7x7 mask RoIs, 14x14 masks (LVIS: 14 -> 28): the demo's objects are 22-59 px (median
+        # 37 x 41), so 14x14 is about their own resolution, and the mask head on 4x fewer pixels
+        # was about 40% of a training step's FLOPs (docs/benchmarks/README.md, "A cheaper demo
+        # detector step").
+        mask_roi_extractor=dict(out_channels=64,
+                                roi_layer=dict(output_size=7, sampling_ratio=1)),
+        mask_head=dict(roi_feat_size=7, in_channels=64, conv_out_channels=64,
+                       num_classes=num_classes)),
+    # A 128-px image has ~4,100 anchors in all: LVIS' 2000 boxes per level before NMS and 1000
+    # proposals per image make NMS sort ~3,000 boxes for a sampler that keeps 64 RoIs.
+    train_cfg=dict(rpn_proposal=dict(nms_pre=500, max_per_img=250),
+                   rcnn=dict(sampler=dict(num=64), mask_size=14)),
     # LVIS keeps 300 detections per image for 1203 classes (0.25 per class); 100 for 12 classes
     # is still 8 per class, and an image holds at most 4 objects. The mask head on 300 RoIs per
     # image was 2/3 of a test (85 s -> 38 s on 2 cores); on the seed-0 CE model segm AP / APr
     # stay 16.6 / 0.4 (APf 29.6 -> 29.5), box AP 25.0 -> 24.7, box APr 7.2 -> 6.1
     # (docs/benchmarks/README.md, "Detections per test image").
-    test_cfg=dict(rcnn=dict(max_per_img=100)))
+    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=250), rcnn=dict(max_per_img=100)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
