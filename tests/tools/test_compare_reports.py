@@ -181,3 +181,27 @@ def test_over_six_seeds_two_verdicts_change_with_the_rounding():
         ('OLTR head (fine-tune from CE)', 'not distinguishable',
          'below control: CE classifier retrained'),
         ('LGR (VL-LTR anchors)', 'not distinguishable', 'below control: CE classifier retrained')]
+
+
+def test_the_sized_detector_changes_detection_only():
+    """docs/benchmarks/README.md ("The quick tier on the sized detector"): the quick tier made
+    on the demo detector sized for its images against the page made before it: every
+    classification cell equal, the 47 that differ all in the detection tables, and one of the
+    16 verdicts changed, the cosine classifier's detection row; its detection CE row is the
+    spread ltr-demo compares a run with."""
+    pages = REPO / 'docs' / 'benchmarks'
+    before, now = (report.results_tables((pages / p).read_text())
+                   for p in ('quick_regroup_demo.md', 'quick_det14_demo.md'))
+    differences, only_before, only_now, _ = cr.compare(before, now)
+    assert only_before == only_now == []
+    assert len(differences) == 47
+    assert {d[0].split(' — ')[0] for d in differences} == {
+        'Instance segmentation (LVIS-format)'}
+    verdicts, _, _, equal = cr.compare(before, now, columns=['verdict'])
+    assert equal == 15
+    assert [(d[1], d[3], d[4]) for d in verdicts] == [
+        ('cosine τ=20', 'above control: CE classifier retrained', 'not distinguishable')]
+    ce = next(c for (section, method, _), c in now.items()
+              if section.startswith('Instance segmentation') and 'end-to-end' in section
+              and method == 'CE (linear)')
+    assert (ce['AP'], ce['APr'], ce['box AP']) == ('18.1 ± 1.0', '1.1 ± 0.3', '29.5 ± 2.1')
