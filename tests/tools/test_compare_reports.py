@@ -205,3 +205,30 @@ def test_the_sized_detector_changes_detection_only():
               if section.startswith('Instance segmentation') and 'end-to-end' in section
               and method == 'CE (linear)')
     assert (ce['AP'], ce['APr'], ce['box AP']) == ('18.1 ± 1.0', '1.1 ± 0.3', '29.5 ± 2.1')
+
+
+def test_the_sized_detector_table_is_the_two_pages():
+    """docs/benchmarks/README.md ("The quick tier on the sized detector") tables the detection
+    shared tier's Δ APr over 6 seeds on the detector before and on the sized one: every cell
+    is the pages' ('−' for '-'), and on the sized detector only LGR separates (below)."""
+    pages = REPO / 'docs' / 'benchmarks'
+    before, sized = (report.results_tables((pages / p).read_text()) for p in (
+        'shared_6seeds_regroup_demo.md', 'quick_det14_6seeds.md'))
+    text = (pages / 'README.md').read_text()
+    head = '| shared tier, Δ APr vs the control, 6 seeds | detector before | sized detector |'
+    lines = text[text.index(head):].split('\n\n')[0].splitlines()[2:]
+    assert len(lines) == 6
+    column = 'Δ APr vs control: CE classifier retrained [95% CI]'
+
+    def cell(tables, method):
+        return next(c for (section, m, _), c in tables.items()
+                    if 'shared-backbone' in section and m == method)[column]
+
+    for line in lines:
+        method, *cells = (c.strip().strip('*').replace('−', '-')
+                          for c in line.strip('|').split('|'))
+        assert cells == [cell(before, method), cell(sized, method)], method
+    verdicts = {m: c['verdict'] for (section, m, _), c in sized.items()
+                if 'shared-backbone' in section and c['verdict'] != 'baseline'}
+    assert {m for m, v in verdicts.items() if v != 'not distinguishable'} == {
+        'LGR (VL-LTR anchors)'}
