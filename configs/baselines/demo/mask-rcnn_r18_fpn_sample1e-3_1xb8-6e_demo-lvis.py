@@ -21,9 +21,9 @@ model = dict(
         bbox_roi_extractor=dict(out_channels=64, roi_layer=dict(sampling_ratio=1)),
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=num_classes),
         # 7x7 mask RoIs, 14x14 masks (LVIS: 14 -> 28): the demo's objects are 22-59 px (median
-        # 37 x 41), so 14x14 is about their own resolution, and the mask head on 4x fewer pixels
-        # was about 40% of a training step's FLOPs (docs/benchmarks/README.md, "A cheaper demo
-        # detector step").
+        # 37 x 41), so 14x14 is about their own resolution; the mask head, about 40% of a step's
+        # FLOPs at 14x14 RoIs, runs on 4x fewer pixels. Over 6 seeds no segm metric moved
+        # (docs/benchmarks/README.md, "The demo detector sized for its images").
         mask_roi_extractor=dict(out_channels=64,
                                 roi_layer=dict(output_size=7, sampling_ratio=1)),
         mask_head=dict(roi_feat_size=7, in_channels=64, conv_out_channels=64,
