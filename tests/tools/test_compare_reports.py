@@ -232,3 +232,22 @@ def test_the_sized_detector_table_is_the_two_pages():
                 if 'shared-backbone' in section and c['verdict'] != 'baseline'}
     assert {m for m, v in verdicts.items() if v != 'not distinguishable'} == {
         'LGR (VL-LTR anchors)'}
+
+
+def test_the_full_tier_on_the_sized_detector():
+    """docs/benchmarks/README.md ("The full tier on the sized detector"): against the full
+    tier made before the detector was sized, every classification cell equal and the 102 that
+    differ all in detection; two verdicts changed (the cosine classifier's and EQLv2's detection
+    rows); the rows shared with the quick tier of the same detector equal in all 152 cells."""
+    pages = REPO / 'docs' / 'benchmarks'
+    before, full, quick = (report.results_tables((pages / p).read_text()) for p in (
+        'full_regroup_demo.md', 'full_det14_demo.md', 'quick_det14_demo.md'))
+    differences, only_before, only_full, _ = cr.compare(before, full)
+    assert only_before == only_full == [] and len(differences) == 102
+    assert {d[0].split(' — ')[0] for d in differences} == {'Instance segmentation (LVIS-format)'}
+    verdicts, _, _, equal = cr.compare(before, full, columns=['verdict'])
+    assert equal == 32
+    assert [(d[1], d[4]) for d in verdicts] == [
+        ('cosine τ=20', 'not distinguishable'), ('peer: EQLv2', 'not distinguishable')]
+    differences, _, _, equal = cr.compare(quick, full)
+    assert (differences, equal) == ([], 152)
