@@ -17,6 +17,7 @@ and the console scripts of :mod:`ltr_plugins.cli` call these functions;
 - ``benchmark_lt``: ``tools/benchmark_lt.py``
 - ``benchmark_detector``: ``tools/benchmark_detector.py``
 - ``publish_model``: ``tools/publish_model.py``
+- ``compare_runs``, ``compare_reports``, ``config_results``: ``tools/analysis/<name>.py``
 - ``demo``: ``bash tools/demo.sh`` runs it after the install (``ltr-demo``)
 
 The benchmark logic (suites, runner, tables, cases) is in :mod:`ltr_plugins.benchmarking`.
