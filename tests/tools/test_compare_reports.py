@@ -251,3 +251,39 @@ def test_the_full_tier_on_the_sized_detector():
         ('cosine τ=20', 'not distinguishable'), ('peer: EQLv2', 'not distinguishable')]
     differences, _, _, equal = cr.compare(quick, full)
     assert (differences, equal) == ([], 152)
+
+
+#: (method page, row of full_det14_demo.md's detection tables, its Δ APr cell) quoted on the page
+SIZED_DETECTOR_QUOTES = [
+    ('iif_cosine.md', 'end-to-end', 'IIF post-hoc on CE (linear)', '−0.0 [−1.2, +1.1]'),
+    ('iif_cosine.md', 'shared-backbone', 'IIF (linear)', '+0.3 [−1.0, +1.6]'),
+    ('iif_cosine.md', 'shared-backbone', 'cosine τ=20', '+0.2 [−0.6, +0.9]'),
+    ('iif_cosine.md', 'end-to-end',
+     'IIF enhanced recipe (base10_obj, cosine τ=8, cosine mask τ=20, RFS)', '−0.5 [−1.5, +0.5]'),
+    ('iif_cosine.md', 'end-to-end', 'IIF enhanced recipe with RFS t=0.15 (base10_obj, cosine '
+     'τ=8, cosine mask τ=20)', '+4.0 [+2.3, +5.6]'),
+    ('camc.md', 'shared-backbone', 'CAMC + cosine τ=20', '−0.3 [−2.0, +1.4]'),
+    ('oltr.md', 'shared-backbone', 'OLTR head (fine-tune from CE)', '−0.7 [−1.9, +0.4]'),
+    ('vlltr.md', 'shared-backbone', 'LGR (VL-LTR anchors)', '−0.6 [−1.3, +0.1]'),
+    ('peers.md', 'shared-backbone', 'peer: EQLv2', '+0.3 [−0.3, +0.8]'),
+    ('peers.md', 'shared-backbone', 'peer: class-aware sampling', '+0.5 [−0.4, +1.3]'),
+    ('peers.md', 'shared-backbone', 'peer: Seesaw loss', '−0.1 [−2.3, +2.1]'),
+    ('peers.md', 'end-to-end', 'peer: RFS (t=0.15)', '+6.1 [+2.2, +10.0]'),
+    ('peers.md', 'end-to-end', 'control: CE, 9 epochs (as many iterations as RFS)',
+     '+2.0 [+1.3, +2.8]'),
+]
+
+
+@pytest.mark.parametrize('page, tier, method, delta', SIZED_DETECTOR_QUOTES)
+def test_method_pages_quote_the_sized_detector_report(page, tier, method, delta):
+    """Each method page's paragraph "On the demo detector sized for its images" quotes the
+    Δ APr of full_det14_demo.md's row (the page prints '-', the method pages '−')."""
+    tables = report.results_tables((REPO / 'docs/benchmarks/full_det14_demo.md').read_text())
+    section = f'Instance segmentation (LVIS-format) — {tier} tier'
+    (row,) = [cells for (s, m, _), cells in tables.items() if s == section and m == method]
+    assert row['Δ APr vs ' + ('CE (linear)' if tier == 'end-to-end' else
+                             'control: CE classifier retrained') + ' [95% CI]'] == \
+        delta.replace('−', '-')
+    text = ' '.join((REPO / 'docs/methods' / page).read_text().split())
+    paragraph = text.split('**On the demo detector sized for its images**')[1].split('**')[0]
+    assert delta in paragraph, (page, method)
