@@ -281,9 +281,8 @@ def test_method_pages_quote_the_sized_detector_report(page, tier, method, delta)
     tables = report.results_tables((REPO / 'docs/benchmarks/full_det14_demo.md').read_text())
     section = f'Instance segmentation (LVIS-format) — {tier} tier'
     (row,) = [cells for (s, m, _), cells in tables.items() if s == section and m == method]
-    assert row['Δ APr vs ' + ('CE (linear)' if tier == 'end-to-end' else
-                             'control: CE classifier retrained') + ' [95% CI]'] == \
-        delta.replace('−', '-')
+    baseline = 'CE (linear)' if tier == 'end-to-end' else 'control: CE classifier retrained'
+    assert row[f'Δ APr vs {baseline} [95% CI]'] == delta.replace('−', '-')
     text = ' '.join((REPO / 'docs/methods' / page).read_text().split())
     paragraph = text.split('**On the demo detector sized for its images**')[1].split('**')[0]
     assert delta in paragraph, (page, method)
