@@ -286,3 +286,26 @@ def test_method_pages_quote_the_sized_detector_report(page, tier, method, delta)
     text = ' '.join((REPO / 'docs/methods' / page).read_text().split())
     paragraph = text.split('**On the demo detector sized for its images**')[1].split('**')[0]
     assert delta in paragraph, (page, method)
+
+
+def test_iif_recipes_on_the_sized_detector():
+    """docs/benchmarks/README.md ("IIF's detection recipes end to end", sized detector): the
+    recipes page reuses the full tier's runs (every cell of its other rows equal, minutes
+    aside) and adds the plain recipe end to end, below CE on APr; the IIF method page says so."""
+    pages = REPO / 'docs' / 'benchmarks'
+    recipes, full = (report.results_tables((pages / p).read_text()) for p in (
+        'iif_recipes_det14_demo.md', 'full_det14_demo.md'))
+    full_rows = {(m, c): row for (s, m, c), row in full.items()
+                 if s == 'Instance segmentation (LVIS-format) — end-to-end tier'}
+    plain = 'IIF plain recipe (raw, linear), end to end'
+    assert len(recipes) == 5
+    for (_, method, config), row in recipes.items():
+        if method == plain:
+            assert (method, config) not in full_rows
+            assert row['Δ APr vs CE (linear) [95% CI]'] == '-0.8 [-0.9, -0.6]'
+            assert row['verdict'] == 'below CE (linear)'
+        else:
+            assert {k: v for k, v in row.items() if k != 'minutes / run'} == \
+                {k: v for k, v in full_rows[method, config].items() if k != 'minutes / run'}
+    text = ' '.join((REPO / 'docs/methods/iif_cosine.md').read_text().split())
+    assert 'is now below CE on APr (−0.8 [−0.9, −0.6])' in text
