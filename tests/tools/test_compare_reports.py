@@ -309,3 +309,20 @@ def test_iif_recipes_on_the_sized_detector():
                 {k: v for k, v in full_rows[method, config].items() if k != 'minutes / run'}
     text = ' '.join((REPO / 'docs/methods/iif_cosine.md').read_text().split())
     assert 'is now below CE on APr (−0.8 [−0.9, −0.6])' in text
+
+
+def test_the_shared_tier_on_the_9_epoch_sized_detector():
+    """docs/benchmarks/README.md ("The detection shared tier on a 9-epoch detector", made
+    again): no row above the control, LGR the one below; the README's table quotes the page."""
+    rows = report.results_tables(
+        (REPO / 'docs/benchmarks/shared_9e_det14_demo.md').read_text())
+    verdicts = {m: r['verdict'] for (_, m, _), r in rows.items()}
+    assert len(verdicts) == 9
+    assert [m for m, v in verdicts.items() if v.startswith('above')] == []
+    assert [m for m, v in verdicts.items() if v.startswith('below')] == ['LGR (VL-LTR anchors)']
+    readme = (REPO / 'docs/benchmarks/README.md').read_text()
+    table = readme.split('| row | 6-epoch sized trunk')[1].split('\n\n')[0]
+    delta = 'Δ APr vs control: CE classifier retrained [95% CI]'
+    for (_, method, _), row in rows.items():
+        if row[delta] != '—':
+            assert row[delta].replace('-', '−') in table, method
