@@ -8,6 +8,7 @@ import csv
 import io
 import os
 import os.path as osp
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .stats import paired_by_seed, summarize
@@ -173,3 +174,12 @@ def results_tables(text: str, source: str = 'page') -> Tables:
                                  f'{section!r}')
             rows[key] = dict(zip(header, cells))
     return rows
+
+
+def page_facts(text: str) -> Dict[str, str]:
+    """The facts of a report page's text (:func:`page`): its ``- **fact**: value`` lines (date,
+    commit, seeds, ...) and, as ``command``, the line of its ``bash`` block ('' if none)."""
+    facts = dict(re.findall(r'^- \*\*([a-z ]+)\*\*: (.*)$', text, flags=re.M))
+    command = re.search(r'```bash\n(.*?)\n', text)
+    facts['command'] = command.group(1) if command else ''
+    return facts

@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from ..benchmarking.report import Tables, results_tables
+from ..benchmarking.report import Tables, page_facts, results_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN = '<!-- config_results: begin (written by tools/analysis/config_results.py) -->'
@@ -86,15 +86,6 @@ def mean_of(cell: str) -> float:
     if not m:
         raise ValueError(f'not a "mean ± std" cell: {cell!r}')
     return float(m.group(1))
-
-
-def page_facts(text: str) -> Dict[str, str]:
-    """The command (first line of the first ``bash`` block) and the ``- **fact**: value`` lines
-    (date, commit, seeds, ...) of a report page."""
-    facts = dict(re.findall(r'^- \*\*([a-z ]+)\*\*: (.*)$', text, flags=re.M))
-    command = re.search(r'```bash\n(.*?)\n', text)
-    facts['command'] = command.group(1) if command else ''
-    return facts
 
 
 def rows_by_folder(tables: Tables, source: str, root: Path

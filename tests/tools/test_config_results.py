@@ -170,3 +170,13 @@ def test_mean_of(cell, mean):
 def test_mean_of_rejects_other_cells():
     with pytest.raises(ValueError, match='not a "mean ± std" cell'):
         cr.mean_of('+0.3 [-1.0, +1.6]')
+
+
+def test_page_facts_read_what_report_page_writes():
+    """benchmarking.report.page_facts is the inverse of report.page for the facts and the
+    command."""
+    from ltr_plugins.benchmarking import report
+    text = report.page('T', 'python x.py --a 1', [('date', '2026-12-07'), ('commit', 'abc')],
+                       'body')
+    assert report.page_facts(text) == {'date': '2026-12-07', 'commit': 'abc',
+                                       'command': 'python x.py --a 1'}
