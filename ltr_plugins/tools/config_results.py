@@ -53,8 +53,8 @@ METAFILE_METRICS = {
                               ('Instance Segmentation', {'AP': 'mask AP', 'APr': 'APr',
                                                          'APc': 'APc', 'APf': 'APf'})],
 }
-DATASETS = {'Classification': 'embedded long-tailed classification data (demo preset)',
-            'Instance segmentation': 'embedded LVIS-format data (demo preset)'}
+DATASETS = {'Classification': 'embedded long-tailed classification data ({} preset)',
+            'Instance segmentation': 'embedded LVIS-format data ({} preset)'}
 
 
 def demo_configs(root: Path) -> Dict[str, Path]:
@@ -88,6 +88,15 @@ def mean_of(cell: str) -> float:
     return float(m.group(1))
 
 
+def preset_of(facts: Dict[str, str], source: str) -> str:
+    """The embedded data preset a page was made on (its ``data`` fact: "embedded `demo`
+    preset ..."); ValueError naming ``source`` if the page does not say."""
+    found = re.search(r'`(\w+)` preset', facts.get('data', ''))
+    if not found:
+        raise ValueError(f'{source}: no "- **data**: embedded `<preset>` preset" line')
+    return found.group(1)
+
+
 def rows_by_folder(tables: Tables, source: str, root: Path
                    ) -> Dict[str, List[Tuple[str, str, Dict[str, str]]]]:
     """``{folder: [(section, config file name, row)]}``, in the page's order."""
@@ -109,7 +118,8 @@ def readme_section(page: str, facts: Dict[str, str],
     link = f'../../{page}'
     intro = (
         f'Mean ± std over seeds {facts.get("seeds", "?").split(" (")[0]} of '
-        f'[{Path(page).name}]({link}) (embedded `demo` data, {facts.get("date", "?")}, commit '
+        f'[{Path(page).name}]({link}) (embedded `{preset_of(facts, page)}` data, '
+        f'{facts.get("date", "?")}, commit '
         f'{facts.get("commit", "?")}), made by `{facts["command"]}`. Δ is the paired difference '
         'of the tail metric (few / APr) to the row the column names, over the same seeds, with '
         'its 95% interval; the verdict calls a row above or below only where the interval '
@@ -140,15 +150,16 @@ def replace_between(text: str, body: str, source: str) -> str:
     return f'{head}{BEGIN}\n{body}\n{END}{rest.split(END, 1)[1]}'
 
 
-def metafile_results(tables: Tables) -> Dict[str, list]:
-    """``{config file name: metafile Results}`` of the end-to-end rows of ``tables``."""
+def metafile_results(tables: Tables, preset: str) -> Dict[str, list]:
+    """``{config file name: metafile Results}`` of the end-to-end rows of ``tables``, made on
+    the embedded ``preset``."""
     results: Dict[str, list] = {}
     for (section, _, config), row in tables.items():
         if not section.endswith(END_TO_END):
             continue
         task = _task(section)
         results[config.strip('`')] = [
-            {'Task': kind, 'Dataset': DATASETS[task],
+            {'Task': kind, 'Dataset': DATASETS[task].format(preset),
              'Metrics': {name: mean_of(row[column]) for column, name in metrics.items()}}
             for kind, metrics in METAFILE_METRICS[task]]
     return results
@@ -175,7 +186,7 @@ def expected_files(page: str, root: Path) -> Dict[Path, str]:
     text = (root / page).read_text(encoding='utf-8')
     tables, facts = results_tables(text, page), page_facts(text)
     by_folder = rows_by_folder(tables, page, root)
-    results = metafile_results(tables)
+    results = metafile_results(tables, preset_of(facts, page))
     files: Dict[Path, str] = {}
     for folder in sorted({p.parent.parent.name for p in demo_configs(root).values()}):
         readme, metafile = (root / 'configs' / folder / n for n in ('README.md', 'metafile.yml'))

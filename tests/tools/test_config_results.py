@@ -21,6 +21,7 @@ python tools/benchmark_lt.py --suite x --seeds 0 1 2 --report r.md
 
 - **date**: 2026-12-07 12:37 UTC
 - **commit**: abc1234
+- **data**: embedded `demo` preset (the same images for every seed)
 - **seeds**: 0 1 2 (`randomness.seed` of every run)
 
 ## Classification — end-to-end tier: every row trains its whole model
@@ -107,7 +108,7 @@ def test_detection_end_to_end_rows_give_box_and_mask_results():
     tables = {('Instance segmentation (LVIS-format) — end-to-end tier', 'CE', '`z.py`'): {
         'AP': '18.1 ± 1.0', 'APr': '1.1 ± 0.3', 'APc': '20.1 ± 1.9', 'APf': '33.1 ± 2.2',
         'box AP': '29.5 ± 2.1'}}
-    assert cr.metafile_results(tables)['z.py'] == [
+    assert cr.metafile_results(tables, 'demo')['z.py'] == [
         {'Task': 'Object Detection', 'Dataset': 'embedded LVIS-format data (demo preset)',
          'Metrics': {'box AP': 29.5}},
         {'Task': 'Instance Segmentation', 'Dataset': 'embedded LVIS-format data (demo preset)',
@@ -152,6 +153,9 @@ def test_bad_input_names_the_file(tmp_path):
     _tree(tmp_path)
     (tmp_path / 'r.md').write_text(REPORT.replace('`y_demo-lvis.py`', '`gone_demo-lvis.py`'))
     with pytest.raises(ValueError, match=r'r\.md: .*gone_demo-lvis\.py, which is no demo'):
+        cr.expected_files('r.md', tmp_path)
+    (tmp_path / 'r.md').write_text(REPORT.replace('- **data**', '- **not data**'))
+    with pytest.raises(ValueError, match=r'r\.md: no "- \*\*data\*\*'):
         cr.expected_files('r.md', tmp_path)
     (tmp_path / 'r.md').write_text(REPORT)
     (tmp_path / 'configs/b/README.md').write_text('# b, no markers\n')
