@@ -253,6 +253,39 @@ def test_the_full_tier_on_the_sized_detector():
     assert (differences, equal) == ([], 152)
 
 
+def test_the_shared_tier_over_six_seeds_on_the_sized_detector():
+    """docs/benchmarks/README.md ("The shared tier over 6 seeds on the sized detector"): every
+    classification cell equal to the 6-seed page of the detector before and only detection
+    cells differ; the 7 rows shared with quick_det14_6seeds.md equal in all 70 cells; in
+    detection only class-aware sampling, EQLv2 (above) and LGR (below) separate, with the
+    intervals the benchmarks README and the peers page quote."""
+    pages = REPO / 'docs' / 'benchmarks'
+    before, quick6, shared6 = (report.results_tables((pages / p).read_text()) for p in (
+        'shared_6seeds_demo.md', 'quick_det14_6seeds.md', 'shared_6seeds_det14_demo.md'))
+    differences, only_before, only_now, _ = cr.compare(before, shared6)
+    assert only_before == only_now == [] and differences
+    assert {d[0].split(' — ')[0] for d in differences} == {'Instance segmentation (LVIS-format)'}
+    differences, _, _, equal = cr.compare(quick6, shared6)
+    assert (differences, equal) == ([], 70)
+    column = 'Δ APr vs control: CE classifier retrained [95% CI]'
+    detection = {m: c for (s, m, _), c in shared6.items()
+                 if s == 'Instance segmentation (LVIS-format) — shared-backbone tier'}
+    separated = {m: (c[column], c['verdict']) for m, c in detection.items()
+                 if c['verdict'] not in ('baseline', 'not distinguishable')}
+    assert separated == {
+        'peer: class-aware sampling': ('+0.4 [+0.1, +0.6]',
+                                       'above control: CE classifier retrained'),
+        'peer: EQLv2': ('+0.2 [+0.0, +0.4]', 'above control: CE classifier retrained'),
+        'LGR (VL-LTR anchors)': ('-0.4 [-0.7, -0.1]', 'below control: CE classifier retrained')}
+    readme = ' '.join((pages / 'README.md').read_text().split())
+    section = readme.split('### The shared tier over 6 seeds on the sized detector')[1]
+    peers = ' '.join((REPO / 'docs/methods/peers.md').read_text().split())
+    for delta, _ in separated.values():
+        assert delta.replace('-', '−') in section.split('###')[0], delta
+    for method in ('peer: class-aware sampling', 'peer: EQLv2'):
+        assert separated[method][0] in peers, method
+
+
 #: (method page, row of full_det14_demo.md's detection tables, its Δ APr cell) quoted on the page
 SIZED_DETECTOR_QUOTES = [
     ('iif_cosine.md', 'end-to-end', 'IIF post-hoc on CE (linear)', '−0.0 [−1.2, +1.1]'),
