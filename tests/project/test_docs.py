@@ -99,6 +99,17 @@ def test_markdown_links_resolve():
     assert not broken, '\n'.join(broken)
 
 
+def test_every_benchmark_page_has_one_index_row():
+    """docs/benchmarks/README.md indexes every report page once, in the table of today's
+    protocol or in the history one (a page nobody can find from the index is lost; a page in
+    both tables would be called current and history at once)."""
+    pages = REPO / 'docs' / 'benchmarks'
+    index = (pages / 'README.md').read_text(encoding='utf-8')
+    rows = [line.split('](', 1)[0][len('| ['):] for line in index.splitlines()
+            if line.startswith('| [')]
+    assert sorted(rows) == sorted(p.name for p in pages.glob('*.md') if p.name != 'README.md')
+
+
 def test_readme_is_a_front_door():
     """README.md stays short and points at the docs instead of holding measurements: at most
     200 lines, the two commands verbatim, the results linked from docs/benchmarks/, the
