@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -826,7 +828,9 @@ def generate(out_dir: str | Path, preset: str = 'demo', seed: int = 0,
     Idempotent: if the stamp records the same version, preset (and its
     config), seed and tasks, nothing is written. Otherwise the stamp and old task dirs are removed
     first and the stamp is written last (temp file + ``os.replace``), so an interrupted run is
-    never taken for a complete one.
+    never taken for a complete one. Calls on the same ``out_dir`` take turns (a file lock
+    ``.<name>.generator.lock`` next to it: two trainings of an ``embedded_data`` config started
+    at once on a fresh machine, or parallel test workers), the later one finding the data made.
     """
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; valid presets: {sorted(PRESETS)}')
@@ -840,24 +844,44 @@ def generate(out_dir: str | Path, preset: str = 'demo', seed: int = 0,
     paths, stamp_path = _paths(out, tasks), out / 'generator.json'
     key = dict(version=GENERATOR_VERSION, preset=preset, seed=int(seed), tasks=tasks,
                config=json.loads(json.dumps(dataclasses.asdict(cfg))))
-    if not force and stamp_path.is_file():
-        try:
-            old = json.loads(stamp_path.read_text())
-        except ValueError:
-            old = {}
-        if {k: old.get(k) for k in key} == key and all(Path(v).exists() for v in paths.values()):
+    if not force and _is_made(stamp_path, key, paths):
+        return paths
+    with _one_at_a_time(out.parent / f'.{out.name}.generator.lock'):
+        if not force and _is_made(stamp_path, key, paths):  # made while this call waited
             return paths
-    out.mkdir(parents=True, exist_ok=True)
-    stamp_path.unlink(missing_ok=True)
-    for d in ('lvis_v1', 'classification'):
-        shutil.rmtree(out / d, ignore_errors=True)
-    counts = {}
-    if 'det' in tasks:
-        counts['det'] = _generate_det(cfg, int(seed), out / 'lvis_v1')
-    if 'cls' in tasks:
-        counts['cls'] = _generate_cls(cfg, int(seed), out / 'classification')
-    _write_json(dict(key, counts=counts), stamp_path)
+        out.mkdir(parents=True, exist_ok=True)
+        stamp_path.unlink(missing_ok=True)
+        for d in ('lvis_v1', 'classification'):
+            shutil.rmtree(out / d, ignore_errors=True)
+        counts = {}
+        if 'det' in tasks:
+            counts['det'] = _generate_det(cfg, int(seed), out / 'lvis_v1')
+        if 'cls' in tasks:
+            counts['cls'] = _generate_cls(cfg, int(seed), out / 'classification')
+        _write_json(dict(key, counts=counts), stamp_path)
     return paths
+
+
+@contextmanager
+def _one_at_a_time(lock_path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``lock_path`` inside the block (released by the kernel however
+    its holder ends). ``ltr_plugins.fileio.file_lock`` does this for the package; the generator
+    keeps its own so that it still runs as a plain script without the package's imports."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _is_made(stamp_path: Path, key: dict, paths: dict) -> bool:
+    """Whether the stamp records ``key`` and every path of ``paths`` exists."""
+    if not stamp_path.is_file():
+        return False
+    try:
+        old = json.loads(stamp_path.read_text())
+    except ValueError:
+        return False
+    return {k: old.get(k) for k in key} == key and all(Path(v).exists() for v in paths.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

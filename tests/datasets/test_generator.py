@@ -6,6 +6,8 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -334,3 +336,43 @@ def test_open_split_holds_unseen_classes_labelled_minus_one(tiny_data):
     assert len(open_classes) == cfg.cls_open_classes and not open_classes & train_classes
     assert len(lines) == cfg.cls_open_classes * cfg.cls_test_per_class
     assert all((root / path).is_file() for path, _ in lines)
+
+
+def test_calls_on_one_folder_take_turns(tmp_path, monkeypatch):
+    """Two calls that start generating into the same fresh folder at once (two trainings of an
+    embedded_data config, two test workers) take turns: without the lock each would delete
+    the other's half-written files. The second finds the first one's data made and writes
+    nothing (the task generators are stand-ins that record how many run at once)."""
+    inside, most, calls, guard = [0], [0], [], threading.Lock()
+
+    def stand_in(cfg, seed, root):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        Path(root).mkdir(parents=True)
+        for name in ('annotations/lvis_v1_train.json', 'annotations/lvis_v1_val.json',
+                     'class_texts.json'):
+            (Path(root) / name).parent.mkdir(exist_ok=True)
+            (Path(root) / name).write_text('{}')
+        time.sleep(0.3)  # long enough for the other call to arrive while this one writes
+        calls.append(root)
+        with guard:
+            inside[0] -= 1
+        return {}
+
+    monkeypatch.setattr(g, '_generate_det', stand_in)
+    errors = []
+
+    def call():
+        try:
+            g.generate(tmp_path / 'data', 'tiny', tasks=('det',))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and most[0] == 1
+    assert len(calls) == 1 and (tmp_path / 'data' / 'generator.json').is_file()
