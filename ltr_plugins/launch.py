@@ -16,7 +16,6 @@ from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exp
 from mmengine.logging import print_log
 
 from .datasets.layout_check import require_complete_layout
-from .fileio import file_lock
 from .repeatability import (add_repeatability_args, apply_repeatability_args, log_repeatability,
                             prepare_deterministic)
 
@@ -299,15 +298,13 @@ def setup_distributed(cfg: Config) -> None:
 
 def prepare_embedded_data(cfg: Config) -> None:
     """Generate the embedded data a config asks for with ``embedded_data=dict(preset, root,
-    seed=0, tasks=(...))``. Idempotent; a file lock keeps parallel ranks from racing."""
+    seed=0, tasks=(...))``. Idempotent; parallel ranks take turns (the generator's file lock)."""
     spec = cfg.get('embedded_data')
     if not spec:
         return
     from .datasets.generator import generate
-    root = spec['root']
-    with file_lock(osp.join(osp.dirname(osp.abspath(root)), f'.{osp.basename(root)}.lock')):
-        generate(root, preset=spec.get('preset', 'demo'), seed=spec.get('seed', 0),
-                 tasks=tuple(spec.get('tasks', ('det', 'cls'))))
+    generate(spec['root'], preset=spec.get('preset', 'demo'), seed=spec.get('seed', 0),
+             tasks=tuple(spec.get('tasks', ('det', 'cls'))))
 
 
 def add_default_hooks(cfg: Config) -> None:

@@ -829,8 +829,8 @@ def generate(out_dir: str | Path, preset: str = 'demo', seed: int = 0,
     config), seed and tasks, nothing is written. Otherwise the stamp and old task dirs are removed
     first and the stamp is written last (temp file + ``os.replace``), so an interrupted run is
     never taken for a complete one. Calls on the same ``out_dir`` take turns (a file lock
-    ``.<name>.generator.lock`` next to it: two trainings of an ``embedded_data`` config started
-    at once on a fresh machine, or parallel test workers), the later one finding the data made.
+    ``.<name>.generator.lock`` next to it: the ranks of a training of an ``embedded_data``
+    config, two command-line calls, parallel test workers), the later one finding the data made.
     """
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; valid presets: {sorted(PRESETS)}')

@@ -339,10 +339,11 @@ def test_open_split_holds_unseen_classes_labelled_minus_one(tiny_data):
 
 
 def test_calls_on_one_folder_take_turns(tmp_path, monkeypatch):
-    """Two calls that start generating into the same fresh folder at once (two trainings of an
-    embedded_data config, two test workers) take turns: without the lock each would delete
-    the other's half-written files. The second finds the first one's data made and writes
-    nothing (the task generators are stand-ins that record how many run at once)."""
+    """Two calls that start generating into the same fresh folder at once (two test workers'
+    fixtures, two command-line calls, the ranks of an embedded_data training) take turns:
+    without the lock each would delete the other's half-written files. The second finds the
+    first one's data made and writes nothing (the task generators are stand-ins that record
+    how many run at once)."""
     inside, most, calls, guard = [0], [0], [], threading.Lock()
 
     def stand_in(cfg, seed, root):
