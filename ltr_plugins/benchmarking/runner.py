@@ -156,12 +156,19 @@ def set_epochs(d: dict, new: int) -> None:
         ckpt['interval'] = new
 
 
-def head_only(d: dict, task: str, config: str) -> None:
+def head_only(d: dict, task: str, config: str, retrained: Optional[dict] = None) -> None:
     """Make the config dict ``d`` (in place) a shared-tier run: everything but the classifier
     frozen (classification: the backbone with its BN statistics, ``SmallConvNet(frozen=True)``;
     detection: :data:`DET_RETRAIN_TYPE`) and :data:`RETRAIN_EPOCHS` epochs (scaled to the
-    budget). Raises ValueError naming ``config`` for a model it cannot freeze that way."""
+    budget). ``retrained``: the model config of the run whose weights are loaded; its trunk
+    (classification: the backbone; detection: backbone and neck) replaces ``d``'s, since the
+    frozen weights are that model's (a half-width trunk under a full-width row would load with
+    mismatched shapes, which mmengine only warns about). Raises ValueError naming ``config``
+    for a model it cannot freeze that way."""
     model = d['model']
+    trunk = ('backbone', ) if task == 'cls' else ('backbone', 'neck')
+    for part in trunk if retrained else ():
+        model[part] = copy.deepcopy(retrained[part])
     backbone = model.get('backbone', {})
     if task == 'cls':
         if backbone.get('type') != 'SmallConvNet':
@@ -178,14 +185,16 @@ def head_only(d: dict, task: str, config: str) -> None:
 
 
 def run_config(d: dict, config: str, preset: str, out_rel: str,
-               seed: Optional[int] = None, retrain: bool = False) -> dict:
+               seed: Optional[int] = None, retrain: bool = False,
+               retrained: Optional[dict] = None) -> dict:
     """The config dict of a benchmark run of ``config`` (its loaded dict ``d``, not changed) on
     the embedded ``preset`` with the output folder ``out_rel`` (and, unless None, the training
     seed ``randomness.seed``).
 
     Every path value is rebased (:func:`rebase_path`), every ``num_classes`` equal to the
     demo's class count becomes the preset's, and on a budget (:func:`budget_of`) the schedule is
-    scaled (:func:`scale_schedule`). ``retrain``: a shared-tier run (:func:`head_only`).
+    scaled (:func:`scale_schedule`). ``retrain``: a shared-tier run (:func:`head_only`) of the
+    model config ``retrained``.
     """
     from ..datasets.generator import PRESETS
     if preset not in PRESETS:
@@ -210,7 +219,7 @@ def run_config(d: dict, config: str, preset: str, out_rel: str,
     if budget_of(preset, task) is not None:
         scale_schedule(new, task)
     if retrain:
-        head_only(new, task, config)
+        head_only(new, task, config, retrained)
     return new
 
 
@@ -230,16 +239,17 @@ def overlay(base: Any, new: Any) -> Any:
 
 def retarget(config: str, out_path: str, preset: str, out_rel: str,
              seed: Optional[int] = None, retrain: bool = False,
-             loaded: Optional[dict] = None) -> dict:
+             loaded: Optional[dict] = None, retrained: Optional[dict] = None) -> dict:
     """Write the config of a benchmark run of ``config`` (:func:`run_config`) to ``out_path``
     as an overlay: ``_base_ = <config>`` and the differing fields (:func:`overlay`); return
-    that run config (a dict). ``loaded``: ``config`` already loaded (not changed). Raises
+    that run config (a dict). ``loaded``: ``config`` already loaded (not changed);
+    ``retrained``: the model config a shared-tier run retrains (:func:`head_only`). Raises
     RuntimeError naming ``out_path`` if mmengine's merge does not give exactly the run's
     config."""
     from mmengine.config import Config
     config = osp.abspath(config)
     d = Config.fromfile(config).to_dict() if loaded is None else loaded
-    new = run_config(d, config, preset, out_rel, seed, retrain)
+    new = run_config(d, config, preset, out_rel, seed, retrain, retrained)
     body = overlay(d, new)
     seed_note = '' if seed is None else f', training seed {seed}'
     if retrain:
@@ -374,9 +384,10 @@ class Bench:
         path = osp.join(self.out, 'configs',
                         osp.basename(self.work_dir(config, retrain_from)) + '.py')
         loaded = self.load(config)
+        retrained = self.load(retrain_from)['model'] if retrain else None
         with _CONFIG_LOCK:
             run = retarget(osp.join(ROOT, config), path, self.preset, self.out_rel(),
-                           self.seed, retrain, loaded)
+                           self.seed, retrain, loaded, retrained)
         self._runs[path] = run
         return path
 

@@ -107,6 +107,8 @@ CLS_CE, DET_CE = cls('baselines', '1xb64-30e'), det('baselines', 'sample1e-3_1xb
 DET_CE_9E = det('peers', 'sample1e-3_1xb8-9e')
 #: the CE classifier trained at batch 16 instead of 64: the same epochs, 4x the updates
 CLS_CE_B16 = cls('baselines', '1xb16-30e')
+#: the CE detector on a half-width ResNet-18 trunk (32 base channels instead of 64)
+DET_CE_W32 = 'configs/baselines/demo/mask-rcnn_r18-w32_fpn_sample1e-3_1xb8-6e_demo-lvis.py'
 #: the CE model of each task that the shared tier (``SUITES['shared']``) retrains on
 SHARED_BASES = {'cls': CLS_CE, 'det': DET_CE}
 #: IIF's enhanced detection recipe (the reference's), by RFS threshold
@@ -313,6 +315,13 @@ SUITES['shared-9e'] = shared_tier({'det': DET_CE_9E})
 SUITES['shared-b16'] = shared_tier({'cls': CLS_CE_B16}, controls={'cls': CLS_CE})
 SUITES['b16-e2e'] = {'cls': [SUITES['all']['cls'][0], Row('CE (linear), batch 16', CLS_CE_B16)],
                      'det': []}
+# The detection shared tier on the CE detector with a half-width trunk, next to the two CE
+# detectors end to end (``--suite w32``): does the cheaper base model (the quick tier's time is
+# mostly its base models' training) keep the demo detector's levels and the shared tier's
+# verdicts? Every row retrains on the half-width model's trunk (``runner.head_only``).
+SUITES['shared-w32'] = shared_tier({'det': DET_CE_W32})
+SUITES['w32-e2e'] = {'cls': [], 'det': [SUITES['all']['det'][0],
+                                        Row('CE (linear), half-width trunk', DET_CE_W32)]}
 #: The quick tier (``--suite quick``) is two tables per task, :data:`TIERS`: ``quick-e2e`` (CE
 #: end to end, the quick rows that are not head-level, e.g. VL-LTR, and the post-hoc peer on
 #: CE) and ``quick-shared`` (the control and the quick head-level methods on the shared CE
@@ -347,7 +356,8 @@ SUITES['full-e2e'] = {task: with_sources([row for row in rows if not row.head], 
 #: suites that run as several tables (tiers), in this order
 TIERS: Dict[str, Tuple[str, ...]] = {'quick': ('quick-e2e', 'quick-shared'),
                                      'full': ('full-e2e', 'shared'),
-                                     'b16': ('b16-e2e', 'shared-b16')}
+                                     'b16': ('b16-e2e', 'shared-b16'),
+                                     'w32': ('w32-e2e', 'shared-w32')}
 #: what each table's baseline and runs are, printed above it
 TIER_TITLES = {
     'shared': 'shared-backbone tier: every row retrains only the classifier (classification '
@@ -361,12 +371,15 @@ SUITE_TITLES = {
     'shared-b16': 'shared-backbone tier on the batch-16 CE classifier: every row retrains only '
                   'the classification head (at batch 64, as in the shared tier) of the frozen CE '
                   'model trained 30 epochs at batch 16 with the same seed',
+    'shared-w32': 'shared-backbone tier on the half-width CE detector: every row retrains only '
+                  'the RoI box head of the frozen CE model with a half-width ResNet-18 trunk '
+                  '(32 base channels) trained with the same seed',
 }
 
 
 def tier_of(suite: str) -> str:
     """'shared' for a shared-backbone suite (``shared``, ``quick-shared``, ``shared-9e``,
-    ``shared-b16``), else 'e2e'."""
+    ``shared-b16``, ``shared-w32``), else 'e2e'."""
     return 'shared' if 'shared' in suite.split('-') else 'e2e'
 
 

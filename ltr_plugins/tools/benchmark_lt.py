@@ -93,7 +93,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              'and RFS (--tasks det); b16 = the classification CE model '
                              'trained at batch 16 next to the demo\'s (batch 64), and the '
                              'shared tier on it (two tables: b16-e2e and shared-b16; --tasks '
-                             'cls)')
+                             'cls); w32 = the detection CE model on a half-width ResNet-18 '
+                             'trunk next to the demo\'s, and the shared tier on it (two '
+                             'tables: w32-e2e and shared-w32; --tasks det)')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
     parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),

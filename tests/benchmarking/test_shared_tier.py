@@ -104,6 +104,55 @@ def test_shared_tier_on_the_batch_16_classifier_retrains_as_the_demo_shared_tier
         tool.parse_args(['--suite', 'b16', '--tasks', 'det'])
 
 
+def _shapes(model, prefixes):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items() if k.startswith(prefixes)}
+
+
+def test_shared_tier_on_the_half_width_detector_retrains_on_its_trunk(tmp_path, monkeypatch):
+    """``--suite w32``: the CE detector on a half-width ResNet-18 trunk end to end next to the
+    demo's, and every head-level detection row retrained on it; each retraining takes the
+    half-width model's backbone and neck, so the frozen weights load with the shapes they were
+    trained with (the row's own full-width trunk would not: mmengine only warns about a shape
+    mismatch); the config differs from the demo CE in the trunk alone."""
+    monkeypatch.chdir(REPO)
+    rows, demo = suites.SUITES['shared-w32']['det'], _shared_rows('det')
+    assert suites.TIERS['w32'] == ('w32-e2e', 'shared-w32')
+    assert suites.SUITES['shared-w32']['cls'] == suites.SUITES['w32-e2e']['cls'] == []
+    assert [r.config for r in suites.SUITES['w32-e2e']['det']] == [suites.DET_CE,
+                                                                   suites.DET_CE_W32]
+    assert [r.config for r in rows[1:]] == [r.config for r in demo[1:]]
+    assert all(r.retrain_from == suites.DET_CE_W32 for r in rows)
+    assert set(r.run_name for r in rows).isdisjoint(r.run_name for r in demo)
+    assert 'half-width' in suites.table_title('shared-w32')
+    ce, w32 = (_load(REPO / c).to_dict() for c in (suites.DET_CE, suites.DET_CE_W32))
+    assert (ce['model']['backbone'].pop('base_channels', 64), w32['model']['backbone'].pop(
+        'base_channels'), ce['model']['neck'].pop('in_channels'), w32['model']['neck'].pop(
+            'in_channels')) == (64, 32, [64, 128, 256, 512], [32, 64, 128, 256])
+    assert ce == w32
+    trunk = ('backbone.', 'neck.')
+    trained = _shapes(build_model(_load(REPO / suites.DET_CE_W32)), trunk)
+    bench = blt.Bench(str(tmp_path / 'seed_0'), 'demo', seed=0)
+    for row in (rows[1], demo[1]):  # IIF on the half-width model; on the demo's
+        cfg = _load(bench.config(row.config, row.retrain_from))
+        assert cfg.model.type == blt.DET_RETRAIN_TYPE
+        shapes = _shapes(build_model(cfg), trunk)
+        assert (shapes == trained) is (row is rows[1]), row.run_name
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--suite', 'w32', '--tasks', 'cls'])
+
+
+def test_head_only_takes_the_trunk_of_the_model_it_retrains():
+    """``runner.head_only(..., retrained)``: the trunk (classification: backbone; detection:
+    backbone and neck) is the retrained model's, frozen; the classifier stays the row's."""
+    row = {'model': {'type': 'ImageClassifier', 'head': {'type': 'IIFHead'},
+                     'backbone': {'type': 'SmallConvNet', 'width': 64}},
+           'train_cfg': {'max_epochs': 30}}
+    blt.head_only(row, 'cls', 'row.py', {'backbone': {'type': 'SmallConvNet', 'width': 32},
+                                         'head': {'type': 'LinearClsHead'}})
+    assert row['model']['backbone'] == {'type': 'SmallConvNet', 'width': 32, 'frozen': True}
+    assert row['model']['head'] == {'type': 'IIFHead'}
+
+
 @pytest.mark.parametrize('row', _shared_rows('cls'), ids=lambda r: r.run_name)
 def test_classification_overlay_freezes_the_backbone_and_trains_the_head(row, tmp_path,
                                                                          monkeypatch):

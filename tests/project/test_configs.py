@@ -180,8 +180,8 @@ def test_layout_names_and_metafiles():
     index = yaml.safe_load((REPO / 'ltr_plugins/.mim/model-index.yml').read_text())
     assert sorted(index['Import']) == sorted(f'configs/{d}/metafile.yml' for d in METHOD_DIRS)
     # <backbone>_<method...>_[<GPUs>xb<batch>-]<schedule>_<data>.py; test-only configs (post-hoc
-    # IIF) have no schedule
-    name = re.compile(r'^(resnet\d+|convnet|mask-rcnn_r\d+_fpn)_([a-z0-9.-]+_)*'
+    # IIF) have no schedule; a backbone variant as mmdet's (r50-caffe): r18-w32
+    name = re.compile(r'^(resnet\d+|convnet|mask-rcnn_r\d+(-[a-z0-9]+)?_fpn)_([a-z0-9.-]+_)*'
                       r'(lvis-v1|imagenet-lt|places-lt|demo-cls|demo-lvis)\.py$')
     schedule = re.compile(r'_(\d+xb\d+-\d+e|\d+x)_')
     for path in CONFIGS:
