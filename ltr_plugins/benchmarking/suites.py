@@ -330,6 +330,13 @@ SUITES['quick-e2e'] = {task: [row for row in rows if row.quick and not row.head]
                        for task, rows in SUITES['all'].items()}
 SUITES['quick-shared'] = {task: [row for row in rows if row.quick]
                           for task, rows in SUITES['shared'].items()}
+# The quick tier with its detection half on the half-width CE detector (``--suite quick-w32``):
+# the classification rows as they are, detection's CE and quick head-level rows on the
+# half-width trunk; what the quick tier costs on the one lever that keeps the demo schedules.
+SUITES['quick-e2e-w32'] = {'cls': SUITES['quick-e2e']['cls'],
+                           'det': SUITES['w32-e2e']['det'][1:]}
+SUITES['quick-shared-w32'] = {'cls': SUITES['quick-shared']['cls'],
+                              'det': [row for row in SUITES['shared-w32']['det'] if row.quick]}
 
 
 def with_sources(rows: List[Row], every: Sequence[Row]) -> List[Row]:
@@ -357,7 +364,8 @@ SUITES['full-e2e'] = {task: with_sources([row for row in rows if not row.head], 
 TIERS: Dict[str, Tuple[str, ...]] = {'quick': ('quick-e2e', 'quick-shared'),
                                      'full': ('full-e2e', 'shared'),
                                      'b16': ('b16-e2e', 'shared-b16'),
-                                     'w32': ('w32-e2e', 'shared-w32')}
+                                     'w32': ('w32-e2e', 'shared-w32'),
+                                     'quick-w32': ('quick-e2e-w32', 'quick-shared-w32')}
 #: what each table's baseline and runs are, printed above it
 TIER_TITLES = {
     'shared': 'shared-backbone tier: every row retrains only the classifier (classification '
@@ -371,6 +379,10 @@ SUITE_TITLES = {
     'shared-b16': 'shared-backbone tier on the batch-16 CE classifier: every row retrains only '
                   'the classification head (at batch 64, as in the shared tier) of the frozen CE '
                   'model trained 30 epochs at batch 16 with the same seed',
+    'quick-e2e-w32': TIER_TITLES['e2e'] + (
+        '; the detection CE model on a half-width ResNet-18 trunk (32 base channels)'),
+    'quick-shared-w32': TIER_TITLES['shared'] + (
+        '; in detection, the CE model on a half-width ResNet-18 trunk (32 base channels)'),
     'shared-w32': 'shared-backbone tier on the half-width CE detector: every row retrains only '
                   'the RoI box head of the frozen CE model with a half-width ResNet-18 trunk '
                   '(32 base channels) trained with the same seed',

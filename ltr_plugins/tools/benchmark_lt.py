@@ -95,7 +95,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              'shared tier on it (two tables: b16-e2e and shared-b16; --tasks '
                              'cls); w32 = the detection CE model on a half-width ResNet-18 '
                              'trunk next to the demo\'s, and the shared tier on it (two '
-                             'tables: w32-e2e and shared-w32; --tasks det)')
+                             'tables: w32-e2e and shared-w32; --tasks det); quick-w32 = the '
+                             'quick tier with its detection rows on that model')
     parser.add_argument('--tasks', nargs='+', default=['cls', 'det'], choices=['cls', 'det'],
                         help='classification and/or detection (default: both)')
     parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),

@@ -141,6 +141,22 @@ def test_shared_tier_on_the_half_width_detector_retrains_on_its_trunk(tmp_path, 
         tool.parse_args(['--suite', 'w32', '--tasks', 'cls'])
 
 
+def test_quick_tier_on_the_half_width_detector_changes_only_the_detection_base():
+    """``--suite quick-w32``: the quick tier's rows, classification's as they are, detection's
+    on the half-width CE detector (its CE end to end, its quick head-level rows retrained on
+    it)."""
+    assert suites.TIERS['quick-w32'] == ('quick-e2e-w32', 'quick-shared-w32')
+    for tier, quick in zip(suites.TIERS['quick-w32'], suites.TIERS['quick']):
+        assert suites.SUITES[tier]['cls'] == suites.SUITES[quick]['cls']
+        assert suites.tier_of(tier) == suites.tier_of(quick)
+        assert 'half-width' in suites.table_title(tier)
+    assert [r.config for r in suites.SUITES['quick-e2e-w32']['det']] == [suites.DET_CE_W32]
+    shared, demo = (suites.SUITES[t]['det'] for t in ('quick-shared-w32', 'quick-shared'))
+    assert shared[0].config == suites.DET_CE_W32  # the control retrains the base's own head
+    assert [r.config for r in shared[1:]] == [r.config for r in demo[1:]]
+    assert all(r.retrain_from == suites.DET_CE_W32 and r.quick for r in shared)
+
+
 def test_head_only_takes_the_trunk_of_the_model_it_retrains():
     """``runner.head_only(..., retrained)``: the trunk (classification: backbone; detection:
     backbone and neck) is the retrained model's, frozen; the classifier stays the row's."""
