@@ -85,7 +85,7 @@ def test_suite_rows_are_data_with_existing_configs():
             # shared tier: the control retrains a CE classifier on a CE model
             base = rows[0].retrain_from or rows[0].config
             ce = {'cls': (suites.CLS_CE, suites.CLS_CE_B16),
-                  'det': (suites.DET_CE, suites.DET_CE_9E)}[task]
+                  'det': (suites.DET_CE, suites.DET_CE_9E, suites.DET_CE_W32)}[task]
             assert rows[0].name in ('CE (linear)', 'plain CE (stage 1)') or \
                 (base in ce and rows[0].config in ce), (suite, task)
             names = [r.name for r in rows]
