@@ -318,7 +318,9 @@ SUITES['b16-e2e'] = {'cls': [SUITES['all']['cls'][0], Row('CE (linear), batch 16
 # The detection shared tier on the CE detector with a half-width trunk, next to the two CE
 # detectors end to end (``--suite w32``): does the cheaper base model (the quick tier's time is
 # mostly its base models' training) keep the demo detector's levels and the shared tier's
-# verdicts? Every row retrains on the half-width model's trunk (``runner.head_only``).
+# verdicts? (It does not: 3 points of segm AP lower, 4 of 8 verdicts changed, all near zero;
+# docs/benchmarks/README.md, "A half-width detection trunk".) Every row retrains on the
+# half-width model's trunk (``runner.head_only``).
 SUITES['shared-w32'] = shared_tier({'det': DET_CE_W32})
 SUITES['w32-e2e'] = {'cls': [], 'det': [SUITES['all']['det'][0],
                                         Row('CE (linear), half-width trunk', DET_CE_W32)]}
@@ -332,7 +334,8 @@ SUITES['quick-shared'] = {task: [row for row in rows if row.quick]
                           for task, rows in SUITES['shared'].items()}
 # The quick tier with its detection half on the half-width CE detector (``--suite quick-w32``):
 # the classification rows as they are, detection's CE and quick head-level rows on the
-# half-width trunk; what the quick tier costs on the one lever that keeps the demo schedules.
+# half-width trunk; what the quick tier costs on the one lever that keeps the demo schedules
+# (33.1 min against 36.5: docs/benchmarks/quick_w32_demo.md).
 SUITES['quick-e2e-w32'] = {'cls': SUITES['quick-e2e']['cls'],
                            'det': SUITES['w32-e2e']['det'][1:]}
 SUITES['quick-shared-w32'] = {'cls': SUITES['quick-shared']['cls'],
